@@ -1,0 +1,158 @@
+"""Raise dtypes: the spec's string shortcuts parsed into one value type.
+
+``parse_dtype("FLOAT32[512]")`` gives ``DType(kind="embedding", element="float32", size=512)``
+whose ``str()`` is the canonical shortcut ``float32[512]``. Shortcuts are case-insensitive.
+
+Forms (``P`` a primitive):
+- ``P``                  primitive: int8 int16 int32 int64 float16 float32 float64 bool string bytes
+                         timestamp date
+- ``P[N]``               fixed-size embedding, N >= 1 (numeric P only)
+- ``P[]`` / ``P[:N]``    variable-length array, optionally capped at N elements
+- ``string[N]``          string of at most N characters
+- ``struct<a: T, ...>``  nested structure of named fields
+- ``blob_ref`` / ``blob_ref<image/png|image/jpeg>``  reference to a blob, optionally
+                         constrained to content types
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from grammar.errors import InvalidDType
+
+INTEGERS = ("int8", "int16", "int32", "int64")
+FLOATS = ("float16", "float32", "float64")
+NUMERIC = INTEGERS + FLOATS
+PRIMITIVES = NUMERIC + ("bool", "string", "bytes", "timestamp", "date")
+
+_ARRAY = re.compile(r"^([a-z0-9]+)\[(\d*|:\d+)\]$")
+_BLOB = re.compile(r"^blob_ref(?:<([^<>]*)>)?$")
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+\-]*/[a-z0-9*][a-z0-9.+\-*]*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DType:
+    """A parsed Raise dtype. ``str(d)`` is its canonical shortcut."""
+
+    kind: str  # primitive | embedding | array | string | struct | blob_ref
+    element: str | None = None
+    size: int | None = None
+    max_length: int | None = None
+    fields: tuple[tuple[str, "DType"], ...] = ()
+    content_types: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "primitive":
+            return self.element
+        if self.kind == "embedding":
+            return f"{self.element}[{self.size}]"
+        if self.kind == "array":
+            return f"{self.element}[:{self.max_length}]" if self.max_length else f"{self.element}[]"
+        if self.kind == "string":
+            return f"string[{self.max_length}]"
+        if self.kind == "struct":
+            return "struct<" + ", ".join(f"{n}: {t}" for n, t in self.fields) + ">"
+        if self.content_types:
+            return "blob_ref<" + "|".join(self.content_types) + ">"
+        return "blob_ref"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind == "primitive" and self.element in NUMERIC
+
+    @property
+    def is_vector(self) -> bool:
+        return self.kind in ("embedding", "array") and self.element in NUMERIC
+
+    def accepts(self, content_type: str) -> bool:
+        """For ``blob_ref`` types: whether a blob of ``content_type`` may be stored."""
+        if self.kind != "blob_ref":
+            return False
+        if not self.content_types:
+            return True
+        wanted = content_type.lower()
+        return any(
+            wanted == ct or (ct.endswith("/*") and wanted.startswith(ct[:-1]))
+            for ct in self.content_types
+        )
+
+
+def parse_dtype(text: str) -> DType:
+    """Parse a dtype shortcut; raise ``InvalidDType`` naming the text and the valid forms."""
+    if not isinstance(text, str):
+        raise InvalidDType(f"dtype must be a string, got {type(text).__name__}", name=repr(text))
+    source = text
+    text = text.strip().lower()
+    try:
+        return _parse(text)
+    except InvalidDType as error:
+        raise InvalidDType(
+            f"invalid dtype {source!r}: {error.message}; valid forms: "
+            f"{', '.join(PRIMITIVES)}, float32[512], int64[], float64[:100], string[128], "
+            "struct<a: int64>, blob_ref, blob_ref<image/png|image/jpeg>",
+            name=source,
+        ) from None
+
+
+def _parse(text: str) -> DType:
+    if text in PRIMITIVES:
+        return DType(kind="primitive", element=text)
+    blob = _BLOB.match(text)
+    if blob:
+        return _blob(blob.group(1))
+    if text.startswith("struct<") and text.endswith(">"):
+        return DType(kind="struct", fields=_struct_fields(text[len("struct<"):-1]))
+    array = _ARRAY.match(text.replace(" ", ""))
+    if array:
+        return _array(array.group(1), array.group(2))
+    raise InvalidDType("unknown type")
+
+
+def _array(element: str, bound: str) -> DType:
+    if element == "string" and bound.isdigit():
+        return DType(kind="string", max_length=_positive(bound))
+    if element not in NUMERIC:
+        raise InvalidDType(f"arrays and embeddings need a numeric element type, not {element!r}")
+    if bound == "":
+        return DType(kind="array", element=element)
+    if bound.startswith(":"):
+        return DType(kind="array", element=element, max_length=_positive(bound[1:]))
+    return DType(kind="embedding", element=element, size=_positive(bound))
+
+
+def _positive(digits: str) -> int:
+    value = int(digits)
+    if value < 1:
+        raise InvalidDType("sizes must be at least 1")
+    return value
+
+
+def _blob(spec: str | None) -> DType:
+    if spec is None:
+        return DType(kind="blob_ref")
+    types = tuple(part.strip() for part in spec.split("|"))
+    bad = [t for t in types if not _CONTENT_TYPE.match(t)]
+    if bad or not types:
+        raise InvalidDType(f"bad content type {bad[0] if bad else spec!r}")
+    return DType(kind="blob_ref", content_types=types)
+
+
+def _struct_fields(body: str) -> tuple[tuple[str, DType], ...]:
+    fields, depth, start = [], 0, 0
+    for i, char in enumerate(body + ","):
+        depth += char == "<"
+        depth -= char == ">"
+        if char == "," and depth == 0:
+            fields.append(body[start:i])
+            start = i + 1
+    result, seen = [], set()
+    for field in fields:
+        name, sep, type_text = field.partition(":")
+        name = name.strip()
+        if not sep or not re.match(r"^[a-z_][a-z0-9_]*$", name) or name in seen:
+            raise InvalidDType(f"bad struct field {field.strip()!r}")
+        seen.add(name)
+        result.append((name, _parse(type_text.strip())))
+    if not result:
+        raise InvalidDType("a struct needs at least one field")
+    return tuple(result)

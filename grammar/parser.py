@@ -1,0 +1,507 @@
+"""Parse Raise SQL scripts into ``grammar.ast`` statements.
+
+``parse(text)`` splits a script on ``;`` (respecting string literals, quoted identifiers and
+comments), parses each statement that starts with a Raise keyword form with the Lark LALR
+grammar in ``raise.lark``, and hands every other statement through as ``Passthrough``.
+
+>>> parse('USE acme/ml/rec; SELECT 1')
+[Use(path=('acme', 'ml', 'rec')), Passthrough(sql='SELECT 1')]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from grammar import ast
+from grammar.dtypes import parse_dtype
+from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, excerpt_at
+
+__all__ = ["parse", "split_statements", "Piece"]
+
+_TOKEN = re.compile(
+    r"""
+      (?P<ws>\s+)
+    | (?P<comment>--[^\n]*|/\*.*?\*/)
+    | (?P<string>'(?:[^']|'')*')
+    | (?P<quoted>"(?:[^"]|"")*")
+    | (?P<unterminated>'.*|".*|/\*.*)
+    | (?P<semicolon>;)
+    | (?P<word>\w+)
+    | (?P<open>\()
+    | (?P<close>\))
+    | (?P<other>.)
+    """,
+    re.X | re.S,
+)
+
+#: First words of the statement forms Raise parses itself; anything else is passed through.
+_RAISE_FORMS = {
+    "CREATE": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE", "OR"},
+    "ALTER": {"FEATURE"},
+    "DEPRECATE": {"FEATURE"},
+    "DROP": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
+    "SHOW": {"ORGANIZATIONS", "DOMAINS", "PROJECTS", "FEATURE", "FEATURES", "VERSIONS"},
+    "DESCRIBE": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
+}
+#: Words that end a ``DERIVED AS`` expression: the CREATE FEATURE options.
+_OPTION_WORDS = {"VERSION", "DESCRIPTION", "TAGS", "OWNER", "NULLABLE", "DEFAULT", "VALIDATION"}
+_EXPR_SLOT = "\x01"
+
+_FRIENDLY = {
+    "NAME": "a name", "QUOTED": "a quoted name", "STRING": "a string literal",
+    "DTYPE": "a dtype", "SIGNED_NUMBER": "a number", "EXPR_SLOT": "an expression",
+    "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'", "SLASH": "'/'", "AT": "'@'",
+    "$END": "end of statement", "VALIDATION_LEVEL": "STRICT, STANDARD or PERMISSIVE",
+    "TYPED_PREFIX": "TIMESTAMP or DATE",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Token_:
+    """One lexical token of a script: its kind and its span."""
+
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One statement of a script: its text (trimmed, no ``;``) and where it starts."""
+
+    text: str
+    start: int
+    tokens: tuple[Token_, ...]
+
+
+def parse(text: str) -> list[ast.Statement]:
+    """Parse a script into statements; raise ``RaiseSyntaxError``/``InvalidDType`` on bad input.
+
+    Positions in errors are 1-based line and column in ``text``.
+    """
+    return [_parse_piece(text, piece) for piece in split_statements(text)]
+
+
+def split_statements(text: str) -> list[Piece]:
+    """Split a script on ``;`` outside literals and comments; drop empty statements."""
+    pieces, current = [], []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "semicolon":
+            pieces.append(_piece(text, current))
+            current = []
+        else:
+            current.append(Token_(kind, match.start(), match.end()))
+    pieces.append(_piece(text, current))
+    return [p for p in pieces if p is not None]
+
+
+def _piece(text: str, tokens: list[Token_]) -> Piece | None:
+    body = [t for t in tokens if t.kind != "ws"]
+    if all(t.kind == "comment" for t in body):
+        return None
+    start, end = body[0].start, body[-1].end
+    shifted = tuple(Token_(t.kind, t.start - start, t.end - start) for t in tokens
+                    if start <= t.start < end)
+    return Piece(text[start:end], start, shifted)
+
+
+def _is_raise(piece: Piece) -> bool:
+    words = []
+    for token in piece.tokens:
+        if token.kind in ("ws", "comment"):
+            continue
+        if token.kind != "word" or len(words) == 2:
+            break
+        words.append(piece.text[token.start:token.end].upper())
+    if words[:1] == ["USE"]:
+        return True
+    return len(words) == 2 and words[1] in _RAISE_FORMS.get(words[0], ())
+
+
+def _parse_piece(script: str, piece: Piece) -> ast.Statement:
+    if not _is_raise(piece):
+        return ast.Passthrough(sql=piece.text)
+    try:
+        masked, expression = _cut_expression(piece)
+        statement = _parse_statement(masked)
+        if expression is not None:
+            statement = replace(statement, derived_as=_normalize(expression, piece))
+        return statement
+    except RaiseError as error:
+        raise _relocate(error, script, piece.start) from None
+
+
+def _parse_statement(text: str) -> ast.Statement:
+    try:
+        tree = _lark().parse(text)
+        return _ToAst().transform(tree)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, text) from None
+    except VisitError as error:
+        if isinstance(error.orig_exc, RaiseError):
+            raise error.orig_exc from None
+        raise RaiseSyntaxError(f"invalid statement: {error.orig_exc}", line=1, column=1) from None
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark.open(
+        str(Path(__file__).with_name("raise.lark")),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def _syntax_error(error: UnexpectedInput, text: str) -> RaiseSyntaxError:
+    line, column = error.line if error.line > 0 else 1, error.column if error.column > 0 else 1
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        found = "end of statement" if token.type == "$END" else repr(str(token))
+        if token.type == "$END":
+            line, column = _end_position(text)
+        expected = sorted(_FRIENDLY.get(name, name) for name in error.accepts or error.expected)
+        message = f"unexpected {found}; expected {', '.join(expected)}"
+        return RaiseSyntaxError(message, name=str(token), line=line, column=column)
+    if isinstance(error, UnexpectedCharacters):
+        found = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        expected = sorted(_FRIENDLY.get(name, name) for name in error.allowed or ())
+        message = f"unexpected character {found!r}"
+        if expected:
+            message += f"; expected {', '.join(expected)}"
+        return RaiseSyntaxError(message, name=found, line=line, column=column)
+    return RaiseSyntaxError("incomplete statement", line=line, column=column)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _relocate(error: RaiseError, script: str, offset: int) -> RaiseError:
+    """Turn a statement-relative position into one relative to the whole script."""
+    line, column = error.line or 1, error.column or 1
+    before = script[:offset]
+    base_line = before.count("\n") + 1
+    base_column = offset - (before.rfind("\n") + 1) + 1
+    error.line = base_line + line - 1
+    error.column = column + base_column - 1 if line == 1 else column
+    error.excerpt = excerpt_at(script, error.line, error.column)
+    return error
+
+
+# ------------------------------------------------------------------ DERIVED AS expressions
+
+
+def _cut_expression(piece: Piece) -> tuple[str, tuple[int, int] | None]:
+    """Replace the ``DERIVED AS`` expression by one slot character, keeping line breaks.
+
+    The expression runs to the end of the statement or to the first CREATE FEATURE option
+    word outside parentheses (``NOT NULL`` counts unless it follows ``IS``).
+    """
+    span = _expression_span(piece)
+    if span is None:
+        return piece.text, None
+    start, end = span
+    if start == end:
+        raise RaiseSyntaxError("DERIVED AS needs an expression", line=1, column=1 + start)
+    hidden = re.sub(r"[^\n]", " ", piece.text[start + 1:end])
+    return piece.text[:start] + _EXPR_SLOT + hidden + piece.text[end:], span
+
+
+def _expression_span(piece: Piece) -> tuple[int, int] | None:
+    text, tokens = piece.text, [t for t in piece.tokens if t.kind not in ("ws", "comment")]
+    words = [text[t.start:t.end].upper() if t.kind == "word" else None for t in tokens]
+    start = next((i + 2 for i in range(len(words) - 1)
+                  if words[i] == "DERIVED" and words[i + 1] == "AS"), None)
+    if start is None:
+        return None
+    depth, end = 0, len(tokens)
+    for i in range(start, len(tokens)):
+        depth += (tokens[i].kind == "open") - (tokens[i].kind == "close")
+        if depth == 0 and _ends_expression(text, tokens, words, i):
+            end = i
+            break
+    if start >= end:
+        position = tokens[start - 1].end
+        return position, position
+    return tokens[start].start, tokens[end - 1].end
+
+
+def _ends_expression(text: str, tokens: list[Token_], words: list, i: int) -> bool:
+    word = words[i]
+    neighbours = (text[tokens[i - 1].start:tokens[i - 1].end] if i else "",
+                  text[tokens[i + 1].start:tokens[i + 1].end] if i + 1 < len(tokens) else "")
+    if neighbours[0] in (".", "/", "@") or neighbours[1] in (".", "/", "@"):
+        return False
+    if word in _OPTION_WORDS:
+        return True
+    return (word == "NOT" and i + 1 < len(words) and words[i + 1] == "NULL"
+            and (i == 0 or words[i - 1] != "IS"))
+
+
+def _normalize(span: tuple[int, int], piece: Piece) -> str:
+    from grammar.expressions import parse_expression
+
+    start, end = span
+    try:
+        return parse_expression(piece.text[start:end]).normalized
+    except RaiseError as error:
+        line, column = error.line or 1, error.column or 1
+        before = piece.text[:start]
+        base_line = before.count("\n") + 1
+        base_column = start - (before.rfind("\n") + 1) + 1
+        error.line = base_line + line - 1
+        error.column = column + base_column - 1 if line == 1 else column
+        raise
+
+
+# ------------------------------------------------------------------ tree -> ast
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    """A clause of a statement, collected into keyword arguments by ``_options``."""
+
+    key: str
+    value: object
+    line: int
+    column: int
+
+
+def _option(key: str, value: object, meta) -> _Option:
+    return _Option(key, value, getattr(meta, "line", 1), getattr(meta, "column", 1))
+
+
+def _options(items) -> dict:
+    """Keyword arguments from the ``_Option`` children; each option may appear once."""
+    found: dict = {}
+    for item in items:
+        if not isinstance(item, _Option):
+            continue
+        if item.key in found:
+            raise RaiseSyntaxError(
+                f"{item.key.replace('_', ' ').upper()} given twice",
+                name=item.key, line=item.line, column=item.column,
+            )
+        found[item.key] = item.value
+    return found
+
+
+def _positional(items) -> list:
+    return [item for item in items if not isinstance(item, _Option)]
+
+
+def _unquote_string(token: Token) -> str:
+    return str(token)[1:-1].replace("''", "'")
+
+
+def _quote_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check_path(names: tuple[str, ...], most: int, what: str, meta) -> tuple[str, ...]:
+    if len(names) > most:
+        raise RaiseSyntaxError(
+            f"{what} has at most {most} names, got {len(names)}: {'/'.join(names)}",
+            name="/".join(names), line=meta.line, column=meta.column,
+        )
+    return names
+
+
+_PATH_LIMITS = {"organization": 1, "domain": 2, "project": 3}
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Map each grammar rule to an ast node; stateless (one instance may parse many trees)."""
+
+    # -- terminals and small pieces
+    def DTYPE(self, token: Token) -> str:
+        try:
+            return str(parse_dtype(str(token)))
+        except InvalidDType as error:
+            raise InvalidDType(error.message, name=str(token), line=token.line,
+                               column=token.column) from None
+
+    def STRING(self, token: Token) -> str:
+        return _unquote_string(token)
+
+    def name(self, meta, children) -> str:
+        token = children[0]
+        if token.type == "QUOTED":
+            return str(token)[1:-1].replace('""', '"')
+        return str(token)
+
+    def path(self, meta, names) -> tuple[str, ...]:
+        return _check_path(tuple(names), 3, "a namespace path", meta)
+
+    def group_ref(self, meta, names) -> ast.GroupRef:
+        _check_path(tuple(names), 4, "a group reference", meta)
+        return ast.GroupRef(name=names[-1], project=tuple(names[:-1]) or None)
+
+    def feature_ref(self, meta, children) -> ast.FeatureRef:
+        version = children[2] if len(children) > 2 else None
+        return ast.FeatureRef(group=children[0], name=children[1], version=version)
+
+    def namespace_kind(self, meta, children) -> str:
+        return str(children[0]).lower()
+
+    def show_kind(self, meta, children) -> str:
+        return str(children[0]).lower() if children else "feature groups"
+
+    def column_def(self, meta, children) -> ast.ColumnDef:
+        return ast.ColumnDef(name=children[0], dtype=children[1])
+
+    # -- options
+    def if_not_exists(self, meta, _):
+        return _option("if_not_exists", True, meta)
+
+    def if_exists(self, meta, _):
+        return _option("if_exists", True, meta)
+
+    def or_replace(self, meta, _):
+        return _option("conflict", "update", meta)
+
+    def cascade(self, meta, _):
+        return _option("cascade", True, meta)
+
+    def description(self, meta, children):
+        return _option("description", children[0], meta)
+
+    def owner(self, meta, children):
+        return _option("owner", children[0], meta)
+
+    def message(self, meta, children):
+        return _option("message", children[0], meta)
+
+    def tags(self, meta, children):
+        return _option("tags", tuple(children), meta)
+
+    def keys(self, meta, children):
+        return _option("keys", tuple(children), meta)
+
+    def timestamp(self, meta, children):
+        return _option("timestamp", children[0], meta)
+
+    def nullable_true(self, meta, _):
+        return _option("nullable", True, meta)
+
+    def nullable_false(self, meta, _):
+        return _option("nullable", False, meta)
+
+    def default(self, meta, children):
+        return _option("default", children[0], meta)
+
+    def version_option(self, meta, children):
+        return _option("version", children[0], meta)
+
+    def validation(self, meta, children):
+        return _option("validation", str(children[0]).lower(), meta)
+
+    def derived(self, meta, _):
+        return _option("derived_as", _EXPR_SLOT, meta)
+
+    def status(self, meta, children):
+        value = children[0]
+        if value not in ("active", "deprecated", "archived"):
+            raise RaiseSyntaxError(
+                f"unknown status {value!r}; expected 'active', 'deprecated' or 'archived'",
+                name=value, line=meta.line, column=meta.column,
+            )
+        return _option("status", value, meta)
+
+    # -- literals (canonical text)
+    def lit_string(self, meta, children) -> str:
+        return _quote_string(children[0])
+
+    def lit_number(self, meta, children) -> str:
+        return re.sub(r"\s+", "", str(children[0])).lstrip("+")
+
+    def lit_null(self, meta, _) -> str:
+        return "NULL"
+
+    def lit_true(self, meta, _) -> str:
+        return "TRUE"
+
+    def lit_false(self, meta, _) -> str:
+        return "FALSE"
+
+    def lit_typed(self, meta, children) -> str:
+        return f"{str(children[0]).upper()} {_quote_string(children[1])}"
+
+    # -- statements
+    def create_namespace(self, meta, children) -> ast.CreateNamespace:
+        kind, path = _positional(children)
+        _check_path(path, _PATH_LIMITS[kind], f"a {kind} path", meta)
+        return ast.CreateNamespace(kind=kind, path=path, **_options(children))
+
+    def create_group(self, meta, children) -> ast.CreateFeatureGroup:
+        (group,) = _positional(children)
+        return ast.CreateFeatureGroup(group=group, **_options(children))
+
+    def create_feature(self, meta, children) -> ast.CreateFeature:
+        feature, dtype = _positional(children)
+        options = _options(children)
+        if options.pop("if_not_exists", False):
+            if options.get("conflict") == "update":
+                raise RaiseSyntaxError("OR REPLACE and IF NOT EXISTS exclude each other",
+                                       line=meta.line, column=meta.column)
+            options["conflict"] = "skip"
+        return ast.CreateFeature(feature=feature, dtype=dtype, **options)
+
+    def alter_feature(self, meta, children) -> ast.AlterFeature:
+        (feature,) = _positional(children)
+        return ast.AlterFeature(feature=feature, **_options(children))
+
+    def deprecate_feature(self, meta, children) -> ast.DeprecateFeature:
+        (feature,) = _positional(children)
+        return ast.DeprecateFeature(feature=feature, **_options(children))
+
+    def drop_namespace(self, meta, children) -> ast.Drop:
+        kind, path = _positional(children)
+        _check_path(path, _PATH_LIMITS[kind], f"a {kind} path", meta)
+        return ast.Drop(kind=kind, target=path, **_options(children))
+
+    def drop_group(self, meta, children) -> ast.Drop:
+        (group,) = _positional(children)
+        return ast.Drop(kind="feature group", target=group, **_options(children))
+
+    def drop_feature(self, meta, children) -> ast.Drop:
+        (feature,) = _positional(children)
+        return ast.Drop(kind="feature", target=feature, **_options(children))
+
+    def use(self, meta, children) -> ast.Use:
+        return ast.Use(path=children[0])
+
+    def show_namespaces(self, meta, children) -> ast.Show:
+        kind, *within = _positional(children)
+        return ast.Show(kind=kind, within=within[0] if within else None, **_options(children))
+
+    def show_features(self, meta, children) -> ast.Show:
+        within = _positional(children)
+        return ast.Show(kind="features", within=within[0] if within else None,
+                        **_options(children))
+
+    def show_versions(self, meta, children) -> ast.Show:
+        within = _positional(children)
+        return ast.Show(kind="versions", within=within[0] if within else None,
+                        **_options(children))
+
+    def describe_namespace(self, meta, children) -> ast.Describe:
+        kind, path = children
+        _check_path(path, _PATH_LIMITS[kind], f"a {kind} path", meta)
+        return ast.Describe(kind=kind, target=path)
+
+    def describe_group(self, meta, children) -> ast.Describe:
+        return ast.Describe(kind="feature group", target=children[0])
+
+    def describe_feature(self, meta, children) -> ast.Describe:
+        return ast.Describe(kind="feature", target=children[0])

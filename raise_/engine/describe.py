@@ -1,0 +1,100 @@
+"""SHOW and DESCRIBE: catalog objects as Arrow tables (schemas in ``results``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from grammar import ast
+from raise_.engine import derived, names, registry, results
+from raise_.engine.scope import feature_of, group_of, project_of
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+
+def namespace_row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "kind": kind, "path": record["key"]}
+
+
+def group_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
+    features = registry.current_features(session.catalog, record["key"])
+    return {
+        **record,
+        "project": names.join(*record["project"]),
+        "path": record["key"],
+        "keys": [k["name"] for k in record["keys"]],
+        "key_types": [k["dtype"] for k in record["keys"]],
+        "timestamp_column": record.get("timestamp"),
+        "features": len(features),
+        "table_uri": record["uri"],
+    }
+
+
+def feature_row(session: "Session", record: dict[str, Any], latest_key: str | None) -> dict[str, Any]:
+    group_key = record["group"]
+    return {
+        **record,
+        "group": group_key.rsplit("/", 1)[-1],
+        "qualified_name": f"{group_key}/{record['name']}@{record['version']}",
+        "is_latest": record["key"] == latest_key,
+        "upstream": derived.upstream(session.catalog, record["key"]),
+        "downstream": derived.downstream(session.catalog, record),
+    }
+
+
+def show_table(session: "Session", stmt: ast.Show) -> pa.Table:
+    catalog = session.catalog
+    if stmt.kind in ("organizations", "domains", "projects"):
+        kind = stmt.kind[:-1]
+        depth = names.LEVELS.index(kind)
+        parent = _parent(session, stmt.within, depth) if depth else None
+        records = registry.list_namespaces(catalog, kind, parent, stmt.tags)
+        return results.rows(results.NAMESPACE_SCHEMA, [namespace_row(kind, r) for r in records])
+    if stmt.kind == "feature groups":
+        project = project_of(session, stmt.within if isinstance(stmt.within, tuple) else None)
+        registry.namespace(catalog, project)
+        records = registry.list_groups(catalog, project, stmt.tags)
+        return results.rows(results.GROUP_SCHEMA, [group_row(session, r) for r in records])
+    if stmt.kind == "features":
+        groups = [group_of(session, stmt.within)] if isinstance(stmt.within, ast.GroupRef) else \
+            registry.list_groups(catalog, project_of(session, stmt.within if isinstance(stmt.within, tuple) else None))
+        rows = []
+        for group in groups:
+            for record in registry.current_features(catalog, group["key"]).values():
+                if registry.has_tags(record, stmt.tags):
+                    rows.append(feature_row(session, record, record["key"]))
+        return results.rows(results.FEATURE_SCHEMA, rows)
+    return _versions(session, stmt)
+
+
+def _versions(session: "Session", stmt: ast.Show) -> pa.Table:
+    ref = stmt.within
+    group = group_of(session, ref.group)
+    registry.feature(session.catalog, group["key"], ref.name)
+    records = registry.versions(session.catalog, group["key"], ref.name)
+    latest = registry.latest(records)
+    rows = [feature_row(session, r, latest and latest["key"]) for r in records if registry.has_tags(r, stmt.tags)]
+    return results.rows(results.FEATURE_SCHEMA, rows)
+
+
+def _parent(session: "Session", within: Any, depth: int) -> tuple[str, ...]:
+    given = within if isinstance(within, tuple) else ()
+    if not given and session.project is None:
+        return ()
+    path = names.complete_path(given, session.project, depth)
+    registry.namespace(session.catalog, path)
+    return path
+
+
+def describe_table(session: "Session", stmt: ast.Describe) -> pa.Table:
+    if stmt.kind == "feature":
+        group, record = feature_of(session, stmt.target)
+        latest = registry.latest(registry.versions(session.catalog, group["key"], record["name"]))
+        return results.rows(results.FEATURE_SCHEMA, [feature_row(session, record, latest["key"])])
+    if stmt.kind == "feature group":
+        return results.rows(results.GROUP_SCHEMA, [group_row(session, group_of(session, stmt.target))])
+    depth = names.LEVELS.index(stmt.kind) + 1
+    path = names.complete_path(stmt.target, session.project, depth)
+    record = registry.namespace(session.catalog, path)
+    return results.rows(results.NAMESPACE_SCHEMA, [namespace_row(stmt.kind, record)])

@@ -1,0 +1,126 @@
+"""Writing rows into a feature group: names mapped to physical columns, types checked.
+
+Incoming columns are the group's key and event-time columns and its features, by plain name
+(the latest version) or ``"name@vN"``. Each is cast to its stored type with safe casts only;
+anything that does not fit (wrong type, wrong embedding size, a string over its bound, a NULL
+in a NOT NULL feature or a key) is refused before any byte is written.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grammar.dtypes import DType, parse_dtype
+from grammar.errors import TypeMismatch, ValidationError
+from raise_.engine import registry
+from raise_.engine.catalog import Catalog
+from raise_.types import storage_arrow
+
+
+def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode: str) -> pa.Table:
+    """``data`` with physical column names and storage types, validated."""
+    targets = _targets(catalog, group)
+    unknown = [c for c in data.column_names if c not in targets]
+    if unknown:
+        raise ValidationError(
+            f"{group['name']!r} has no writable column {unknown[0]!r}; writable: {', '.join(sorted(targets))}",
+            code="RAISE-V053", name=unknown[0],
+        )
+    if len(set(data.column_names)) != len(data.column_names):
+        dup = next(c for c in data.column_names if data.column_names.count(c) > 1)
+        raise ValidationError(f"column {dup!r} given twice", code="RAISE-V052", name=dup)
+    key_names = [k["name"] for k in group["keys"]]
+    missing = [k for k in key_names if k not in data.column_names]
+    if missing:
+        raise ValidationError(f"rows for {group['name']!r} need key column {missing[0]!r}",
+                              code="RAISE-V054", name=missing[0])
+    columns, fields = [], []
+    for name in data.column_names:
+        physical, dtype, nullable, _ = targets[name]
+        columns.append(_convert(data.column(name), dtype, name, nullable))
+        fields.append(pa.field(physical, storage_arrow(dtype)))
+    if mode != "upsert":
+        _fill_defaults(targets, data, columns, fields)
+    if len({f.name for f in fields}) != len(fields):
+        raise ValidationError("a feature is given both by plain name and by version", code="RAISE-V052")
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DType, bool, Any]]:
+    """Writable name -> (physical column, dtype, nullable, default)."""
+    out: dict[str, tuple[str, DType, bool, Any]] = {}
+    for key in group["keys"]:
+        out[key["name"]] = (key["name"], parse_dtype(key["dtype"]), False, None)
+    if group.get("timestamp"):
+        out[group["timestamp"]] = (group["timestamp"], parse_dtype("timestamp"), True, None)
+    current = registry.current_features(catalog, group["key"])
+    for record in registry.versions(catalog, group["key"]):
+        if record.get("derived_as") is not None or record["status"] == "archived":
+            continue
+        target = (record["column"], parse_dtype(record["dtype"]), record["nullable"], record.get("default"))
+        out[f"{record['name']}@{record['version']}"] = target
+        if current[record["name"]]["key"] == record["key"]:
+            out[record["name"]] = target
+    return out
+
+
+def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -> pa.ChunkedArray:
+    if not nullable and values.null_count:
+        raise TypeMismatch(f"column {name!r} is NOT NULL but has {values.null_count} NULL value(s)",
+                           code="RAISE-V025", name=name)
+    target = storage_arrow(dtype)
+    source = values.type
+    if pa.types.is_fixed_size_list(source) and dtype.kind == "embedding" and source.list_size != dtype.size:
+        raise TypeMismatch(f"column {name!r} has {source.list_size}-dim vectors; {dtype} needs {dtype.size}",
+                           code="RAISE-V026", name=name)
+    try:
+        converted = pc.cast(values, target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+        raise TypeMismatch(f"column {name!r} of type {source} does not fit {dtype}: {error}",
+                           code="RAISE-V020", name=name) from None
+    _check_lengths(converted, dtype, name)
+    return converted
+
+
+def _check_lengths(values: pa.ChunkedArray, dtype: DType, name: str) -> None:
+    if dtype.kind in ("embedding", "array"):
+        lengths = pc.list_value_length(values)
+        if dtype.kind == "embedding":
+            bad = pc.sum(pc.not_equal(lengths, dtype.size)).as_py()
+            rule = f"exactly {dtype.size} values"
+        else:
+            bad = pc.sum(pc.greater(lengths, dtype.max_length)).as_py() if dtype.max_length else 0
+            rule = f"at most {dtype.max_length} values"
+        if bad:
+            raise TypeMismatch(f"column {name!r}: {bad} row(s) do not have {rule} ({dtype})",
+                               code="RAISE-V026", name=name)
+    if dtype.kind == "string":
+        bad = pc.sum(pc.greater(pc.utf8_length(values), dtype.max_length)).as_py()
+        if bad:
+            raise TypeMismatch(f"column {name!r}: {bad} value(s) longer than {dtype.max_length} characters",
+                               code="RAISE-V027", name=name)
+
+
+def _fill_defaults(targets, data: pa.Table, columns: list, fields: list) -> None:
+    given = {targets[c][0] for c in data.column_names}
+    for name, (physical, dtype, _, default) in targets.items():
+        if default is None or physical in given or "@" in name and name.split("@")[0] in targets:
+            continue
+        value = _literal(default)
+        if value is None:
+            continue
+        columns.append(pc.cast(pa.array([value] * data.num_rows), storage_arrow(dtype)))
+        fields.append(pa.field(physical, storage_arrow(dtype)))
+        given.add(physical)
+
+
+def _literal(text: str) -> Any:
+    if text.upper() == "NULL":
+        return None
+    if text.upper() in ("TRUE", "FALSE"):
+        return text.upper() == "TRUE"
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return float(text) if any(c in text for c in ".eE") else int(text)

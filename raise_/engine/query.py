@@ -1,0 +1,167 @@
+"""Plain SQL over feature groups, in DataFusion.
+
+A ``QueryContext`` is a DataFusion SessionContext for one statement: Raise's SQL functions,
+each feature group of the current project as a view (see ``views``), and snapshots for time
+travel (``FROM "user-signals" VERSION AS OF 3`` or ``TIMESTAMP AS OF '2026-01-01 00:00:00'``,
+the syntax Delta users know). DDL and DML are not DataFusion's business here: feature groups
+are created with Raise DDL and written with INSERT (handled by the session) or ingest.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pyarrow as pa
+from datafusion import SessionContext, SQLOptions
+
+from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
+from raise_.engine import registry
+from raise_.engine.views import GroupView, group_view, hidden_table
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
+_INSERT = re.compile(
+    rf"^\s*INSERT\s+INTO\s+(?P<table>{_NAME}(?:\s*\.\s*{_NAME})*)\s*(?:\((?P<cols>[^()]*)\))?\s*(?P<source>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_AS_OF = re.compile(
+    rf"(?P<table>{_NAME})\s+(?P<kind>VERSION|TIMESTAMP)\s+AS\s+OF\s+(?P<value>\d+|'[^']*')",
+    re.IGNORECASE,
+)
+_OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
+
+
+def _unquote(name: str) -> str:
+    name = name.strip()
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+
+
+def insert_target(sql: str) -> tuple[str, list[str] | None, str] | None:
+    """(group, column list or None, source query) of an ``INSERT INTO`` statement, else None."""
+    match = _INSERT.match(sql)
+    if not match:
+        return None
+    parts = [_unquote(p) for p in re.findall(_NAME, match.group("table"))]
+    cols = match.group("cols")
+    columns = [_unquote(c) for c in cols.split(",")] if cols is not None else None
+    return "/".join(parts), columns, match.group("source")
+
+
+class QueryContext:
+    """A DataFusion context with the session's feature groups registered as views."""
+
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+        self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
+        session.engine.register_functions(self.ctx)
+        self.views: dict[str, GroupView] = {}
+        self._stored: dict[str, set[str]] = {}
+        self._registered: set[str] = set()
+        if session.project is not None and session.catalog.get("project", "/".join(session.project)):
+            for group in registry.list_groups(session.catalog, session.project):
+                self.add_view(group, group["name"])
+
+    def _table(self, group: dict[str, Any], as_of: Any = None, name: str | None = None) -> str:
+        name = name or hidden_table(group)
+        if name not in self._registered:
+            table = self.session.engine.storage.open(group["uri"], as_of)
+            self.ctx.register_table(name, table)
+            self._stored[name] = {f.name for f in table.schema().fields}
+            self._registered.add(name)
+        return name
+
+    def stored_columns(self, group: dict[str, Any]) -> set[str]:
+        return self._stored[self._table(group)]
+
+    def add_view(self, group: dict[str, Any], name: str) -> GroupView:
+        self._table(group)
+        view = group_view(self.session.catalog, group, self.stored_columns)
+        try:
+            frame = self.ctx.sql(view.sql)
+        except Exception as error:  # one bad derived expression must not hide the whole group
+            fallback = group_view(self.session.catalog, group, self.stored_columns, derived=False)
+            reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
+            fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
+            view, frame = fallback, self.ctx.sql(fallback.sql)
+        self.views[name] = view
+        self.ctx.register_view(name, frame)
+        return view
+
+    def group_schema(self, group: dict[str, Any]) -> pa.Schema:
+        self._table(group)
+        view = group_view(self.session.catalog, group, self.stored_columns)
+        return self.ctx.sql(view.sql).schema()
+
+    # -- time travel -----------------------------------------------------------------------
+
+    def _snapshots(self, sql: str) -> str:
+        """Replace ``name VERSION|TIMESTAMP AS OF x`` by views over that table snapshot."""
+        def snapshot(match: re.Match) -> str:
+            group = self.session._group(_unquote(match.group("table")))
+            value = match.group("value")
+            as_of: Any = int(value) if value.isdigit() else value.strip("'")
+            tag = re.sub(r"\W", "_", f"{value}")
+            hidden = f"{hidden_table(group)}_at_{tag}"
+            self._table(group, as_of, hidden)
+            alias = f"__raise_asof_{group['id']}_{tag}"
+            self._stored[hidden_table(group)] = self._stored[hidden]
+            view = group_view(self.session.catalog, group, lambda g: self._stored.get(hidden_table(g), set()))
+            self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{hidden_table(group)}"', f'"{hidden}"', 1)))
+            return f'"{alias}"'
+
+        return _AS_OF.sub(snapshot, sql) if _AS_OF.search(sql) else sql
+
+    # -- running ---------------------------------------------------------------------------
+
+    def dataframe(self, sql: str, params: Sequence[Any] | None = None):
+        values = {str(i + 1): v for i, v in enumerate(params or ())}
+        try:
+            return self.ctx.sql_with_options(self._snapshots(sql), _OPTIONS, param_values=values or None)
+        except RaiseError:
+            raise
+        except Exception as error:  # DataFusion reports every failure as a plain exception
+            raise self.translate(error, sql) from None
+
+    def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        df = self.dataframe(sql, params)
+        try:
+            return df.to_arrow_table()
+        except Exception as error:
+            raise self.translate(error, sql) from None
+
+    def schema(self, sql: str) -> pa.Schema:
+        return self.dataframe(sql).schema()
+
+    def translate(self, error: Exception, sql: str) -> RaiseError:
+        """A DataFusion error as the RaiseError a user can act on."""
+        text = str(error)
+        missing = re.search(r"No field named (\"[^\"]+\"|[^\s.]+(?:\.[^\s.]+)?)", text)
+        if missing:
+            name = _unquote(missing.group(1).split(".")[-1])
+            for view in self.views.values():
+                if name in view.unavailable:
+                    reason = view.unavailable[name]
+                    return type(reason)(f"feature {name!r} cannot be computed: {reason.message}",
+                                        code=reason.code, name=name)
+            return NotFound(f"no column {name!r}: {text.splitlines()[-1]}", code="RAISE-N002", name=name)
+        table = re.search(r"table '(?:[^.']+\.)*([^']+)' not found", text)
+        if table:
+            return NotFound(f"no feature group or table {table.group(1)!r} in the current project "
+                            f"({'/'.join(self.session.project or ()) or 'none: USE a project'})",
+                            code="RAISE-N003", name=table.group(1))
+        position = re.search(r"Line: (\d+), Column: (\d+)", text)
+        if "ParserError" in text or "SQL error" in text:
+            line, col = (int(position.group(1)), int(position.group(2))) if position else (1, 1)
+            return RaiseSyntaxError(f"SQL syntax error: {_first_line(text)}", line=line, column=col,
+                                    excerpt=excerpt_at(sql, line, col))
+        if "not supported" in text and ("DDL" in text or "DML" in text or "Statement" in text):
+            return ExecutionError(
+                f"{_first_line(text)}: create feature groups with CREATE FEATURE GROUP and write them "
+                "with INSERT INTO or ingest", code="RAISE-X002")
+        return ExecutionError(_first_line(text))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:500] if text.strip() else "query failed"

@@ -1,0 +1,24 @@
+"""Resolving statement references against the session's current project."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from grammar import ast
+from raise_.engine import names, registry
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+
+def project_of(session: "Session", given: tuple[str, ...] | None) -> tuple[str, ...]:
+    return names.complete_path(tuple(given or ()), session.project, 3)
+
+
+def group_of(session: "Session", ref: ast.GroupRef) -> dict[str, Any]:
+    return registry.group(session.catalog, project_of(session, ref.project), ref.name)
+
+
+def feature_of(session: "Session", ref: ast.FeatureRef) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(group record, feature version record) a reference names."""
+    group = group_of(session, ref.group)
+    return group, registry.feature(session.catalog, group["key"], ref.name, ref.version)

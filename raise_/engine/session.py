@@ -1,0 +1,165 @@
+"""A session: one principal's connection to the engine, with its current project.
+
+``execute`` runs a script statement by statement. Raise statements go to their handlers inside
+one catalog transaction each; other SQL runs in a DataFusion context holding the current
+project's feature groups as views (``query``). INSERT INTO a feature group becomes an ingest
+of the rows its source query yields.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pyarrow as pa
+
+from grammar import ast, parse
+from grammar.errors import ValidationError
+from raise_.engine import ingest, names, registry, results
+from raise_.engine.handlers import HANDLERS
+from raise_.engine.query import QueryContext, insert_target
+
+if TYPE_CHECKING:
+    from raise_.engine.engine import Engine
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A feature group as SQL clients see it (Flight SQL GetTables)."""
+
+    org: str
+    schema: str
+    name: str
+    keys: list[str]
+    arrow_schema: pa.Schema
+
+
+class Session:
+    """Executes Raise SQL for ``principal`` with ``project`` as the current namespace."""
+
+    def __init__(self, engine: "Engine", principal: str | None = None, project: Sequence[str] | None = None):
+        self.engine = engine
+        self.catalog = engine.catalog
+        self.principal = principal
+        self.project: tuple[str, ...] | None = tuple(project) if project else None
+        self._rollback: list[Callable[[], None]] = []
+        self._after: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        project = names.join(*self.project) if self.project else "-"
+        return f"Session(principal={self.principal!r}, project={project!r})"
+
+    # -- statements ------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a script; return the last statement's result."""
+        statements = parse(sql)
+        if not statements:
+            raise ValidationError("nothing to execute: the SQL text is empty", code="RAISE-V004")
+        result = results.ddl("NOOP", "", 0)
+        for statement in statements:
+            result = self.run(statement, params)
+        return result
+
+    def run(self, statement: ast.Statement, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run one parsed statement."""
+        if isinstance(statement, ast.Passthrough):
+            target = insert_target(statement.sql)
+            if target is not None:
+                return self._insert(statement.sql, target, params)
+            return self.query_context().run(statement.sql, params)
+        handler = HANDLERS[type(statement)]
+        return self._transaction(lambda: handler(self, statement))
+
+    def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:
+        self._rollback, self._after = [], []
+        try:
+            with self.catalog.transaction():
+                result = work()
+        except BaseException:
+            for undo in reversed(self._rollback):
+                undo()
+            raise
+        for action in self._after:
+            action()
+        return result
+
+    def on_rollback(self, action: Callable[[], None]) -> None:
+        """Undo a side effect outside the catalog if the statement's transaction fails."""
+        self._rollback.append(action)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run a side effect (e.g. deleting files) only once the statement has committed."""
+        self._after.append(action)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def ingest(self, group: str, data: Any, mode: str = "append") -> int:
+        """Write rows (an Arrow table or record batch reader) into ``group``; rows written."""
+        record = self._group(group)
+        table = _as_table(data)
+        physical = ingest.physical_table(self.catalog, record, table, mode)
+        return self.engine.storage.write(record["uri"], physical, mode, tuple(k["name"] for k in record["keys"]))
+
+    def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
+        group, columns, source = target
+        rows = self.query_context().run(source, params)
+        if columns is not None:
+            if len(columns) != rows.num_columns:
+                raise ValidationError(
+                    f"INSERT names {len(columns)} column(s) but its source yields {rows.num_columns}",
+                    code="RAISE-V055",
+                )
+            rows = rows.rename_columns(columns)
+        written = self.ingest(group, rows, "append")
+        return pa.table({"count": pa.array([written], pa.uint64())})
+
+    def _group(self, name: str) -> dict[str, Any]:
+        project, _, group = name.rpartition("/") if "/" in name else ("", "", name)
+        path = names.complete_path(tuple(project.split("/")) if project else (), self.project, 3)
+        return registry.group(self.catalog, path, group)
+
+    def query_context(self) -> QueryContext:
+        return QueryContext(self)
+
+    def schema(self, sql: str) -> pa.Schema:
+        """The result schema of ``sql`` without running it (prepared statements)."""
+        statements = parse(sql)
+        if len(statements) != 1:
+            raise ValidationError("prepare one statement at a time", code="RAISE-V005")
+        statement = statements[0]
+        if isinstance(statement, ast.Passthrough):
+            if insert_target(statement.sql) is not None:
+                return pa.schema([("count", pa.uint64())])
+            return self.query_context().schema(statement.sql)
+        if isinstance(statement, ast.Show):
+            return {"feature groups": results.GROUP_SCHEMA, "features": results.FEATURE_SCHEMA,
+                    "versions": results.FEATURE_SCHEMA}.get(statement.kind, results.NAMESPACE_SCHEMA)
+        if isinstance(statement, ast.Describe):
+            return {"feature group": results.GROUP_SCHEMA, "feature": results.FEATURE_SCHEMA}.get(
+                statement.kind, results.NAMESPACE_SCHEMA)
+        return results.DDL_SCHEMA
+
+    def use(self, path: Sequence[str]) -> None:
+        self.run(ast.Use(path=tuple(path)))
+
+    def tables(self) -> list[TableInfo]:
+        """Every feature group with its view schema."""
+        infos = []
+        for record in self.catalog.list("group"):
+            org, domain, project = record["project"]
+            view = self.query_context().group_schema(record)
+            infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
+                                   [k["name"] for k in record["keys"]], view))
+        return infos
+
+
+def _as_table(data: Any) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    raise ValidationError(f"cannot write {type(data).__name__}; pass an Arrow table or record batches",
+                          code="RAISE-V056")

@@ -1,0 +1,131 @@
+"""Feature values: one Delta Lake table per feature group, Change Data Feed on.
+
+Columns are physical names chosen by the catalog (key columns, the event-time column and one
+``name@version`` column per stored feature version). Tables gain columns lazily: a feature
+created without data costs no commit, and the first write that carries it merges the schema.
+Every write is one Delta commit, so a failed write leaves the table as it was.
+"""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+
+from grammar.errors import ExecutionError, NotFound, ValidationError
+
+WriteMode = Literal["append", "upsert", "overwrite"]
+WRITE_MODES = ("append", "upsert", "overwrite")
+_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri or uri.startswith("file://")
+
+
+class Storage:
+    """Delta tables under ``root`` (a local folder or an object-store URI)."""
+
+    def __init__(self, root: str | Path, storage_options: dict[str, str] | None = None) -> None:
+        self.root = str(root).rstrip("/")
+        self.options = storage_options or None
+        if _is_local(self.root):
+            Path(self.root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+
+    def uri_for(self, table_id: int) -> str:
+        return f"{self.root}/g{table_id:08d}"
+
+    def create(self, uri: str, schema: pa.Schema) -> None:
+        """Create an empty table with ``schema`` (key and event-time columns)."""
+        write_deltalake(
+            uri, schema.empty_table(), mode="error", configuration=_CONFIGURATION,
+            storage_options=self.options,
+        )
+
+    def drop(self, uri: str) -> None:
+        """Remove a table's files (local stores; object-store tables are left to lifecycle rules)."""
+        if _is_local(uri):
+            shutil.rmtree(uri.removeprefix("file://"), ignore_errors=True)
+
+    def open(self, uri: str, as_of: int | datetime | str | None = None) -> DeltaTable:
+        """The table at its latest version, or as of a version number or a timestamp."""
+        try:
+            table = DeltaTable(uri, storage_options=self.options)
+            if isinstance(as_of, int):
+                table.load_as_version(as_of)
+            elif as_of is not None:
+                table.load_as_version(_as_datetime(as_of))
+        except TableNotFoundError as error:
+            raise NotFound(f"feature data not found at {uri}: {error}", name=uri) from None
+        except (DeltaError, ValueError, OSError) as error:
+            raise NotFound(f"no table version as of {as_of!r}: {error}", name=str(as_of)) from None
+        return table
+
+    def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...]) -> int:
+        """Write ``data`` (physical column names, storage types) in one commit; rows written."""
+        if mode not in WRITE_MODES:
+            raise ValidationError(
+                f"unknown write mode {mode!r}; use one of {', '.join(WRITE_MODES)}", name=str(mode)
+            )
+        if data.num_rows == 0 and mode != "overwrite":
+            return 0
+        try:
+            if mode == "upsert":
+                return self._upsert(uri, data, keys)
+            write_deltalake(
+                uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
+                storage_options=self.options,
+            )
+        except DeltaError as error:
+            raise ExecutionError(f"write to feature table failed: {error}") from None
+        return data.num_rows
+
+    def _upsert(self, uri: str, data: pa.Table, keys: tuple[str, ...]) -> int:
+        if not keys:
+            raise ValidationError(
+                "upsert needs key columns; declare KEY (...) on the feature group", code="RAISE-V050"
+            )
+        data = last_per_key(data, keys)
+        predicate = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
+        columns = {_q(c): f"s.{_q(c)}" for c in data.column_names}
+        table = self.open(uri)
+        (
+            table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True)
+            .when_matched_update(updates={c: v for c, v in columns.items() if c.strip('"') not in keys})
+            .when_not_matched_insert(updates=columns)
+            .execute()
+        )
+        return data.num_rows
+
+    def history(self, uri: str) -> list[dict[str, Any]]:
+        return self.open(uri).history()
+
+
+def last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Keep the last row of each key (a batch that names a key twice: the later row wins)."""
+    index = pa.array(range(data.num_rows), pa.int64())
+    grouped = data.select(list(keys)).append_column("__row", index).group_by(list(keys), use_threads=False)
+    last = grouped.aggregate([("__row", "max")]).column("__row_max")
+    if len(last) == data.num_rows:
+        return data
+    return data.take(pc.take(last, pc.sort_indices(last)))
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(f"not a timestamp: {value!r}", name=value) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value

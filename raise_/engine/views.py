@@ -1,0 +1,218 @@
+"""Feature groups as DataFusion views.
+
+Each group's Delta table is registered under a hidden name and exposed as a view named after
+the group: key columns, the event-time column, one column per feature (``name`` is the latest
+version, ``"name@v1"`` a given one) and derived features computed from their expressions.
+
+Derived expressions are compiled per group: references to the same group read its columns,
+references to another group read that group's newest row per shared key (a LEFT JOIN on the
+key columns both declare), aggregates without OVER mean "over the whole group", and the
+declared dtype decides the result type (integer operands of a float feature are widened first,
+so ``click_count / NULLIF(impression_count, 0)`` is a true ratio).
+
+A derived feature that cannot be computed (a missing reference, no shared key, a cycle) is left
+out of the view; ``ViewSet.unavailable`` keeps the reason so a query that names it gets that
+error instead of "no such column".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sqlglot
+from sqlglot import exp
+
+from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
+from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
+from grammar.expressions import FeaturePath, compile_expression, parse_expression
+from raise_.engine import names, registry
+from raise_.engine.catalog import Catalog
+
+_DIALECT = "postgres"
+_ARROW_NAMES = {
+    "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+    "float16": "Float16", "float32": "Float32", "float64": "Float64",
+    "bool": "Boolean", "string": "Utf8", "bytes": "Binary",
+    "timestamp": "Timestamp(Microsecond, None)", "date": "Date32",
+}
+
+
+def arrow_cast_name(dtype: DType) -> str | None:
+    """The type string DataFusion's ``arrow_cast`` takes for a dtype (None: leave as stored)."""
+    if dtype.kind == "primitive":
+        return _ARROW_NAMES[dtype.element]
+    if dtype.kind == "string":
+        return "Utf8"
+    if dtype.kind == "embedding":
+        return f"FixedSizeList({dtype.size}, {_ARROW_NAMES[dtype.element]})"
+    if dtype.kind == "array":
+        return f"List({_ARROW_NAMES[dtype.element]})"
+    return None
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def column(name: str, table: str | None = None) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def cast_to(expression: exp.Expression, dtype: DType) -> exp.Expression:
+    target = arrow_cast_name(dtype)
+    if target is None:
+        return expression
+    return exp.Anonymous(this="arrow_cast", expressions=[expression, exp.Literal.string(target)])
+
+
+def hidden_table(group: dict[str, Any]) -> str:
+    return f"__raise_g{group['id']}"
+
+
+@dataclass
+class GroupView:
+    """The SELECT that defines one group's view, and what it could not include."""
+
+    group: dict[str, Any]
+    sql: str
+    columns: list[str]
+    unavailable: dict[str, RaiseError] = field(default_factory=dict)
+
+
+class _Compiler:
+    """Builds the view query of one group; joins other groups as derived features need them."""
+
+    def __init__(self, catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
+                 derived: bool = True) -> None:
+        self.catalog = catalog
+        self.derived = derived
+        self.group = group
+        self.stored = stored  # group record -> physical columns present in its Delta table
+        self.joins: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
+        self.stack: list[str] = []
+
+    # -- references ------------------------------------------------------------------------
+
+    def resolve_group(self, path: FeaturePath, home: dict[str, Any]) -> dict[str, Any]:
+        if path.external:
+            raise NotFound(
+                f"cross-organization reference {path.text!r} needs a live external grant",
+                code="RAISE-N010", name=path.text,
+            )
+        if path.group is None:
+            return home
+        project = tuple(home["project"])
+        given = tuple(p for p in (path.org, path.domain, path.project) if p is not None)
+        project = names.complete_path(given, project, 3) if given else project
+        return registry.group(self.catalog, project, path.group)
+
+    def reference(self, path: FeaturePath, home: dict[str, Any], alias: str, widen: bool) -> exp.Expression:
+        target = self.resolve_group(path, home)
+        record = registry.feature(self.catalog, target["key"], path.feature, path.version)
+        if target["key"] != home["key"]:
+            alias = self.join_alias(home, target)
+        value = self.feature_value(record, target, alias)
+        dtype = parse_dtype(record["dtype"])
+        if widen and dtype.kind == "primitive" and dtype.element in INTEGERS:
+            value = exp.Cast(this=value, to=exp.DataType.build("DOUBLE"))
+        return value
+
+    def join_alias(self, home: dict[str, Any], target: dict[str, Any]) -> str:
+        if target["key"] in self.joins:
+            return self.joins[target["key"]][0]
+        if home["key"] != self.group["key"]:
+            raise ValidationError(
+                f"{target['key']!r} is reached through another group's derived feature; "
+                "reference it directly", code="RAISE-V044", name=target["key"],
+            )
+        shared = [k["name"] for k in target["keys"] if k["name"] in {h["name"] for h in home["keys"]}]
+        if not shared:
+            raise ValidationError(
+                f"groups {home['name']!r} and {target['name']!r} share no key column; the feature "
+                f"needs rows carrying the keys of {target['name']!r} "
+                f"({', '.join(k['name'] for k in target['keys']) or 'none declared'})",
+                code="RAISE-V045", name=target["name"],
+            )
+        alias = f"j{len(self.joins) + 1}"
+        self.joins[target["key"]] = (alias, target, shared)
+        return alias
+
+    def feature_value(self, record: dict[str, Any], group: dict[str, Any], alias: str) -> exp.Expression:
+        dtype = parse_dtype(record["dtype"])
+        if record.get("derived_as") is None:
+            if record["column"] in self.stored(group):
+                return cast_to(column(record["column"], alias), dtype)
+            return cast_to(exp.Null(), dtype)
+        if not self.derived:
+            raise ExecutionError(f"derived feature {record['name']!r} could not be planned", name=record["name"])
+        return self.derived_value(record, group, alias)
+
+    def derived_value(self, record: dict[str, Any], group: dict[str, Any], alias: str) -> exp.Expression:
+        key = record["key"]
+        if key in self.stack:
+            cycle = " -> ".join(k.rsplit("/", 1)[-1] for k in self.stack + [key])
+            raise ValidationError(f"circular derived features: {cycle}", code="RAISE-V041", name=record["name"])
+        self.stack.append(key)
+        try:
+            dtype = parse_dtype(record["dtype"])
+            widen = dtype.kind == "primitive" and dtype.element in FLOATS
+            parsed = parse_expression(record["derived_as"])
+            text = compile_expression(parsed, lambda p: self.reference(p, group, alias, widen))
+            return cast_to(exp.Paren(this=sqlglot.parse_one(text, read=_DIALECT)), dtype)
+        finally:
+            self.stack.pop()
+
+    # -- the view --------------------------------------------------------------------------
+
+    def build(self) -> GroupView:
+        g = self.group
+        select: list[exp.Expression] = []
+        names_out: list[str] = []
+        unavailable: dict[str, RaiseError] = {}
+        for key in g["keys"]:
+            select.append(column(key["name"], "t"))
+            names_out.append(key["name"])
+        if g.get("timestamp"):
+            select.append(column(g["timestamp"], "t"))
+            names_out.append(g["timestamp"])
+        current = registry.current_features(self.catalog, g["key"])
+        for record in registry.versions(self.catalog, g["key"]):
+            if record["status"] == "archived":
+                continue
+            labels = [f"{record['name']}@{record['version']}"]
+            if current[record["name"]]["key"] == record["key"]:
+                labels.insert(0, record["name"])
+            try:
+                value = self.feature_value(record, g, "t")
+            except RaiseError as error:
+                for label in labels:
+                    unavailable[label] = error
+                continue
+            for label in labels:
+                select.append(exp.alias_(value.copy(), ident(label)))
+                names_out.append(label)
+        query = exp.select(*select).from_(exp.Table(this=ident(hidden_table(g)), alias=exp.TableAlias(this=ident("t"))))
+        for alias, target, shared in self.joins.values():
+            on = exp.and_(*[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in shared])
+            query = query.join(latest_per_key(target, shared), join_type="left", join_alias=alias, on=on)
+        return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable)
+
+
+def latest_per_key(group: dict[str, Any], keys: list[str]) -> exp.Expression:
+    """``group``'s newest row per ``keys`` (by its event-time column when it has one)."""
+    order = [exp.Ordered(this=column(group["timestamp"]), desc=True)] if group.get("timestamp") else []
+    window = exp.Window(
+        this=exp.Anonymous(this="row_number", expressions=[]),
+        partition_by=[column(k) for k in keys],
+        order=exp.Order(expressions=order) if order else None,
+    )
+    ranked = exp.select(exp.Star(), exp.alias_(window, ident("__rank"))).from_(ident(hidden_table(group)))
+    return exp.select(exp.Star()).from_(ranked.subquery()).where(
+        exp.EQ(this=column("__rank"), expression=exp.Literal.number(1))
+    ).subquery()
+
+
+def group_view(catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
+               derived: bool = True) -> GroupView:
+    """The view of ``group``; ``derived=False`` leaves derived features out (a fallback)."""
+    return _Compiler(catalog, group, stored, derived).build()

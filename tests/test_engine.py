@@ -1,0 +1,271 @@
+"""The embedded engine end to end: Raise SQL scripts, derived columns, writes, time travel."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from grammar.errors import AlreadyExists, InvalidDType, NotFound, RaiseSyntaxError, TypeMismatch, ValidationError
+
+ISSUE_SCRIPT = """
+USE acme/mlplatform/recommendation;
+CREATE FEATURE GROUP "user-signals" KEY (user_id INT64) TIMESTAMP event_time
+  DESCRIPTION 'per-user engagement' TAGS ('ml');
+CREATE FEATURE "user-signals".click_count INT64;
+CREATE FEATURE "user-signals".impression_count INT64;
+CREATE FEATURE "user-signals".user_embedding FLOAT32[512]
+  DESCRIPTION 'profile embedding' TAGS ('embedding', 'prod') OWNER 'ml-team@acme.com';
+CREATE FEATURE "user-signals".ctr FLOAT64 DERIVED AS click_count / NULLIF(impression_count, 0);
+CREATE FEATURE "user-signals".user_embedding FLOAT32[768] VERSION v2;
+INSERT INTO "user-signals" (user_id, event_time, click_count, impression_count)
+  VALUES (1, TIMESTAMP '2026-01-01 00:00:00', 1, 10);
+SELECT user_id, ctr, "user_embedding@v1" FROM "user-signals";
+"""
+
+
+def test_issue_script_runs_as_written(session):
+    result = session.execute(ISSUE_SCRIPT)
+    assert result.column_names == ["user_id", "ctr", "user_embedding@v1"]
+    assert result.column("user_id").to_pylist() == [1]
+    assert result.schema.field("ctr").type == pa.float64()
+    assert result.column("ctr").to_pylist() == [pytest.approx(0.1)]
+    assert result.schema.field("user_embedding@v1").type == pa.list_(pa.float32(), 512)
+    assert result.column("user_embedding@v1").to_pylist() == [None]
+
+
+def test_embedding_versions_have_their_declared_sizes(session):
+    session.execute(ISSUE_SCRIPT)
+    schema = session.execute('SELECT * FROM "user-signals"').schema
+    assert schema.field("user_embedding").type == pa.list_(pa.float32(), 768)
+    assert schema.field("user_embedding@v2").type == pa.list_(pa.float32(), 768)
+    assert schema.field("user_embedding@v1").type == pa.list_(pa.float32(), 512)
+
+
+def _signals(session):
+    session.execute(ISSUE_SCRIPT)
+    return session
+
+
+def test_ingest_append_upsert_overwrite(session):
+    _signals(session)
+    t0 = dt.datetime(2026, 1, 2)
+    rows = pa.table({
+        "user_id": [2, 3], "event_time": [t0, t0], "click_count": [5, 0], "impression_count": [50, 0],
+    })
+    assert session.ingest("user-signals", rows, "append") == 2
+    got = session.execute('SELECT user_id, click_count, ctr FROM "user-signals" ORDER BY user_id').to_pydict()
+    assert got == {"user_id": [1, 2, 3], "click_count": [1, 5, 0], "ctr": [pytest.approx(0.1), pytest.approx(0.1), None]}
+    update = pa.table({"user_id": [3, 4], "click_count": [7, 8], "impression_count": [70, 16]})
+    session.ingest("user-signals", update, "upsert")
+    got = session.execute('SELECT user_id, click_count, ctr FROM "user-signals" ORDER BY user_id').to_pydict()
+    assert got["user_id"] == [1, 2, 3, 4]
+    assert got["click_count"] == [1, 5, 7, 8]
+    assert got["ctr"] == [pytest.approx(0.1), pytest.approx(0.1), pytest.approx(0.1), pytest.approx(0.5)]
+    session.ingest("user-signals", pa.table({"user_id": [9], "click_count": [1]}), "overwrite")
+    got = session.execute('SELECT user_id, click_count FROM "user-signals"').to_pydict()
+    assert got == {"user_id": [9], "click_count": [1]}
+
+
+def test_time_travel_by_version(session):
+    _signals(session)
+    session.ingest("user-signals", pa.table({"user_id": [2], "click_count": [3]}), "append")
+    now = session.execute('SELECT COUNT(*) AS n FROM "user-signals"').column("n").to_pylist()
+    before = session.execute('SELECT COUNT(*) AS n FROM "user-signals" VERSION AS OF 1').column("n").to_pylist()
+    empty = session.execute('SELECT COUNT(*) AS n FROM "user-signals" VERSION AS OF 0').column("n").to_pylist()
+    assert (now, before, empty) == ([2], [1], [0])
+
+
+def test_embeddings_round_trip_as_fixed_size_lists(session):
+    _signals(session)
+    emb = pa.array([[0.5] * 512], pa.list_(pa.float32(), 512))
+    session.ingest("user-signals", pa.table({"user_id": [5], "user_embedding@v1": emb}), "append")
+    out = session.execute('SELECT "user_embedding@v1" AS e FROM "user-signals" WHERE user_id = 5')
+    assert out.schema.field("e").type == pa.list_(pa.float32(), 512)
+    assert out.column("e").to_pylist() == [[0.5] * 512]
+
+
+def test_wrong_embedding_size_is_refused_and_nothing_written(session):
+    _signals(session)
+    bad = pa.table({"user_id": [5], "user_embedding": pa.array([[1.0] * 3], pa.list_(pa.float32()))})
+    with pytest.raises(TypeMismatch) as info:
+        session.ingest("user-signals", bad, "append")
+    assert info.value.code == "RAISE-V026" and info.value.name == "user_embedding"
+    assert session.execute('SELECT COUNT(*) AS n FROM "user-signals"').column("n").to_pylist() == [1]
+
+
+def test_type_mismatch_names_the_column(session):
+    _signals(session)
+    with pytest.raises(TypeMismatch) as info:
+        session.ingest("user-signals", pa.table({"user_id": [5], "click_count": ["many"]}), "append")
+    assert info.value.name == "click_count"
+
+
+def test_unknown_column_and_group(session):
+    _signals(session)
+    with pytest.raises(ValidationError) as info:
+        session.ingest("user-signals", pa.table({"user_id": [5], "clicks": [1]}), "append")
+    assert info.value.code == "RAISE-V053" and info.value.name == "clicks"
+    with pytest.raises(NotFound) as info:
+        session.execute('SELECT * FROM "user-signal"')
+    assert info.value.code == "RAISE-N003"
+    with pytest.raises(NotFound) as info:
+        session.execute('CREATE FEATURE "user-signal".x INT64')
+    assert "user-signals" in info.value.message  # the close match is suggested
+
+
+def test_duplicate_feature_and_conflict_modes(session):
+    _signals(session)
+    with pytest.raises(AlreadyExists) as info:
+        session.execute('CREATE FEATURE "user-signals".click_count INT64')
+    assert info.value.code == "RAISE-A001"
+    skipped = session.execute('CREATE FEATURE IF NOT EXISTS "user-signals".click_count INT64')
+    assert skipped.column("rows_affected").to_pylist() == [0]
+    session.execute("CREATE OR REPLACE FEATURE \"user-signals\".click_count INT64 DESCRIPTION 'clicks'")
+    described = session.execute('DESCRIBE FEATURE "user-signals".click_count')
+    assert described.column("description").to_pylist() == ["clicks"]
+    with pytest.raises(ValidationError) as info:
+        session.execute('CREATE OR REPLACE FEATURE "user-signals".click_count FLOAT64')
+    assert info.value.code == "RAISE-V023"
+
+
+def test_invalid_dtype_and_syntax_errors_have_positions(session):
+    _signals(session)
+    with pytest.raises(InvalidDType):
+        session.execute('CREATE FEATURE "user-signals".x FLOATY[3]')
+    with pytest.raises(RaiseSyntaxError) as info:
+        session.execute('CREATE FEATURE "user-signals".x INT64 DESCRIPTON \'x\'')
+    assert info.value.line == 1 and info.value.column > 1
+
+
+def test_failed_statement_in_script_leaves_earlier_ones_and_nothing_partial(session):
+    _signals(session)
+    before = session.execute("SHOW FEATURES").num_rows
+    with pytest.raises(NotFound):
+        session.execute('CREATE FEATURE "user-signals".a INT64; CREATE FEATURE "nope".b INT64')
+    names = session.execute("SHOW FEATURES").column("name").to_pylist()
+    assert "a" in names and len(names) == before + 1
+
+
+def test_failed_group_creation_leaves_no_table(session, engine):
+    session.execute("USE acme/ml/rec")
+    with pytest.raises(ValidationError):
+        session.execute('CREATE FEATURE GROUP g KEY (k FLOAT64)')
+    assert session.execute("SHOW ORGANIZATIONS").num_rows == 0  # auto-created parents rolled back too
+    assert not any((engine.home / "tables").iterdir())
+
+
+def test_show_and_describe(session):
+    _signals(session)
+    orgs = session.execute("SHOW ORGANIZATIONS")
+    assert orgs.column("name").to_pylist() == ["acme"]
+    groups = session.execute("SHOW FEATURE GROUPS")
+    assert groups.column("name").to_pylist() == ["user-signals"]
+    assert groups.column("keys").to_pylist() == [["user_id"]]
+    tagged = session.execute("SHOW FEATURES TAGS ('embedding')")
+    assert tagged.column("name").to_pylist() == ["user_embedding"]
+    assert tagged.column("version").to_pylist() == ["v2"]  # v2 keeps v1's tags
+    versions = session.execute('SHOW VERSIONS OF "user-signals".user_embedding')
+    assert versions.column("version").to_pylist() == ["v1", "v2"]
+    assert versions.column("dtype").to_pylist() == ["float32[512]", "float32[768]"]
+    ctr = session.execute('DESCRIBE FEATURE "user-signals".ctr').to_pylist()[0]
+    assert ctr["derived_as"] == "click_count / NULLIF(impression_count, 0)"
+    assert sorted(u.rsplit("/", 1)[-1] for u in ctr["upstream"]) == ["click_count", "impression_count"]
+
+
+def test_derived_aggregate_over_whole_group(session):
+    session.execute("""
+        USE acme/ml/scores;
+        CREATE FEATURE GROUP s KEY (id INT64);
+        CREATE FEATURE s.raw_score FLOAT64;
+        CREATE FEATURE s.normalized FLOAT64 DERIVED AS (raw_score - AVG(raw_score)) / STDDEV(raw_score);
+    """)
+    session.ingest("s", pa.table({"id": [1, 2, 3], "raw_score": [1.0, 2.0, 3.0]}))
+    got = session.execute("SELECT id, normalized FROM s ORDER BY id").column("normalized").to_pylist()
+    assert got == [pytest.approx(-1.0), pytest.approx(0.0), pytest.approx(1.0)]
+
+
+def test_derived_case_and_cross_group_join(session):
+    session.execute("""
+        USE acme/ml/shop;
+        CREATE FEATURE GROUP users KEY (user_id INT64);
+        CREATE FEATURE users.revenue FLOAT64;
+        CREATE FEATURE users.tier STRING DERIVED AS
+            CASE WHEN revenue > 10000 THEN 'platinum' WHEN revenue > 1000 THEN 'gold'
+                 WHEN revenue > 100 THEN 'silver' ELSE 'bronze' END;
+        CREATE FEATURE GROUP "user-stats" KEY (user_id INT64);
+        CREATE FEATURE "user-stats".visits INT64;
+        CREATE FEATURE users.revenue_per_visit FLOAT64 DERIVED AS revenue / NULLIF(user-stats.visits, 0);
+    """)
+    session.ingest("users", pa.table({"user_id": [1, 2, 3], "revenue": [20000.0, 500.0, 50.0]}))
+    session.ingest("user-stats", pa.table({"user_id": [1, 2], "visits": [4, 0]}))
+    got = session.execute("SELECT user_id, tier, revenue_per_visit FROM users ORDER BY user_id").to_pydict()
+    assert got["tier"] == ["platinum", "silver", "bronze"]
+    assert got["revenue_per_visit"] == [5000.0, None, None]
+
+
+def test_derived_on_missing_reference_warns_then_resolves(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (k INT64); CREATE FEATURE g.a INT64")
+    created = session.execute("CREATE FEATURE g.r FLOAT64 DERIVED AS a / NULLIF(b, 0)")
+    assert any(w.startswith("RAISE-V040") for w in created.column("warnings").to_pylist()[0])
+    with pytest.raises(NotFound) as info:
+        session.execute("SELECT r FROM g")
+    assert "cannot be computed" in info.value.message and info.value.name == "r"
+    session.execute("CREATE FEATURE g.b INT64")
+    session.ingest("g", pa.table({"k": [1], "a": [1], "b": [4]}))
+    assert session.execute("SELECT r FROM g").column("r").to_pylist() == [0.25]
+
+
+def test_strict_validation_refuses_missing_reference(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (k INT64)")
+    with pytest.raises(ValidationError) as info:
+        session.execute("CREATE FEATURE g.r FLOAT64 DERIVED AS a + 1 VALIDATION STRICT")
+    assert info.value.code == "RAISE-V040"
+    assert session.execute("SHOW FEATURES").num_rows == 0
+
+
+def test_circular_dependency_is_refused(session):
+    session.execute("""
+        USE acme/ml/rec; CREATE FEATURE GROUP g KEY (k INT64);
+        CREATE FEATURE g.a FLOAT64 DERIVED AS b + 1;
+    """)
+    with pytest.raises(ValidationError) as info:
+        session.execute("CREATE FEATURE g.b FLOAT64 DERIVED AS a * 2")
+    assert info.value.code == "RAISE-V041"
+
+
+def test_alter_deprecate_drop(session):
+    _signals(session)
+    session.execute("ALTER FEATURE \"user-signals\".click_count SET DESCRIPTION 'n clicks' TAGS ('core')")
+    row = session.execute('DESCRIBE FEATURE "user-signals".click_count').to_pylist()[0]
+    assert (row["description"], row["tags"]) == ("n clicks", ["core"])
+    session.execute("DEPRECATE FEATURE \"user-signals\".impression_count MESSAGE 'use views'")
+    row = session.execute('DESCRIBE FEATURE "user-signals".impression_count').to_pylist()[0]
+    assert (row["status"], row["message"]) == ("deprecated", "use views")
+    with pytest.raises(ValidationError) as info:
+        session.execute('DROP FEATURE "user-signals".click_count')
+    assert info.value.code == "RAISE-V060" and "ctr" in info.value.message
+    session.execute('DROP FEATURE "user-signals".ctr')
+    session.execute('DROP FEATURE "user-signals".click_count')
+    names = session.execute("SHOW FEATURES").column("name").to_pylist()
+    assert "click_count" not in names and "ctr" not in names
+
+
+def test_dropped_feature_recreated_does_not_resurrect_values(session):
+    _signals(session)
+    session.execute('DROP FEATURE "user-signals".ctr; DROP FEATURE "user-signals".click_count')
+    session.execute('CREATE FEATURE "user-signals".click_count INT64')
+    assert session.execute('SELECT click_count FROM "user-signals"').column(0).to_pylist() == [None]
+
+
+def test_ddl_through_datafusion_is_refused_with_guidance(session):
+    session.execute("USE acme/ml/rec")
+    with pytest.raises(Exception) as info:
+        session.execute("CREATE TABLE t (a INT)")
+    assert getattr(info.value, "code", "").startswith("RAISE-")
+
+
+def test_query_parameters(session):
+    _signals(session)
+    got = session.execute('SELECT user_id FROM "user-signals" WHERE click_count = $1', params=[1])
+    assert got.column("user_id").to_pylist() == [1]

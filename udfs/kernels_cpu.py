@@ -1,0 +1,152 @@
+"""Numba CPU kernels for the vector functions.
+
+Every kernel reads rows straight out of Arrow value buffers: a row is the half-open range
+``values[starts[i]:stops[i]]``, which covers fixed-size lists, variable-length lists and
+sliced arrays alike without copying a byte. Sums run in float64 whatever the element type,
+so float32 inputs agree with the float64 NumPy reference to ~1e-6 relative.
+
+``float16`` elements arrive as their ``uint16`` bit patterns (Numba's CPU target has no half
+type) and are widened through a 65,536-entry lookup table inside the loop.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+
+import numba
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+if not numba.config.CACHE_DIR and not os.access(os.path.dirname(__file__), os.W_OK):
+    # cache=True writes next to this file; a read-only install would otherwise recompile
+    # every kernel in every process.
+    numba.config.CACHE_DIR = os.path.join(tempfile.gettempdir(), "raise-numba-cache")
+
+#: Operation codes understood by the kernels.
+DOT, COSINE, L2, NORM = 0, 1, 2, 3
+
+#: float16 bit pattern -> float64 value, indexed by the raw ``uint16``.
+HALF_TABLE = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float64)
+#: Stand-in table for float element types (never indexed).
+NO_TABLE = np.zeros(1, dtype=np.float64)
+
+# Reassociation lets LLVM vectorise the reductions; no nnan/ninf, so NaN and inf inputs
+# still propagate to the result as IEEE arithmetic says.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def _widen(x, table):
+    """Element as float64 (``table`` decodes float16 bit patterns)."""
+
+
+@overload(_widen)
+def _widen_impl(x, table):
+    if isinstance(x, types.Integer):
+        return lambda x, table: table[x]
+    return lambda x, table: np.float64(x)
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _row(op, a, sa, b, sb, m, table):
+    """Result of ``op`` over ``a[sa:sa+m]`` and ``b[sb:sb+m]``; NaN marks an undefined cosine."""
+    if op == NORM:
+        acc = 0.0
+        for k in range(m):
+            x = _widen(a[sa + k], table)
+            acc += x * x
+        return np.sqrt(acc)
+    if op == DOT:
+        acc = 0.0
+        for k in range(m):
+            acc += _widen(a[sa + k], table) * _widen(b[sb + k], table)
+        return acc
+    if op == L2:
+        acc = 0.0
+        for k in range(m):
+            d = _widen(a[sa + k], table) - _widen(b[sb + k], table)
+            acc += d * d
+        return np.sqrt(acc)
+    dot = 0.0
+    na = 0.0
+    nb = 0.0
+    for k in range(m):
+        x = _widen(a[sa + k], table)
+        y = _widen(b[sb + k], table)
+        dot += x * y
+        na += x * x
+        nb += y * y
+    if na == 0.0 or nb == 0.0:
+        return np.nan
+    return dot / (np.sqrt(na) * np.sqrt(nb))
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True, parallel=True)
+def _rows_parallel(op, a, a_start, a_stop, b, b_start, valid, table, out, out_valid):
+    for i in prange(a_start.shape[0]):
+        _one(op, i, a, a_start, a_stop, b, b_start, valid, table, out, out_valid)
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _rows_serial(op, a, a_start, a_stop, b, b_start, valid, table, out, out_valid):
+    for i in range(a_start.shape[0]):
+        _one(op, i, a, a_start, a_stop, b, b_start, valid, table, out, out_valid)
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _one(op, i, a, a_start, a_stop, b, b_start, valid, table, out, out_valid):
+    if not valid[i]:
+        out[i] = 0.0
+        out_valid[i] = False
+        return
+    r = _row(op, a, a_start[i], b, b_start[i], a_stop[i] - a_start[i], table)
+    # A zero-norm cosine is undefined: NULL, while a NaN that comes from the data stays NaN.
+    undefined = op == COSINE and np.isnan(r) and _zero_norm(a, a_start[i], b, b_start[i],
+                                                            a_stop[i] - a_start[i], table)
+    out[i] = 0.0 if undefined else r
+    out_valid[i] = not undefined
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True)
+def _zero_norm(a, sa, b, sb, m, table):
+    return _row(NORM, a, sa, a, sa, m, table) == 0.0 or _row(NORM, b, sb, b, sb, m, table) == 0.0
+
+
+#: Below this many rows the thread fan-out costs more than it saves.
+PARALLEL_MIN_ROWS = 2048
+
+# Numba's fallback "workqueue" threading layer aborts when two threads enter parallel
+# kernels at once (DataFusion evaluates partitions on several threads); omp and tbb do not.
+_launch_lock = threading.Lock()
+
+
+def run(op: int, a, a_start, a_stop, b, b_start, valid, *, parallel: bool = True):
+    """Evaluate ``op`` row by row; return ``(values float64[n], valid bool[n])``.
+
+    ``a``/``b`` are 1-D value buffers (float16 as ``uint16``, float32, float64) and row ``i``
+    spans ``a[a_start[i]:a_stop[i]]`` and ``b[b_start[i]:b_start[i] + (a_stop[i] - a_start[i])]``;
+    callers have checked that the lengths agree and given ``a`` and ``b`` one dtype.
+    ``valid`` is False for NULL rows.
+    """
+    n = a_start.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    out_valid = np.empty(n, dtype=np.bool_)
+    table = HALF_TABLE if a.dtype == np.uint16 else NO_TABLE
+    args = (op, a, a_start, a_stop, b, b_start, valid, table, out, out_valid)
+    if not parallel or n < PARALLEL_MIN_ROWS:
+        _rows_serial(*args)
+    elif _threading_layer() == "workqueue":
+        with _launch_lock:
+            _rows_parallel(*args)
+    else:
+        _rows_parallel(*args)
+    return out, out_valid
+
+
+def _threading_layer() -> str:
+    """Numba's threading layer, known only after a first parallel launch."""
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return "workqueue"

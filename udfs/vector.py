@@ -1,0 +1,204 @@
+"""Vector functions: ``DOT``, ``COSINE_SIMILARITY``, ``L2_DISTANCE``, ``NORM``.
+
+Three layers, each usable on its own:
+
+* NumPy references (``dot_np`` …): float64 arithmetic over ``(n, d)`` or ``(d,)`` arrays;
+  the definition every kernel is tested against.
+* Arrow functions (``dot`` …): take Arrow list arrays (fixed-size or variable, float16/32/64,
+  sliced, with NULLs) and a second array or a constant vector, and return a float64 array.
+  They run the Numba kernel or, per :mod:`udfs.device`, the CuPy kernel.
+* SQL functions: :func:`register` puts them into a DataFusion ``SessionContext``.
+
+Semantics (all layers): a NULL vector, or a vector with a NULL element, gives NULL; vectors
+of different lengths raise :class:`~udfs.errors.DimensionMismatch` naming both sizes;
+the cosine similarity with a zero vector is undefined and gives NULL (the NumPy reference
+gives NaN there); NaN/inf elements propagate as IEEE arithmetic says. Results are float64.
+
+Tolerances against the reference: float64 inputs agree to 1e-12 relative, float32/float16
+inputs (summed in float64 from their exact values) to 1e-9 relative, in both cases plus an
+absolute 1e-12 × (product of the operand norms) for sums that cancel.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from datafusion import ScalarUDF, SessionContext, udf
+
+from grammar.errors import ValidationError
+from udfs import device, kernels_cpu
+from udfs.arrow_rows import (
+    Rows,
+    as_vector,
+    check_dims,
+    constant_rows,
+    rows_from_arrow,
+    to_float64_array,
+    unify,
+)
+
+ArrayLike = pa.Array | pa.ChunkedArray
+
+
+def dot_np(a, b) -> np.ndarray:
+    """Row-wise dot product in float64; ``a``/``b`` are ``(n, d)`` or ``(d,)`` arrays."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.einsum("...i,...i->...", a, b)
+
+
+def norm_np(a) -> np.ndarray:
+    """Row-wise Euclidean norm in float64."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.sqrt(np.einsum("...i,...i->...", a, a))
+
+
+def l2_distance_np(a, b) -> np.ndarray:
+    """Row-wise Euclidean distance in float64."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return np.sqrt(np.einsum("...i,...i->...", diff, diff))
+
+
+def cosine_similarity_np(a, b) -> np.ndarray:
+    """Row-wise cosine similarity in float64; NaN where either vector has norm zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denominator = norm_np(a) * norm_np(b)
+        return np.where(denominator == 0.0, np.nan, dot_np(a, b) / denominator)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorFunction:
+    """One vector function: its SQL name, kernel operation, arity and NumPy reference."""
+
+    name: str
+    op: int
+    arity: int
+    reference: Callable[..., np.ndarray]
+
+
+FUNCTIONS = (
+    VectorFunction("dot", kernels_cpu.DOT, 2, dot_np),
+    VectorFunction("cosine_similarity", kernels_cpu.COSINE, 2, cosine_similarity_np),
+    VectorFunction("l2_distance", kernels_cpu.L2, 2, l2_distance_np),
+    VectorFunction("norm", kernels_cpu.NORM, 1, norm_np),
+)
+BY_NAME = {f.name: f for f in FUNCTIONS}
+
+
+def dot(a: ArrayLike, b) -> ArrayLike:
+    """Row-wise dot product of list array ``a`` with list array ``b`` or a constant vector.
+
+    >>> dot(pa.array([[1.0, 2.0], None]), [3.0, 4.0]).to_pylist()
+    [11.0, None]
+    """
+    return evaluate(BY_NAME["dot"], a, b)
+
+
+def cosine_similarity(a: ArrayLike, b) -> ArrayLike:
+    """Row-wise cosine similarity; NULL where either vector is NULL or all zeros."""
+    return evaluate(BY_NAME["cosine_similarity"], a, b)
+
+
+def l2_distance(a: ArrayLike, b) -> ArrayLike:
+    """Row-wise Euclidean distance of ``a`` to ``b`` (array or constant vector)."""
+    return evaluate(BY_NAME["l2_distance"], a, b)
+
+
+def norm(a: ArrayLike) -> ArrayLike:
+    """Row-wise Euclidean norm."""
+    return evaluate(BY_NAME["norm"], a)
+
+
+def evaluate(function: VectorFunction, a: ArrayLike, b=None) -> ArrayLike:
+    """Apply ``function`` to Arrow data; chunked inputs give a chunked result."""
+    column = isinstance(b, (pa.Array, pa.ChunkedArray))
+    if function.arity == 2 and not column:
+        b = as_vector(b, function=function.name)
+    if not isinstance(a, pa.ChunkedArray) and not isinstance(b, pa.ChunkedArray):
+        return _evaluate_chunk(function, a, b)
+    if column:
+        pieces = [_evaluate_chunk(function, x, y) for x, y in _aligned(a, b)]
+    else:
+        chunks = a.chunks if isinstance(a, pa.ChunkedArray) else [a]
+        pieces = [_evaluate_chunk(function, x, b) for x in chunks]
+    return pa.chunked_array(pieces, type=pa.float64())
+
+
+def _evaluate_chunk(function: VectorFunction, a: pa.Array, b) -> pa.Array:
+    left = rows_from_arrow(a, function=function.name)
+    if function.arity == 1:
+        right, valid = left, left.valid
+    else:
+        right = (rows_from_arrow(b, function=function.name) if isinstance(b, pa.Array)
+                 else constant_rows(b, len(left)))
+        valid = check_dims(left, right, function.name)
+    left_values, right_values = unify(left.values, right.values)
+    values, ok = _run(function.op, left, left_values, right, right_values, valid)
+    return to_float64_array(values, ok)
+
+
+def _run(op: int, left: Rows, left_values: np.ndarray, right: Rows, right_values: np.ndarray,
+         valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    nbytes = left_values.nbytes + (right_values.nbytes if right is not left else 0)
+    if device.use_gpu(nbytes, resident=_is_resident(left_values)):
+        from udfs import kernels_gpu
+
+        return kernels_gpu.run(op, left, left_values, right, right_values, valid)
+    return kernels_cpu.run(op, left_values, left.starts, left.stops, right_values,
+                           right.starts, valid)
+
+
+def _is_resident(values: np.ndarray) -> bool:
+    if not device.gpu_available():
+        return False
+    from udfs import resident
+
+    return resident.cache().lookup(values) is not None
+
+
+def _aligned(a: ArrayLike, b: ArrayLike):
+    """Yield matching ``(a_piece, b_piece)`` Arrow arrays cut at every chunk edge of both."""
+    if len(a) != len(b):
+        raise ValidationError(f"vector columns differ in length: {len(a)} and {len(b)} rows")
+    a_all, b_all = _chunked(a), _chunked(b)
+    edges = sorted({0, len(a)}
+                   | set(np.cumsum([len(c) for c in a_all.chunks]).tolist())
+                   | set(np.cumsum([len(c) for c in b_all.chunks]).tolist()))
+    for start, stop in zip(edges, edges[1:]):
+        yield (a_all.slice(start, stop - start).chunks[0],
+               b_all.slice(start, stop - start).chunks[0])
+
+
+def _chunked(values: ArrayLike) -> pa.ChunkedArray:
+    if isinstance(values, pa.ChunkedArray):
+        return values
+    return pa.chunked_array([values], type=values.type)
+
+
+#: Argument type of the SQL functions. A Python UDF's signature is exact, and DataFusion
+#: coerces fixed-size lists of any size, lists and large lists of float16/32/64 (and integer
+#: literals) to it: float32 embeddings pass with their values buffer untouched, other
+#: element types are converted by DataFusion first.
+SQL_VECTOR = pa.list_(pa.float32())
+
+
+def sql_udfs() -> list[ScalarUDF]:
+    """The four vector functions as DataFusion scalar UDFs (lower-case names)."""
+    return [
+        udf(_sql_body(f), [pa.field(f"v{i}", SQL_VECTOR) for i in range(f.arity)],
+            pa.field(f.name, pa.float64()), "immutable", f.name)
+        for f in FUNCTIONS
+    ]
+
+
+def register(ctx: SessionContext) -> None:
+    """Register ``dot``, ``cosine_similarity``, ``l2_distance`` and ``norm`` into ``ctx``."""
+    for function in sql_udfs():
+        ctx.register_udf(function)
+
+
+def _sql_body(function: VectorFunction) -> Callable[..., pa.Array]:
+    if function.arity == 1:
+        return lambda a: _evaluate_chunk(function, a, None)
+    return lambda a, b: _evaluate_chunk(function, a, b)
