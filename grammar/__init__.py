@@ -20,6 +20,7 @@ from grammar.ast import (
     Show,
     Statement,
     Use,
+    ValidateFeature,
 )
 from grammar.dtypes import DType, parse_dtype
 from grammar.expressions import (
@@ -41,5 +42,5 @@ __all__ = [
     "FeaturePath", "DerivedExpr", "InferenceResult", "Issue",
     "STATEMENTS", "Statement", "AlterFeature", "ColumnDef", "CreateFeature",
     "CreateFeatureGroup", "CreateNamespace", "DeprecateFeature", "Describe", "Drop",
-    "FeatureRef", "GroupRef", "Passthrough", "Show", "Use",
+    "FeatureRef", "GroupRef", "Passthrough", "Show", "Use", "ValidateFeature",
 ]

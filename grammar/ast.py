@@ -167,6 +167,13 @@ class Describe:
 
 
 @dataclass(**_frozen)
+class ValidateFeature:
+    """``VALIDATE CREATE FEATURE ...``: check a feature definition without creating it."""
+
+    statement: CreateFeature
+
+
+@dataclass(**_frozen)
 class Passthrough:
     """Text that is not Raise DDL, handed to DataFusion unchanged."""
 
@@ -183,6 +190,7 @@ Statement = Union[
     Use,
     Show,
     Describe,
+    ValidateFeature,
     Passthrough,
 ]
 

@@ -29,9 +29,9 @@ SQL; ``infer_type`` checks it against the function table and infers its Raise dt
 """
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable
 
 import sqlglot
@@ -39,10 +39,10 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, SqlglotError
 
-from grammar.dtypes import parse_dtype
-from grammar.errors import InvalidDType, RaiseSyntaxError, ValidationError, excerpt_at
+from grammar.dtypes import FLOATS, parse_dtype
+from grammar.errors import RaiseSyntaxError, ValidationError, excerpt_at
 from grammar.functions import (
-    AGGREGATES, FUNCTIONS, WINDOW_ONLY, common_type, kind_of, matches_kind, return_type,
+    AGGREGATES, InferenceResult, Issue, check_compatible, infer_type,
 )
 
 __all__ = [
@@ -93,9 +93,9 @@ _LEX = re.compile(
     re.X | re.S,
 )
 _PLACEHOLDER = re.compile(r"__raise_ref_(\d+)__")
-_KEYWORDS = frozenset(ExpressionDialect.Tokenizer.KEYWORDS) | {
-    "VERSION", "DESCRIPTION", "TAGS", "OWNER", "NULLABLE", "DEFAULT", "VALIDATION",
-}
+#: CREATE FEATURE option words: a bare feature name equal to one would end the expression.
+_OPTION_WORDS = frozenset(
+    {"VERSION", "DESCRIPTION", "TAGS", "OWNER", "NULLABLE", "DEFAULT", "VALIDATION"})
 
 
 def _unquote(name: str) -> str:
@@ -111,8 +111,25 @@ def _segment_text(name: str) -> str:
 
 
 def _feature_text(name: str) -> str:
-    bare = re.fullmatch(_IDENT, name) and name.upper() not in _KEYWORDS and "@" not in name
-    return name if bare else _quote(name)
+    return name if _bare_is_column(name) else _quote(name)
+
+
+@lru_cache(maxsize=4096)
+def _bare_is_column(name: str) -> bool:
+    """Whether ``name`` written bare reads back as a column of that name (not a keyword)."""
+    if not re.fullmatch(_IDENT, name) or name.upper() in _OPTION_WORDS:
+        return False
+    contexts = (f"{name}", f"1 + {name} * 1", f"CASE WHEN {name} THEN {name} END",
+                f"F({name}, {name})", f"{name} IS NULL")
+    for context in contexts:
+        try:
+            tree = sqlglot.parse_one(context, dialect=ExpressionDialect)
+        except SqlglotError:
+            return False
+        columns = list(tree.find_all(exp.Column))
+        if not columns or any(c.name != name or c.this.quoted for c in columns):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +252,15 @@ class DerivedExpr:
     def __str__(self) -> str:
         return self.normalized
 
+    def reference_of(self, column: exp.Column) -> FeaturePath:
+        """The feature path a column node of ``tree`` stands for."""
+        return self.references[int(_PLACEHOLDER.fullmatch(column.name).group(1))]
+
+    def show(self, node: exp.Expression) -> str:
+        """A node of ``tree`` as text, with feature paths in their canonical form."""
+        return _PLACEHOLDER.sub(lambda m: self.references[int(m.group(1))].text,
+                                node.sql(dialect=ExpressionDialect))
+
 
 @dataclass(frozen=True, slots=True)
 class _Occurrence:
@@ -258,17 +284,16 @@ def parse_expression(text: str) -> DerivedExpr:
     _reject_non_expressions(text, tree)
     references = _number_references(tree, occurrences)
     functions = _function_names(tree)
-    normalized = _PLACEHOLDER.sub(lambda m: references[int(m.group(1))].text,
-                                  tree.sql(dialect=ExpressionDialect))
-    return DerivedExpr(
+    expr = DerivedExpr(
         source=text,
-        normalized=normalized,
+        normalized="",
         references=tuple(references),
         functions=functions,
         has_aggregate=any(name in AGGREGATES for name in functions),
         has_window=tree.find(exp.Window) is not None,
         tree=tree,
     )
+    return replace(expr, normalized=expr.show(tree))
 
 
 def _substitute_paths(text: str) -> tuple[str, list[_Occurrence]]:
@@ -405,259 +430,47 @@ def _error(text: str, offset: int, message: str) -> RaiseSyntaxError:
 
 
 def compile_expression(
-    expr: DerivedExpr, column: Callable[[FeaturePath], exp.Expression]
+    expr: DerivedExpr,
+    column: Callable[[FeaturePath], exp.Expression],
+    *,
+    dtype: str | None = None,
 ) -> str:
     """DataFusion SQL for ``expr``: references replaced by ``column(path)``.
 
     An aggregate call without OVER becomes a window over the whole group, so
     ``(x - AVG(x)) / STDDEV(x)`` computes per row: ``(x - AVG(x) OVER ()) / ...``.
+    With the declared ``dtype`` of a float type, ``/`` divides as floats (DataFusion divides
+    integers as integers) and a primitive ``dtype`` casts the result to it.
 
     >>> e = parse_expression("x - AVG(x)")
     >>> compile_expression(e, lambda p: exp.column(p.name, table="t", quoted=True))
     '"t"."x" - AVG("t"."x") OVER ()'
     """
-    references = expr.references
+    float_division = dtype is not None and str(parse_dtype(dtype)) in FLOATS
 
     def substitute(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
-            return column(references[int(_PLACEHOLDER.fullmatch(node.name).group(1))]).copy()
+            return column(expr.reference_of(node)).copy()
         return node
 
-    def over_group(node: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expression) -> exp.Expression:
         if (isinstance(node, exp.Anonymous) and node.name in AGGREGATES
                 and not isinstance(node.parent, exp.Window)):
             return exp.Window(this=node.copy())
+        if float_division and isinstance(node, exp.Div):
+            node.set("this", exp.cast(node.this, exp.DataType.Type.DOUBLE))
         return node
 
-    tree = expr.tree.copy().transform(substitute).transform(over_group)
+    tree = expr.tree.copy().transform(substitute).transform(rewrite)
+    sql_type = _SQL_TYPES.get(str(parse_dtype(dtype)) if dtype else "")
+    if sql_type is not None:
+        tree = exp.cast(tree, sql_type)
     return tree.sql(dialect=ExpressionDialect)
 
 
-# ------------------------------------------------------------------ type inference
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One finding of validation: a stable code, a message, ``error`` or ``warning``."""
-
-    code: str
-    message: str
-    severity: str = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class InferenceResult:
-    """The inferred Raise dtype (``None`` when unknown) and the issues found."""
-
-    dtype: str | None
-    issues: tuple[Issue, ...] = ()
-
-    @property
-    def errors(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "warning")
-
-
-@dataclass
-class _Inference:
-    references: tuple[FeaturePath, ...]
-    dtype_of: Callable[[FeaturePath], str | None]
-    issues: list[Issue] = field(default_factory=list)
-    unknown: set = field(default_factory=set)
-
-    def report(self, code: str, message: str, severity: str = "error") -> None:
-        issue = Issue(code, message, severity)
-        if issue not in self.issues:
-            self.issues.append(issue)
-
-    def show(self, node: exp.Expression) -> str:
-        return _PLACEHOLDER.sub(lambda m: self.references[int(m.group(1))].text,
-                                node.sql(dialect=ExpressionDialect))
-
-    def visit(self, node: exp.Expression) -> str | None:
-        for cls in type(node).__mro__:
-            rule = _RULES.get(cls)
-            if rule is not None:
-                return rule(self, node)
-        for child in node.iter_expressions():
-            self.visit(child)
-        return None
-
-
-def infer_type(
-    expr: DerivedExpr, dtype_of: Callable[[FeaturePath], str | None]
-) -> InferenceResult:
-    """Infer the Raise dtype of ``expr`` and check its calls and operators.
-
-    ``dtype_of`` answers a reference's dtype string or ``None`` when it does not exist.
-    Issue codes: RAISE-V020 operator on the wrong types, RAISE-V030 unknown function,
-    RAISE-V031 wrong arity or argument kind, RAISE-V040 unknown reference (a warning).
-    """
-    state = _Inference(expr.references, dtype_of)
-    dtype = state.visit(expr.tree)
-    return InferenceResult(dtype=dtype, issues=tuple(state.issues))
-
-
-def _column(state: _Inference, node: exp.Column) -> str | None:
-    path = state.references[int(_PLACEHOLDER.fullmatch(node.name).group(1))]
-    dtype = state.dtype_of(path)
-    if dtype is None:
-        state.report("RAISE-V040", f"unknown reference {path.text}: no such feature",
-                     "warning")
-        return None
-    try:
-        return str(parse_dtype(dtype))
-    except InvalidDType:
-        return None
-
-
-def _literal(state: _Inference, node: exp.Literal) -> str:
-    if node.is_string:
-        return "string"
-    return "int64" if re.fullmatch(r"\d+", node.this) else "float64"
-
-
-def _arithmetic(state: _Inference, node: exp.Binary) -> str | None:
-    left, right = state.visit(node.this), state.visit(node.expression)
-    kinds = (kind_of(left), kind_of(right))
-    temporal = "temporal" in kinds and isinstance(node, (exp.Add, exp.Sub))
-    for side, dtype, kind in ((node.this, left, kinds[0]), (node.expression, right, kinds[1])):
-        if dtype is not None and kind != "numeric" and not temporal:
-            state.report("RAISE-V020", f"arithmetic on a non-numeric value: {state.show(side)} "
-                         f"is {dtype} in {state.show(node)}")
-    if temporal:
-        return left if kinds[0] == "temporal" and kinds[1] != "temporal" else None
-    if None in (left, right) or kinds != ("numeric", "numeric"):
-        return None
-    return "float64" if isinstance(node, exp.Div) else common_type([left, right])
-
-
-def _predicate(state: _Inference, node: exp.Expression) -> str:
-    for child in node.iter_expressions():
-        state.visit(child)
-    return "bool"
-
-
-def _text_result(state: _Inference, node: exp.Expression) -> str:
-    for child in node.iter_expressions():
-        state.visit(child)
-    return "string"
-
-
-def _function(state: _Inference, node: exp.Anonymous) -> str | None:
-    name = node.name.upper()
-    args = [state.visit(arg) for arg in node.expressions]
-    signature = FUNCTIONS.get(name)
-    if signature is None:
-        close = difflib.get_close_matches(name, FUNCTIONS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        state.report("RAISE-V030", f"unknown function {name}{hint}")
-        return None
-    count = len(node.expressions)
-    if count < signature.min_args or (signature.max_args is not None
-                                      and count > signature.max_args):
-        state.report("RAISE-V031", f"{name} takes {signature.arity} argument(s), got {count}")
-        return None
-    for index, (arg, dtype) in enumerate(zip(node.expressions, args)):
-        wanted = signature.kind_at(index)
-        if not matches_kind(dtype, wanted):
-            state.report("RAISE-V031", f"{name} argument {index + 1} must be {wanted}, got "
-                         f"{state.show(arg)} of type {dtype}")
-    if name in WINDOW_ONLY and not isinstance(node.parent, exp.Window):
-        state.report("RAISE-V031", f"{name} needs an OVER clause")
-    return return_type(signature, args)
-
-
-def _case(state: _Inference, node: exp.Case) -> str | None:
-    if node.this is not None:
-        state.visit(node.this)
-    branches = []
-    for when in node.args.get("ifs") or []:
-        state.visit(when.this)
-        branches.append(state.visit(when.args.get("true")))
-    if node.args.get("default") is not None:
-        branches.append(state.visit(node.args["default"]))
-    result = common_type(branches)
-    known = sorted({b for b in branches if b is not None})
-    if result is None and known:
-        state.report("RAISE-V020", f"CASE branches have incompatible types: {', '.join(known)}")
-    return result
-
-
-_CAST_TYPES = {
-    "BIGINT": "int64", "INT": "int32", "SMALLINT": "int16", "TINYINT": "int8",
-    "DOUBLE": "float64", "FLOAT": "float32", "DECIMAL": "float64", "TEXT": "string",
-    "VARCHAR": "string", "CHAR": "string", "BOOLEAN": "bool", "TIMESTAMP": "timestamp",
-    "TIMESTAMPTZ": "timestamp", "DATE": "date", "VARBINARY": "bytes", "BINARY": "bytes",
+#: Raise primitive dtypes and the SQL types DataFusion casts to.
+_SQL_TYPES = {
+    "int8": "TINYINT", "int16": "SMALLINT", "int32": "INT", "int64": "BIGINT",
+    "float32": "REAL", "float64": "DOUBLE", "bool": "BOOLEAN", "string": "VARCHAR",
+    "date": "DATE", "timestamp": "TIMESTAMP",
 }
-
-
-def _cast(state: _Inference, node: exp.Cast) -> str | None:
-    state.visit(node.this)
-    return _CAST_TYPES.get(node.to.this.name)
-
-
-def _array(state: _Inference, node: exp.Array) -> str | None:
-    element = common_type([state.visit(e) for e in node.expressions])
-    if element is None or kind_of(element) != "numeric" or not node.expressions:
-        return None
-    return f"{element}[{len(node.expressions)}]"
-
-
-def _first(state: _Inference, node: exp.Expression) -> str | None:
-    types = [state.visit(child) for child in node.iter_expressions()]
-    return types[0] if types else None
-
-
-def _neg(state: _Inference, node: exp.Neg) -> str | None:
-    dtype = state.visit(node.this)
-    if dtype is not None and kind_of(dtype) != "numeric":
-        state.report("RAISE-V020", f"negating a non-numeric value: {state.show(node.this)} "
-                     f"is {dtype}")
-    return dtype
-
-
-_RULES: dict[type, Callable[[_Inference, exp.Expression], str | None]] = {
-    exp.Column: _column,
-    exp.Literal: _literal,
-    exp.Boolean: lambda state, node: "bool",
-    exp.Null: lambda state, node: None,
-    exp.Add: _arithmetic, exp.Sub: _arithmetic, exp.Mul: _arithmetic,
-    exp.Div: _arithmetic, exp.Mod: _arithmetic,
-    exp.Predicate: _predicate, exp.Connector: _predicate, exp.Not: _predicate,
-    exp.DPipe: _text_result, exp.Substring: _text_result, exp.Trim: _text_result,
-    exp.Extract: lambda state, node: _first(state, node) and "int64",
-    exp.Anonymous: _function,
-    exp.Case: _case,
-    exp.Cast: _cast,
-    exp.Array: _array,
-    exp.Neg: _neg,
-    exp.Paren: _first, exp.Window: _first, exp.Distinct: _first,
-    exp.CurrentTimestamp: lambda state, node: "timestamp",
-    exp.CurrentDate: lambda state, node: "date",
-}
-
-
-def check_compatible(inferred: str, declared: str) -> bool:
-    """Whether a value of the ``inferred`` dtype can be stored as the ``declared`` dtype.
-
-    Numbers fit any numeric type (the declared dtype casts), strings fit strings of any
-    bound, vectors fit vectors of a numeric element with the same size where both are fixed;
-    otherwise the types must be equal.
-    """
-    try:
-        have, want = parse_dtype(inferred), parse_dtype(declared)
-    except InvalidDType:
-        return False
-    if str(have) == str(want):
-        return True
-    if have.is_numeric and want.is_numeric:
-        return True
-    if kind_of(str(have)) == kind_of(str(want)) == "string":
-        return True
-    if have.is_vector and want.is_vector:
-        return not (have.kind == want.kind == "embedding" and have.size != want.size)
-    return {str(have), str(want)} == {"timestamp", "date"}

@@ -15,10 +15,18 @@ float64).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from sqlglot import exp
 
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
 from grammar.errors import InvalidDType
+
+if TYPE_CHECKING:
+    from grammar.expressions import DerivedExpr
 
 __all__ = [
     "Signature", "FUNCTIONS", "AGGREGATES", "WINDOW_ONLY", "kind_of", "matches_kind",
@@ -204,3 +212,230 @@ def return_type(signature: Signature, args: list[str | None]) -> str | None:
         narrow = elements and all(e in ("float32", "float16") for e in elements)
         return "float32" if narrow else "float64"
     return rule
+
+
+# ------------------------------------------------------------------ type inference
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding of validation: a stable code, a message, ``error`` or ``warning``."""
+
+    code: str
+    message: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceResult:
+    """The inferred Raise dtype (``None`` when unknown) and the issues found."""
+
+    dtype: str | None
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+
+@dataclass
+class _Inference:
+    expr: "DerivedExpr"
+    dtype_of: Callable[[object], str | None]
+    issues: list[Issue] = field(default_factory=list)
+    unknown: set = field(default_factory=set)
+
+    def report(self, code: str, message: str, severity: str = "error") -> None:
+        issue = Issue(code, message, severity)
+        if issue not in self.issues:
+            self.issues.append(issue)
+
+    def show(self, node: exp.Expression) -> str:
+        return self.expr.show(node)
+
+    def visit(self, node: exp.Expression) -> str | None:
+        for cls in type(node).__mro__:
+            rule = _RULES.get(cls)
+            if rule is not None:
+                return rule(self, node)
+        for child in node.iter_expressions():
+            self.visit(child)
+        return None
+
+
+def infer_type(expr: "DerivedExpr", dtype_of: Callable[[object], str | None]) -> InferenceResult:
+    """Infer the Raise dtype of ``expr`` and check its calls and operators.
+
+    ``dtype_of`` answers a reference's dtype string or ``None`` when it does not exist.
+    Issue codes: RAISE-V020 operator on the wrong types, RAISE-V030 unknown function,
+    RAISE-V031 wrong arity or argument kind, RAISE-V040 unknown reference (a warning).
+    """
+    state = _Inference(expr, dtype_of)
+    dtype = state.visit(expr.tree)
+    return InferenceResult(dtype=dtype, issues=tuple(state.issues))
+
+
+def _column(state: _Inference, node: exp.Column) -> str | None:
+    path = state.expr.reference_of(node)
+    dtype = state.dtype_of(path)
+    if dtype is None:
+        state.report("RAISE-V040", f"unknown reference {path.text}: no such feature",
+                     "warning")
+        return None
+    try:
+        return str(parse_dtype(dtype))
+    except InvalidDType:
+        return None
+
+
+def _literal(state: _Inference, node: exp.Literal) -> str:
+    if node.is_string:
+        return "string"
+    return "int64" if re.fullmatch(r"\d+", node.this) else "float64"
+
+
+def _arithmetic(state: _Inference, node: exp.Binary) -> str | None:
+    left, right = state.visit(node.this), state.visit(node.expression)
+    kinds = (kind_of(left), kind_of(right))
+    temporal = "temporal" in kinds and isinstance(node, (exp.Add, exp.Sub))
+    for side, dtype, kind in ((node.this, left, kinds[0]), (node.expression, right, kinds[1])):
+        if dtype is not None and kind != "numeric" and not temporal:
+            state.report("RAISE-V020", f"arithmetic on a non-numeric value: {state.show(side)} "
+                         f"is {dtype} in {state.show(node)}")
+    if temporal:
+        return left if kinds[0] == "temporal" and kinds[1] != "temporal" else None
+    if None in (left, right) or kinds != ("numeric", "numeric"):
+        return None
+    return "float64" if isinstance(node, exp.Div) else common_type([left, right])
+
+
+def _predicate(state: _Inference, node: exp.Expression) -> str:
+    for child in node.iter_expressions():
+        state.visit(child)
+    return "bool"
+
+
+def _text_result(state: _Inference, node: exp.Expression) -> str:
+    for child in node.iter_expressions():
+        state.visit(child)
+    return "string"
+
+
+def _function(state: _Inference, node: exp.Anonymous) -> str | None:
+    name = node.name.upper()
+    args = [state.visit(arg) for arg in node.expressions]
+    signature = FUNCTIONS.get(name)
+    if signature is None:
+        close = difflib.get_close_matches(name, FUNCTIONS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        state.report("RAISE-V030", f"unknown function {name}{hint}")
+        return None
+    count = len(node.expressions)
+    if count < signature.min_args or (signature.max_args is not None
+                                      and count > signature.max_args):
+        state.report("RAISE-V031", f"{name} takes {signature.arity} argument(s), got {count}")
+        return None
+    for index, (arg, dtype) in enumerate(zip(node.expressions, args)):
+        wanted = signature.kind_at(index)
+        if not matches_kind(dtype, wanted):
+            state.report("RAISE-V031", f"{name} argument {index + 1} must be {wanted}, got "
+                         f"{state.show(arg)} of type {dtype}")
+    if name in WINDOW_ONLY and not isinstance(node.parent, exp.Window):
+        state.report("RAISE-V031", f"{name} needs an OVER clause")
+    return return_type(signature, args)
+
+
+def _case(state: _Inference, node: exp.Case) -> str | None:
+    if node.this is not None:
+        state.visit(node.this)
+    branches = []
+    for when in node.args.get("ifs") or []:
+        state.visit(when.this)
+        branches.append(state.visit(when.args.get("true")))
+    if node.args.get("default") is not None:
+        branches.append(state.visit(node.args["default"]))
+    result = common_type(branches)
+    known = sorted({b for b in branches if b is not None})
+    if result is None and known:
+        state.report("RAISE-V020", f"CASE branches have incompatible types: {', '.join(known)}")
+    return result
+
+
+_CAST_TYPES = {
+    "BIGINT": "int64", "INT": "int32", "SMALLINT": "int16", "TINYINT": "int8",
+    "DOUBLE": "float64", "FLOAT": "float32", "DECIMAL": "float64", "TEXT": "string",
+    "VARCHAR": "string", "CHAR": "string", "BOOLEAN": "bool", "TIMESTAMP": "timestamp",
+    "TIMESTAMPTZ": "timestamp", "DATE": "date", "VARBINARY": "bytes", "BINARY": "bytes",
+}
+
+
+def _cast(state: _Inference, node: exp.Cast) -> str | None:
+    state.visit(node.this)
+    return _CAST_TYPES.get(node.to.this.name)
+
+
+def _array(state: _Inference, node: exp.Array) -> str | None:
+    element = common_type([state.visit(e) for e in node.expressions])
+    if element is None or kind_of(element) != "numeric" or not node.expressions:
+        return None
+    return f"{element}[{len(node.expressions)}]"
+
+
+def _first(state: _Inference, node: exp.Expression) -> str | None:
+    types = [state.visit(child) for child in node.iter_expressions()]
+    return types[0] if types else None
+
+
+def _neg(state: _Inference, node: exp.Neg) -> str | None:
+    dtype = state.visit(node.this)
+    if dtype is not None and kind_of(dtype) != "numeric":
+        state.report("RAISE-V020", f"negating a non-numeric value: {state.show(node.this)} "
+                     f"is {dtype}")
+    return dtype
+
+
+_RULES: dict[type, Callable[[_Inference, exp.Expression], str | None]] = {
+    exp.Column: _column,
+    exp.Literal: _literal,
+    exp.Boolean: lambda state, node: "bool",
+    exp.Null: lambda state, node: None,
+    exp.Add: _arithmetic, exp.Sub: _arithmetic, exp.Mul: _arithmetic,
+    exp.Div: _arithmetic, exp.Mod: _arithmetic,
+    exp.Predicate: _predicate, exp.Connector: _predicate, exp.Not: _predicate,
+    exp.DPipe: _text_result, exp.Substring: _text_result, exp.Trim: _text_result,
+    exp.Extract: lambda state, node: _first(state, node) and "int64",
+    exp.Anonymous: _function,
+    exp.Case: _case,
+    exp.Cast: _cast,
+    exp.Array: _array,
+    exp.Neg: _neg,
+    exp.Paren: _first, exp.Window: _first, exp.Distinct: _first,
+    exp.CurrentTimestamp: lambda state, node: "timestamp",
+    exp.CurrentDate: lambda state, node: "date",
+}
+
+
+def check_compatible(inferred: str, declared: str) -> bool:
+    """Whether a value of the ``inferred`` dtype can be stored as the ``declared`` dtype.
+
+    Numbers fit any numeric type (the declared dtype casts), strings fit strings of any
+    bound, vectors fit vectors of a numeric element with the same size where both are fixed;
+    otherwise the types must be equal.
+    """
+    try:
+        have, want = parse_dtype(inferred), parse_dtype(declared)
+    except InvalidDType:
+        return False
+    if str(have) == str(want):
+        return True
+    if have.is_numeric and want.is_numeric:
+        return True
+    if kind_of(str(have)) == kind_of(str(want)) == "string":
+        return True
+    if have.is_vector and want.is_vector:
+        return not (have.kind == want.kind == "embedding" and have.size != want.size)
+    return {str(have), str(want)} == {"timestamp", "date"}

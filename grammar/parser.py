@@ -47,6 +47,7 @@ _RAISE_FORMS = {
     "DROP": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
     "SHOW": {"ORGANIZATIONS", "DOMAINS", "PROJECTS", "FEATURE", "FEATURES", "VERSIONS"},
     "DESCRIBE": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
+    "VALIDATE": {"CREATE"},
 }
 #: Words that end a ``DERIVED AS`` expression: the CREATE FEATURE options.
 _OPTION_WORDS = {"VERSION", "DESCRIPTION", "TAGS", "OWNER", "NULLABLE", "DEFAULT", "VALIDATION"}
@@ -131,10 +132,16 @@ def _parse_piece(script: str, piece: Piece) -> ast.Statement:
         masked, expression = _cut_expression(piece)
         statement = _parse_statement(masked)
         if expression is not None:
-            statement = replace(statement, derived_as=_normalize(expression, piece))
+            statement = _with_expression(statement, _normalize(expression, piece))
         return statement
     except RaiseError as error:
         raise _relocate(error, script, piece.start) from None
+
+
+def _with_expression(statement: ast.Statement, derived_as: str) -> ast.Statement:
+    if isinstance(statement, ast.ValidateFeature):
+        return replace(statement, statement=replace(statement.statement, derived_as=derived_as))
+    return replace(statement, derived_as=derived_as)
 
 
 def _parse_statement(text: str) -> ast.Statement:
@@ -456,6 +463,9 @@ class _ToAst(Transformer):
                                        line=meta.line, column=meta.column)
             options["conflict"] = "skip"
         return ast.CreateFeature(feature=feature, dtype=dtype, **options)
+
+    def validate_feature(self, meta, children) -> ast.ValidateFeature:
+        return ast.ValidateFeature(statement=children[0])
 
     def alter_feature(self, meta, children) -> ast.AlterFeature:
         (feature,) = _positional(children)

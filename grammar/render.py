@@ -182,6 +182,10 @@ def _describe(s: ast.Describe) -> str:
     return _words("DESCRIBE", s.kind.upper(), _target(s.target))
 
 
+def _validate_feature(s: ast.ValidateFeature) -> str:
+    return "VALIDATE " + _create_feature(s.statement)
+
+
 #: One renderer per statement class.
 RENDERERS: dict[type, Callable[[ast.Statement], str]] = {
     ast.CreateNamespace: _create_namespace,
@@ -193,5 +197,6 @@ RENDERERS: dict[type, Callable[[ast.Statement], str]] = {
     ast.Use: _use,
     ast.Show: _show,
     ast.Describe: _describe,
+    ast.ValidateFeature: _validate_feature,
     ast.Passthrough: lambda s: s.sql,
 }

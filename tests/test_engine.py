@@ -6,7 +6,9 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from grammar.errors import AlreadyExists, InvalidDType, NotFound, RaiseSyntaxError, TypeMismatch, ValidationError
+from grammar.errors import (
+    AlreadyExists, ExecutionError, InvalidDType, NotFound, RaiseSyntaxError, TypeMismatch, ValidationError,
+)
 
 ISSUE_SCRIPT = """
 USE acme/mlplatform/recommendation;
@@ -269,3 +271,29 @@ def test_query_parameters(session):
     _signals(session)
     got = session.execute('SELECT user_id FROM "user-signals" WHERE click_count = $1', params=[1])
     assert got.column("user_id").to_pylist() == [1]
+
+
+def test_storage_failure_mid_statement_rolls_back_the_catalog(session, engine):
+    """CREATE FEATURE GROUP writes the catalog, then fails creating its Delta table."""
+    tables = engine.home / "tables"
+    tables.rmdir()
+    tables.write_text("not a folder")  # the table can no longer be created under it
+    with pytest.raises(ExecutionError):
+        session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (k INT64)")
+    assert session.execute("SHOW ORGANIZATIONS").num_rows == 0
+    assert engine.catalog.list("group") == []
+
+
+def test_validate_reports_without_creating(session):
+    _signals(session)
+    from grammar import ast
+
+    stmt = ast.ValidateFeature(statement=ast.CreateFeature(
+        feature=ast.FeatureRef(group=ast.GroupRef(name="user-signals"), name="r"),
+        dtype="float64", derived_as="click_count / missing_one",
+    ))
+    row = session.run(stmt).to_pylist()[0]
+    assert row["valid"] is True
+    assert [r["name"] for r in row["references"]] == ["click_count", "missing_one"]
+    assert [w["code"] for w in row["warnings"]] == ["RAISE-V040"]
+    assert "r" not in session.execute("SHOW FEATURES").column("name").to_pylist()

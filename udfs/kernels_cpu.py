@@ -49,37 +49,38 @@ def _widen_impl(x, table):
 
 
 @njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def _row(op, a, sa, b, sb, m, table):
-    """Result of ``op`` over ``a[sa:sa+m]`` and ``b[sb:sb+m]``; NaN marks an undefined cosine."""
+def _row(op, x, y, table):
+    """Result of ``op`` over equal-length slices ``x`` and ``y``; NaN marks an undefined cosine.
+
+    Slices rather than ``a[start + k]`` indexing: a computed index may be negative as far as
+    Numba knows, and its wraparound check stops LLVM from vectorising the loop (4x slower).
+    """
+    acc = 0.0
     if op == NORM:
-        acc = 0.0
-        for k in range(m):
-            x = _widen(a[sa + k], table)
-            acc += x * x
+        for k in range(x.shape[0]):
+            u = _widen(x[k], table)
+            acc += u * u
         return np.sqrt(acc)
     if op == DOT:
-        acc = 0.0
-        for k in range(m):
-            acc += _widen(a[sa + k], table) * _widen(b[sb + k], table)
+        for k in range(x.shape[0]):
+            acc += _widen(x[k], table) * _widen(y[k], table)
         return acc
     if op == L2:
-        acc = 0.0
-        for k in range(m):
-            d = _widen(a[sa + k], table) - _widen(b[sb + k], table)
+        for k in range(x.shape[0]):
+            d = _widen(x[k], table) - _widen(y[k], table)
             acc += d * d
         return np.sqrt(acc)
-    dot = 0.0
-    na = 0.0
-    nb = 0.0
-    for k in range(m):
-        x = _widen(a[sa + k], table)
-        y = _widen(b[sb + k], table)
-        dot += x * y
-        na += x * x
-        nb += y * y
-    if na == 0.0 or nb == 0.0:
+    nx = 0.0
+    ny = 0.0
+    for k in range(x.shape[0]):
+        u = _widen(x[k], table)
+        w = _widen(y[k], table)
+        acc += u * w
+        nx += u * u
+        ny += w * w
+    if nx == 0.0 or ny == 0.0:
         return np.nan
-    return dot / (np.sqrt(na) * np.sqrt(nb))
+    return acc / (np.sqrt(nx) * np.sqrt(ny))
 
 
 @njit(fastmath=_FASTMATH, cache=True, nogil=True, parallel=True)
@@ -100,17 +101,15 @@ def _one(op, i, a, a_start, a_stop, b, b_start, valid, table, out, out_valid):
         out[i] = 0.0
         out_valid[i] = False
         return
-    r = _row(op, a, a_start[i], b, b_start[i], a_stop[i] - a_start[i], table)
-    # A zero-norm cosine is undefined: NULL, while a NaN that comes from the data stays NaN.
-    undefined = op == COSINE and np.isnan(r) and _zero_norm(a, a_start[i], b, b_start[i],
-                                                            a_stop[i] - a_start[i], table)
+    m = a_stop[i] - a_start[i]
+    x = a[a_start[i]:a_stop[i]]
+    y = b[b_start[i]:b_start[i] + m]
+    r = _row(op, x, y, table)
+    # A zero-norm cosine is undefined (NULL); a NaN that comes from the data stays NaN.
+    undefined = op == COSINE and np.isnan(r) and (
+        _row(NORM, x, x, table) == 0.0 or _row(NORM, y, y, table) == 0.0)
     out[i] = 0.0 if undefined else r
     out_valid[i] = not undefined
-
-
-@njit(fastmath=_FASTMATH, cache=True, nogil=True)
-def _zero_norm(a, sa, b, sb, m, table):
-    return _row(NORM, a, sa, a, sa, m, table) == 0.0 or _row(NORM, b, sb, b, sb, m, table) == 0.0
 
 
 #: Below this many rows the thread fan-out costs more than it saves.
@@ -124,8 +123,9 @@ _launch_lock = threading.Lock()
 def run(op: int, a, a_start, a_stop, b, b_start, valid, *, parallel: bool = True):
     """Evaluate ``op`` row by row; return ``(values float64[n], valid bool[n])``.
 
-    ``a``/``b`` are 1-D value buffers (float16 as ``uint16``, float32, float64) and row ``i``
-    spans ``a[a_start[i]:a_stop[i]]`` and ``b[b_start[i]:b_start[i] + (a_stop[i] - a_start[i])]``;
+    ``a``/``b`` are 1-D value buffers (float16 as ``uint16``, float32, float64); row ``i``
+    spans ``a[a_start[i]:a_stop[i]]`` and the same number of elements of ``b`` from
+    ``b_start[i]``;
     callers have checked that the lengths agree and given ``a`` and ``b`` one dtype.
     ``valid`` is False for NULL rows.
     """

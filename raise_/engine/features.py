@@ -173,3 +173,27 @@ def drop_feature(session: "Session", stmt: ast.Drop) -> pa.Table:
         session.catalog.delete_edges("lineage", record["key"])
         session.catalog.delete("feature", record["key"])
     return results.ddl("DROP FEATURE", f"{group['key']}/{ref.name}", len(doomed))
+
+
+def validate_feature(session: "Session", stmt: ast.ValidateFeature) -> pa.Table:
+    """The checks CREATE FEATURE would run, as one row; nothing is created."""
+    create = stmt.statement
+    group = group_of(session, create.feature.group)
+    name = names.check_name(create.feature.name, "feature")
+    dtype = str(parse_dtype(create.dtype))
+    issues = lambda items: [asdict(i) for i in items]  # noqa: E731
+    if create.derived_as is None:
+        existing = registry.versions(session.catalog, group["key"], name)
+        clash = [r for r in existing if create.version in (None, r["version"])]
+        errors = [derived.Issue("RAISE-A001", f"feature {name!r} already exists", name)] if (
+            clash and create.conflict == "error") else []
+        row = {"valid": not errors, "inferred_type": dtype, "references": [], "errors": issues(errors),
+               "warnings": []}
+        return results.rows(results.VALIDATION_SCHEMA, [row])
+    report = derived.check(session.catalog, group, name, dtype, create.derived_as, create.validation or "standard")
+    row = {
+        "valid": report.valid, "inferred_type": report.inferred_type,
+        "references": [asdict(r) for r in report.references],
+        "errors": issues(report.errors), "warnings": issues(report.warnings),
+    }
+    return results.rows(results.VALIDATION_SCHEMA, [row])

@@ -17,7 +17,9 @@ from grammar.errors import AlreadyExists, NotFound, ValidationError
 from raise_.engine import derived, names, registry, results
 from raise_.engine.scope import group_of, project_of
 from raise_.engine.describe import describe_table, show_table
-from raise_.engine.features import alter_feature, create_feature, deprecate_feature, drop_feature
+from raise_.engine.features import (
+    alter_feature, create_feature, deprecate_feature, drop_feature, validate_feature,
+)
 from raise_.types import storage_arrow
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
 HANDLERS[ast.CreateFeature] = create_feature
 HANDLERS[ast.AlterFeature] = alter_feature
 HANDLERS[ast.DeprecateFeature] = deprecate_feature
+HANDLERS[ast.ValidateFeature] = validate_feature
 
 
 @handles(ast.Drop)

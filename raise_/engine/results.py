@@ -57,3 +57,18 @@ def ddl(statement: str, obj: str, rows: int = 0, warnings: Iterable[str] = ()) -
 def rows(schema: pa.Schema, records: Iterable[dict[str, Any]]) -> pa.Table:
     picked = [{name: record.get(name) for name in schema.names} for record in records]
     return pa.Table.from_pylist(picked, schema=schema)
+
+_ISSUE = pa.struct([("code", pa.string()), ("message", pa.string()), ("name", pa.string())])
+
+VALIDATION_SCHEMA = pa.schema(
+    [
+        ("valid", pa.bool_()),
+        ("inferred_type", pa.string()),
+        ("references", pa.list_(pa.struct([
+            ("path", pa.string()), ("name", pa.string()), ("target", pa.string()),
+            ("dtype", pa.string()), ("exists", pa.bool_()),
+        ]))),
+        ("errors", pa.list_(_ISSUE)),
+        ("warnings", pa.list_(_ISSUE)),
+    ]
+)

@@ -136,6 +136,8 @@ class Session:
         if isinstance(statement, ast.Describe):
             return {"feature group": results.GROUP_SCHEMA, "feature": results.FEATURE_SCHEMA}.get(
                 statement.kind, results.NAMESPACE_SCHEMA)
+        if isinstance(statement, ast.ValidateFeature):
+            return results.VALIDATION_SCHEMA
         return results.DDL_SCHEMA
 
     def use(self, path: Sequence[str]) -> None:

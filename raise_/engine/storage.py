@@ -42,10 +42,13 @@ class Storage:
 
     def create(self, uri: str, schema: pa.Schema) -> None:
         """Create an empty table with ``schema`` (key and event-time columns)."""
-        write_deltalake(
-            uri, schema.empty_table(), mode="error", configuration=_CONFIGURATION,
-            storage_options=self.options,
-        )
+        try:
+            write_deltalake(
+                uri, schema.empty_table(), mode="error", configuration=_CONFIGURATION,
+                storage_options=self.options,
+            )
+        except (DeltaError, OSError) as error:
+            raise ExecutionError(f"cannot create the feature table at {uri}: {error}") from None
 
     def drop(self, uri: str) -> None:
         """Remove a table's files (local stores; object-store tables are left to lifecycle rules)."""
