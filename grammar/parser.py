@@ -39,16 +39,15 @@ _TOKEN = re.compile(
     re.X | re.S,
 )
 
-#: First words of the statement forms Raise parses itself; anything else is passed through.
-_RAISE_FORMS = {
-    "CREATE": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE", "OR"},
-    "ALTER": {"FEATURE"},
-    "DEPRECATE": {"FEATURE"},
-    "DROP": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
-    "SHOW": {"ORGANIZATIONS", "DOMAINS", "PROJECTS", "FEATURE", "FEATURES", "VERSIONS"},
-    "DESCRIBE": {"ORGANIZATION", "DOMAIN", "PROJECT", "FEATURE"},
-    "VALIDATE": {"CREATE"},
-}
+#: Leading words of the statement forms Raise parses itself; anything else is passed through.
+_RAISE_FORMS = tuple(tuple(form.split()) for form in (
+    "CREATE ORGANIZATION", "CREATE DOMAIN", "CREATE PROJECT", "CREATE FEATURE",
+    "CREATE OR REPLACE FEATURE", "ALTER FEATURE", "DEPRECATE FEATURE", "VALIDATE CREATE",
+    "DROP ORGANIZATION", "DROP DOMAIN", "DROP PROJECT", "DROP FEATURE", "USE",
+    "SHOW ORGANIZATIONS", "SHOW DOMAINS", "SHOW PROJECTS", "SHOW FEATURE GROUPS",
+    "SHOW FEATURES", "SHOW VERSIONS", "DESCRIBE ORGANIZATION", "DESCRIBE DOMAIN",
+    "DESCRIBE PROJECT", "DESCRIBE FEATURE",
+))
 #: Words that end a ``DERIVED AS`` expression: the CREATE FEATURE options.
 _OPTION_WORDS = {"VERSION", "DESCRIPTION", "TAGS", "OWNER", "NULLABLE", "DEFAULT", "VALIDATION"}
 _EXPR_SLOT = "\x01"
@@ -58,7 +57,6 @@ _FRIENDLY = {
     "DTYPE": "a dtype", "SIGNED_NUMBER": "a number", "EXPR_SLOT": "an expression",
     "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'", "SLASH": "'/'", "AT": "'@'",
     "$END": "end of statement", "VALIDATION_LEVEL": "STRICT, STANDARD or PERMISSIVE",
-    "TYPED_PREFIX": "TIMESTAMP or DATE",
 }
 
 
@@ -113,16 +111,14 @@ def _piece(text: str, tokens: list[Token_]) -> Piece | None:
 
 
 def _is_raise(piece: Piece) -> bool:
-    words = []
+    words: list[str] = []
     for token in piece.tokens:
         if token.kind in ("ws", "comment"):
             continue
-        if token.kind != "word" or len(words) == 2:
+        if token.kind != "word" or len(words) == 4:
             break
         words.append(piece.text[token.start:token.end].upper())
-    if words[:1] == ["USE"]:
-        return True
-    return len(words) == 2 and words[1] in _RAISE_FORMS.get(words[0], ())
+    return any(tuple(words[:len(form)]) == form for form in _RAISE_FORMS)
 
 
 def _parse_piece(script: str, piece: Piece) -> ast.Statement:
@@ -331,7 +327,8 @@ class _ToAst(Transformer):
     """Map each grammar rule to an ast node; stateless (one instance may parse many trees)."""
 
     # -- terminals and small pieces
-    def DTYPE(self, token: Token) -> str:
+    def dtype(self, meta, children) -> str:
+        token = children[0]
         try:
             return str(parse_dtype(str(token)))
         except InvalidDType as error:
@@ -396,7 +393,7 @@ class _ToAst(Transformer):
         return _option("keys", tuple(children), meta)
 
     def timestamp(self, meta, children):
-        return _option("timestamp", children[0], meta)
+        return _option("timestamp", children[-1], meta)
 
     def nullable_true(self, meta, _):
         return _option("nullable", True, meta)
@@ -442,7 +439,7 @@ class _ToAst(Transformer):
         return "FALSE"
 
     def lit_typed(self, meta, children) -> str:
-        return f"{str(children[0]).upper()} {_quote_string(children[1])}"
+        return f"{str(children[0]).upper()} {_quote_string(children[-1])}"
 
     # -- statements
     def create_namespace(self, meta, children) -> ast.CreateNamespace:

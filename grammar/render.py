@@ -16,8 +16,9 @@ from typing import Callable
 from grammar import ast
 from grammar.dtypes import parse_dtype
 from grammar.errors import ValidationError
+from grammar.parser import split_statements
 
-__all__ = ["render", "quote_ident", "quote_literal", "RENDERERS"]
+__all__ = ["render", "render_script", "quote_ident", "quote_literal", "RENDERERS"]
 
 
 def quote_ident(name: str) -> str:
@@ -59,6 +60,24 @@ def render(statement: ast.Statement) -> str:
         raise ValidationError(f"not a Raise statement: {type(statement).__name__}",
                               name=type(statement).__name__)
     return renderer(statement)
+
+
+def render_script(statements: list[ast.Statement]) -> str:
+    """Statements as one script, each ended by ``;`` (``parse`` gives them back).
+
+    A ``;`` after a trailing ``--`` comment would be commented out, so it goes on a new line.
+    """
+    lines = []
+    for statement in statements:
+        text = render(statement)
+        lines.append(text + ("\n;" if _ends_in_line_comment(text) else ";"))
+    return "\n".join(lines)
+
+
+def _ends_in_line_comment(text: str) -> bool:
+    pieces = split_statements(text)
+    tokens = [t for t in pieces[-1].tokens if t.kind != "ws"] if pieces else []
+    return bool(tokens) and pieces[-1].text[tokens[-1].start:].startswith("--")
 
 
 # ------------------------------------------------------------------ names and clauses

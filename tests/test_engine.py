@@ -297,3 +297,19 @@ def test_validate_reports_without_creating(session):
     assert [r["name"] for r in row["references"]] == ["click_count", "missing_one"]
     assert [w["code"] for w in row["warnings"]] == ["RAISE-V040"]
     assert "r" not in session.execute("SHOW FEATURES").column("name").to_pylist()
+
+
+def test_groups_by_qualified_name_from_any_project(session, engine):
+    _signals(session)
+    other = engine.session(project="acme/ads/ctr")
+    got = other.execute('SELECT user_id, ctr FROM acme."mlplatform/recommendation"."user-signals"')
+    assert got.to_pydict() == {"user_id": [1], "ctr": [pytest.approx(0.1)]}
+    with pytest.raises(NotFound):
+        other.execute('SELECT * FROM "user-signals"')  # not in acme/ads/ctr
+
+
+def test_session_tables_lists_views_for_sql_clients(session):
+    _signals(session)
+    (info,) = session.tables()
+    assert (info.org, info.schema, info.name, info.keys) == ("acme", "mlplatform/recommendation", "user-signals", ["user_id"])
+    assert info.arrow_schema.field("ctr").type == pa.float64()

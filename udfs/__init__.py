@@ -1,0 +1,27 @@
+"""SQL functions Raise registers into every DataFusion session.
+
+>>> from datafusion import SessionContext
+>>> import udfs
+>>> ctx = SessionContext()
+>>> udfs.register_all(ctx)
+>>> ctx.sql("SELECT cosine_similarity([1.0, 0.0], [1.0, 0.0]) AS c").to_pylist()
+[{'c': 1.0}]
+
+Vector functions (:mod:`udfs.vector`) run Numba kernels on the CPU or CuPy kernels on a CUDA
+device (:mod:`udfs.device`, :mod:`udfs.resident`); :mod:`udfs.functions` fills the gaps
+between the spec's function table and DataFusion's built-ins.
+"""
+from __future__ import annotations
+
+from datafusion import SessionContext
+
+from udfs import functions, vector
+from udfs.errors import from_datafusion
+
+__all__ = ["register_all", "from_datafusion"]
+
+
+def register_all(ctx: SessionContext) -> None:
+    """Register every Raise SQL function into ``ctx`` (idempotent)."""
+    vector.register(ctx)
+    functions.register(ctx)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pyarrow as pa
 from datafusion import SessionContext, SQLOptions
+from datafusion.catalog import Catalog, Schema
 
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
-from raise_.engine import registry
 from raise_.engine.views import GroupView, group_view, hidden_table
 
 if TYPE_CHECKING:
@@ -52,16 +52,40 @@ def insert_target(sql: str) -> tuple[str, list[str] | None, str] | None:
 class QueryContext:
     """A DataFusion context with the session's feature groups registered as views."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "Session", sql: str | None = None) -> None:
         self.session = session
         self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
         session.engine.register_functions(self.ctx)
         self.views: dict[str, GroupView] = {}
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
-        if session.project is not None and session.catalog.get("project", "/".join(session.project)):
-            for group in registry.list_groups(session.catalog, session.project):
-                self.add_view(group, group["name"])
+        self._catalogs: dict[str, Catalog] = {}
+        if sql is not None:
+            self._register_named_in(sql)
+
+    def _register_named_in(self, sql: str) -> None:
+        """Views for the groups ``sql`` can name: by plain name in the current project, and as
+        ``org."domain/project".group`` anywhere (how Flight SQL clients qualify tables).
+        Only groups whose name occurs in the text are opened, so a query costs no more in a
+        big store than in a small one."""
+        text = sql.lower()
+        for group in self.session.catalog.list("group"):
+            if group["name"].lower() not in text:
+                continue
+            view = self.add_view(group)
+            if tuple(group["project"]) == self.session.project:
+                self.ctx.register_view(group["name"], view.frame)
+
+    def _schema_for(self, project: list[str]) -> Schema:
+        org, domain, name = project
+        catalog = self._catalogs.get(org)
+        if catalog is None:
+            catalog = self._catalogs[org] = Catalog.memory_catalog()
+            self.ctx.register_catalog_provider(org, catalog)
+        schema_name = f"{domain}/{name}"
+        if schema_name not in catalog.schema_names():
+            catalog.register_schema(schema_name, Schema.memory_schema())
+        return catalog.schema(schema_name)
 
     def _table(self, group: dict[str, Any], as_of: Any = None, name: str | None = None) -> str:
         name = name or hidden_table(group)
@@ -75,7 +99,8 @@ class QueryContext:
     def stored_columns(self, group: dict[str, Any]) -> set[str]:
         return self._stored[self._table(group)]
 
-    def add_view(self, group: dict[str, Any], name: str) -> GroupView:
+    def add_view(self, group: dict[str, Any]) -> GroupView:
+        """Plan ``group``'s view and register it under its qualified name."""
         self._table(group)
         view = group_view(self.session.catalog, group, self.stored_columns)
         try:
@@ -85,8 +110,9 @@ class QueryContext:
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             view, frame = fallback, self.ctx.sql(fallback.sql)
-        self.views[name] = view
-        self.ctx.register_view(name, frame)
+        view.frame = frame
+        self.views[group["key"]] = view
+        self._schema_for(group["project"]).register_table(group["name"], frame.into_view())
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:

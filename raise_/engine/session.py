@@ -65,7 +65,7 @@ class Session:
             target = insert_target(statement.sql)
             if target is not None:
                 return self._insert(statement.sql, target, params)
-            return self.query_context().run(statement.sql, params)
+            return self.query_context(statement.sql).run(statement.sql, params)
         handler = HANDLERS[type(statement)]
         return self._transaction(lambda: handler(self, statement))
 
@@ -101,7 +101,7 @@ class Session:
 
     def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
         group, columns, source = target
-        rows = self.query_context().run(source, params)
+        rows = self.query_context(source).run(source, params)
         if columns is not None:
             if len(columns) != rows.num_columns:
                 raise ValidationError(
@@ -117,8 +117,9 @@ class Session:
         path = names.complete_path(tuple(project.split("/")) if project else (), self.project, 3)
         return registry.group(self.catalog, path, group)
 
-    def query_context(self) -> QueryContext:
-        return QueryContext(self)
+    def query_context(self, sql: str | None = None) -> QueryContext:
+        """A DataFusion context holding the feature groups ``sql`` names."""
+        return QueryContext(self, sql)
 
     def schema(self, sql: str) -> pa.Schema:
         """The result schema of ``sql`` without running it (prepared statements)."""
@@ -129,7 +130,7 @@ class Session:
         if isinstance(statement, ast.Passthrough):
             if insert_target(statement.sql) is not None:
                 return pa.schema([("count", pa.uint64())])
-            return self.query_context().schema(statement.sql)
+            return self.query_context(statement.sql).schema(statement.sql)
         if isinstance(statement, ast.Show):
             return {"feature groups": results.GROUP_SCHEMA, "features": results.FEATURE_SCHEMA,
                     "versions": results.FEATURE_SCHEMA}.get(statement.kind, results.NAMESPACE_SCHEMA)

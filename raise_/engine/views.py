@@ -77,6 +77,7 @@ class GroupView:
     sql: str
     columns: list[str]
     unavailable: dict[str, RaiseError] = field(default_factory=dict)
+    frame: Any = None  # the planned DataFusion DataFrame, once registered
 
 
 class _Compiler:

@@ -1,0 +1,190 @@
+"""Authentication: Basic credentials once (the Handshake), then expiring bearer tokens.
+
+A client opens with a Handshake carrying ``authorization: Basic base64(user:password)``
+(the Go ADBC driver sends it unpadded); the server answers with
+``authorization: Bearer <token>`` and every later call must carry that header. Tokens expire
+after ``idle_s`` without use and ``max_age_s`` after issue, and stop working when their user
+is removed. Each call gets a ``CallMiddleware`` that knows who is calling and writes the
+request's log line when the call completes.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pyarrow.flight as flight
+
+from flight_server.users import UserStore
+from grammar.errors import Unauthenticated
+
+log = logging.getLogger("raise.flight")
+
+MIDDLEWARE_KEY = "raise"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a call runs as: ``user`` None only when the server runs without authentication."""
+
+    user: str | None
+    token: str | None = None
+
+
+@dataclass(slots=True)
+class _Grant:
+    user: str
+    fingerprint: str
+    issued: float
+    used: float
+
+
+def parse_basic(header: str) -> tuple[str, str]:
+    """``"Basic dXNlcjpwdw"`` -> ``("user", "pw")``; padded or unpadded base64."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Unauthenticated("expected 'authorization: Basic <base64 user:password>' on the handshake")
+    encoded = encoded.strip()
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("the Basic credentials are not valid base64 of 'user:password'") from None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        raise Unauthenticated("the Basic credentials must be 'user:password'")
+    return user, password
+
+
+def bearer_token(header: str) -> str | None:
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@dataclass
+class TokenStore:
+    """Bearer tokens in memory: issued at login, checked on every call, expiring."""
+
+    users: UserStore
+    idle_s: float = 3600.0
+    max_age_s: float = 86400.0
+    clock: Callable[[], float] = time.monotonic
+    _grants: dict[str, _Grant] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def login(self, user: str, password: str) -> str:
+        """A new token for ``user`` if ``password`` is right; Unauthenticated otherwise."""
+        if not self.users.verify(user, password):
+            raise Unauthenticated("invalid user name or password")
+        now = self.clock()
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sweep(now)
+            self._grants[token] = _Grant(user, self.users.fingerprint(user) or "", now, now)
+        return token
+
+    def check(self, token: str) -> str:
+        """The user ``token`` belongs to; Unauthenticated when unknown, expired or revoked."""
+        now = self.clock()
+        with self._lock:
+            grant = self._grants.get(token)
+            if grant is not None and self._expired(grant, now):
+                del self._grants[token]
+                grant = None
+        if grant is None:
+            raise Unauthenticated("the bearer token is unknown or expired; authenticate again")
+        if self.users.fingerprint(grant.user) != grant.fingerprint:
+            self.revoke(token)
+            raise Unauthenticated(f"user {grant.user!r} no longer exists; authenticate again")
+        grant.used = now
+        return grant.user
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._grants.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def _expired(self, grant: _Grant, now: float) -> bool:
+        return now - grant.used > self.idle_s or now - grant.issued > self.max_age_s
+
+    def _sweep(self, now: float) -> None:
+        for token in [t for t, g in self._grants.items() if self._expired(g, now)]:
+            del self._grants[token]
+
+
+class CallMiddleware(flight.ServerMiddleware):
+    """Per call: the caller's identity, the bearer header to send, and the log line."""
+
+    def __init__(self, method: flight.FlightMethod, identity: Identity, send_token: str | None = None):
+        self.method = method
+        self.identity = identity
+        self.detail = ""
+        self._send_token = send_token
+        self._started = time.perf_counter()
+
+    def sending_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._send_token}"} if self._send_token else {}
+
+    def call_completed(self, exception: BaseException | None) -> None:
+        status = "OK" if exception is None else type(exception).__name__
+        ms = (time.perf_counter() - self._started) * 1000
+        log.info("%s %s user=%s status=%s %.1fms", _method_name(self.method), self.detail or "-",
+                 self.identity.user or "-", status, ms)
+
+
+class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
+    """Authenticates every call (or lets all through with ``require_auth=False``)."""
+
+    def __init__(self, tokens: TokenStore | None, require_auth: bool = True) -> None:
+        if require_auth and tokens is None:
+            raise ValueError("authentication needs a token store")
+        self.tokens = tokens
+        self.require_auth = require_auth
+
+    def start_call(self, info: flight.CallInfo, headers: dict[str, list[str]]) -> CallMiddleware:
+        if not self.require_auth:
+            return CallMiddleware(info.method, Identity(None))
+        header = _header(headers, "authorization")
+        try:
+            if info.method == flight.FlightMethod.HANDSHAKE:
+                user, password = parse_basic(header)
+                token = self.tokens.login(user, password)
+                return CallMiddleware(info.method, Identity(user, token), send_token=token)
+            token = bearer_token(header)
+            if token is None:
+                raise Unauthenticated("authenticate first: send 'authorization: Bearer <token>' "
+                                      "from the handshake")
+            return CallMiddleware(info.method, Identity(self.tokens.check(token), token))
+        except Unauthenticated as error:
+            log.info("%s - user=- status=Unauthenticated (%s)", _method_name(info.method), error.message)
+            raise flight.FlightUnauthenticatedError(str(error)) from None
+
+
+class AcceptHandshake(flight.ServerAuthHandler):
+    """Lets the Handshake RPC through; credentials are checked by ``AuthMiddlewareFactory``.
+
+    pyarrow answers Handshake with UNIMPLEMENTED unless a server auth handler exists; the
+    bearer token travels in headers (what ADBC and pyarrow's ``authenticate_basic_token``
+    read), so this handler neither reads nor writes the handshake stream.
+    """
+
+    def authenticate(self, outgoing, incoming) -> None:
+        return None
+
+    def is_valid(self, token: bytes) -> str:
+        return ""
+
+
+def _header(headers: dict[str, list[str]], name: str) -> str:
+    values = headers.get(name) or headers.get(name.title()) or []
+    return values[0] if values else ""
+
+
+def _method_name(method: flight.FlightMethod) -> str:
+    return "".join(part.title() for part in method.name.split("_"))
