@@ -313,3 +313,20 @@ def test_session_tables_lists_views_for_sql_clients(session):
     (info,) = session.tables()
     assert (info.org, info.schema, info.name, info.keys) == ("acme", "mlplatform/recommendation", "user-signals", ["user_id"])
     assert info.arrow_schema.field("ctr").type == pa.float64()
+
+
+def test_concurrent_writers_and_readers(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine.execute("CREATE FEATURE GROUP g KEY (k INT64); CREATE FEATURE g.v INT64", project="acme/ml/rec")
+
+    def work(i: int) -> int:
+        session = engine.session(project="acme/ml/rec")
+        session.ingest("g", pa.table({"k": [i * 10 + j for j in range(10)], "v": [i] * 10}))
+        return session.execute("SELECT COUNT(*) AS n FROM g").column("n")[0].as_py()
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(work, range(8)))
+    assert all(10 <= n <= 80 for n in seen)
+    total = engine.execute("SELECT COUNT(DISTINCT k) AS n, SUM(v) AS s FROM g", project="acme/ml/rec").to_pylist()
+    assert total == [{"n": 80, "s": 10 * sum(range(8))}]

@@ -9,19 +9,23 @@
 
 Vector functions (:mod:`udfs.vector`) run Numba kernels on the CPU or CuPy kernels on a CUDA
 device (:mod:`udfs.device`, :mod:`udfs.resident`); :mod:`udfs.functions` fills the gaps
-between the spec's function table and DataFusion's built-ins.
+between the spec's function table and DataFusion's built-ins;
+:func:`prefer_constant_vectors` rewrites client SQL so that a constant query vector is not
+copied into every row (see :mod:`udfs.constant_vectors`).
 """
 from __future__ import annotations
 
 from datafusion import SessionContext
 
-from udfs import functions, vector
+from udfs import constant_vectors, functions, vector
+from udfs.constant_vectors import prefer_constant_vectors
 from udfs.errors import from_datafusion
 
-__all__ = ["register_all", "from_datafusion"]
+__all__ = ["register_all", "from_datafusion", "prefer_constant_vectors"]
 
 
 def register_all(ctx: SessionContext) -> None:
     """Register every Raise SQL function into ``ctx`` (idempotent)."""
     vector.register(ctx)
+    constant_vectors.register(ctx)
     functions.register(ctx)

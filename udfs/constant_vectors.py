@@ -37,11 +37,14 @@ _ROW_DEPENDENT = (exp.Column, exp.Star, exp.Subquery, exp.Select, exp.Window, ex
 def _pack(vectors: pa.Array) -> pa.Array:
     """Each float32 vector as its raw little-endian bytes, as a ``BinaryView`` array."""
     rows = rows_from_arrow(vectors, function=PACKER)
-    offsets = np.empty(len(rows) + 1, dtype=np.int64)
-    offsets[0] = 0
-    np.cumsum(np.where(rows.valid, rows.lengths, 0) * 4, out=offsets[1:])
-    pieces = [rows.values[s:e] for s, e, ok in zip(rows.starts, rows.stops, rows.valid) if ok]
-    data = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    lengths = np.where(rows.valid, rows.lengths, 0)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # Gather every valid row's range in one fancy-indexing pass: element j of row i sits at
+    # starts[i] + (j - offsets[i]).
+    index = np.repeat(rows.starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+    data = rows.values[index].astype(np.float32, copy=False)
+    offsets *= 4
     mask = None if rows.valid.all() else pa.py_buffer(np.packbits(rows.valid, bitorder="little"))
     packed = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(rows), [mask, pa.py_buffer(offsets), pa.py_buffer(data)])

@@ -128,10 +128,17 @@ def evaluate(function: VectorFunction, a: ArrayLike, b=None) -> ArrayLike:
 def _evaluate_chunk(function: VectorFunction, a: pa.Array, b) -> pa.Array:
     left = rows_from_arrow(a, function=function.name)
     if function.arity == 1:
+        return evaluate_rows(function, left, left)
+    right = (rows_from_arrow(b, function=function.name) if isinstance(b, pa.Array)
+             else constant_rows(b, len(left)))
+    return evaluate_rows(function, left, right)
+
+
+def evaluate_rows(function: VectorFunction, left: Rows, right: Rows) -> pa.Array:
+    """Apply ``function`` to already-viewed rows (``right`` is ignored by unary functions)."""
+    if function.arity == 1:
         right, valid = left, left.valid
     else:
-        right = (rows_from_arrow(b, function=function.name) if isinstance(b, pa.Array)
-                 else constant_rows(b, len(left)))
         valid = check_dims(left, right, function.name)
     left_values, right_values = unify(left.values, right.values)
     values, ok = _run(function.op, left, left_values, right, right_values, valid)

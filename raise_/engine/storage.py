@@ -8,6 +8,8 @@ Every write is one Delta commit, so a failed write leaves the table as it was.
 from __future__ import annotations
 
 import shutil
+import threading
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +36,8 @@ class Storage:
     def __init__(self, root: str | Path, storage_options: dict[str, str] | None = None) -> None:
         self.root = str(root).rstrip("/")
         self.options = storage_options or None
+        # Writers in this process take turns per table instead of failing Delta's commit race.
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         if _is_local(self.root):
             Path(self.root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 
@@ -77,6 +81,10 @@ class Storage:
             )
         if data.num_rows == 0 and mode != "overwrite":
             return 0
+        with self._locks[uri]:
+            return self._write(uri, data, mode, keys)
+
+    def _write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...]) -> int:
         try:
             if mode == "upsert":
                 return self._upsert(uri, data, keys)
