@@ -121,9 +121,12 @@ class TokenStore:
 class CallMiddleware(flight.ServerMiddleware):
     """Per call: the caller's identity, the bearer header to send, and the log line."""
 
-    def __init__(self, method: flight.FlightMethod, identity: Identity, send_token: str | None = None):
+    def __init__(self, method: flight.FlightMethod, identity: Identity, send_token: str | None = None,
+                 raise_headers: dict[str, str] | None = None):
         self.method = method
         self.identity = identity
+        #: ``x-raise-*`` request headers (per-statement options such as the ingest mode).
+        self.raise_headers = raise_headers or {}
         self.detail = ""
         self._send_token = send_token
         self._started = time.perf_counter()
@@ -148,8 +151,9 @@ class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
         self.require_auth = require_auth
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[str]]) -> CallMiddleware:
+        extras = {k.lower(): v[0] for k, v in headers.items() if k.lower().startswith("x-raise-") and v}
         if not self.require_auth:
-            return CallMiddleware(info.method, Identity(None))
+            return CallMiddleware(info.method, Identity(None), raise_headers=extras)
         header = _header(headers, "authorization")
         try:
             if info.method == flight.FlightMethod.HANDSHAKE:
@@ -160,7 +164,7 @@ class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
             if token is None:
                 raise Unauthenticated("authenticate first: send 'authorization: Bearer <token>' "
                                       "from the handshake")
-            return CallMiddleware(info.method, Identity(self.tokens.check(token), token))
+            return CallMiddleware(info.method, Identity(self.tokens.check(token), token), raise_headers=extras)
         except Unauthenticated as error:
             log.info("%s - user=- status=Unauthenticated (%s)", _method_name(info.method), error.message)
             raise flight.FlightUnauthenticatedError(str(error)) from None

@@ -34,10 +34,13 @@ from grammar.expressions import (
     parse_expression,
 )
 from grammar.parser import parse
-from grammar.render import quote_ident, quote_literal, render
+from grammar.render import quote_ident, quote_literal, render, render_script
+from grammar import extensions as _extensions
+
+_extensions.load()
 
 __all__ = [
-    "parse", "render", "quote_ident", "quote_literal", "parse_dtype", "DType",
+    "parse", "render", "render_script", "quote_ident", "quote_literal", "parse_dtype", "DType",
     "parse_expression", "compile_expression", "infer_type", "check_compatible",
     "FeaturePath", "DerivedExpr", "InferenceResult", "Issue",
     "STATEMENTS", "Statement", "AlterFeature", "ColumnDef", "CreateFeature",

@@ -1,8 +1,9 @@
-"""The SQL functions a derived feature may call: signatures and return-type rules.
+"""The SQL functions a derived feature may call, and type inference over derived expressions.
 
 Every function of the spec's Supported Functions table is here, plus common DataFusion
-scalar, aggregate and window functions. The validator checks calls against ``FUNCTIONS``
-(arity, argument kinds) and type inference asks ``return_type`` for the result's Raise dtype.
+scalar, aggregate and window functions. ``infer_type`` checks calls against ``FUNCTIONS``
+(arity, argument kinds), operators against their operand types, and infers the expression's
+Raise dtype; ``check_compatible`` says whether that dtype fits a declared one.
 
 Argument kinds: ``numeric``, ``string``, ``vector`` (numeric embedding or array), ``bool``,
 ``temporal`` (timestamp or date), ``any``. The last kind listed repeats for further arguments.
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Signature", "FUNCTIONS", "AGGREGATES", "WINDOW_ONLY", "kind_of", "matches_kind",
-    "common_type", "return_type",
+    "common_type", "return_type", "Issue", "InferenceResult", "infer_type", "check_compatible",
 ]
 
 

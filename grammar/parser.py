@@ -17,9 +17,10 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from grammar import ast
+from grammar import ast, extensions
 from grammar.dtypes import parse_dtype
 from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, excerpt_at
+from grammar.expressions import parse_expression
 
 __all__ = ["parse", "split_statements", "Piece"]
 
@@ -54,14 +55,14 @@ _EXPR_SLOT = "\x01"
 
 _FRIENDLY = {
     "NAME": "a name", "QUOTED": "a quoted name", "STRING": "a string literal",
-    "DTYPE": "a dtype", "SIGNED_NUMBER": "a number", "EXPR_SLOT": "an expression",
+    "DTYPE": "a dtype", "SIGNED_NUMBER": "a number", "EXPR_SLOT": "a DERIVED AS expression",
     "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'", "SLASH": "'/'", "AT": "'@'",
     "$END": "end of statement", "VALIDATION_LEVEL": "STRICT, STANDARD or PERMISSIVE",
 }
 
 
 @dataclass(frozen=True, slots=True)
-class Token_:
+class Lexeme:
     """One lexical token of a script: its kind and its span."""
 
     kind: str
@@ -75,7 +76,7 @@ class Piece:
 
     text: str
     start: int
-    tokens: tuple[Token_, ...]
+    tokens: tuple[Lexeme, ...]
 
 
 def parse(text: str) -> list[ast.Statement]:
@@ -95,17 +96,17 @@ def split_statements(text: str) -> list[Piece]:
             pieces.append(_piece(text, current))
             current = []
         else:
-            current.append(Token_(kind, match.start(), match.end()))
+            current.append(Lexeme(kind, match.start(), match.end()))
     pieces.append(_piece(text, current))
     return [p for p in pieces if p is not None]
 
 
-def _piece(text: str, tokens: list[Token_]) -> Piece | None:
+def _piece(text: str, tokens: list[Lexeme]) -> Piece | None:
     body = [t for t in tokens if t.kind != "ws"]
     if all(t.kind == "comment" for t in body):
         return None
     start, end = body[0].start, body[-1].end
-    shifted = tuple(Token_(t.kind, t.start - start, t.end - start) for t in tokens
+    shifted = tuple(Lexeme(t.kind, t.start - start, t.end - start) for t in tokens
                     if start <= t.start < end)
     return Piece(text[start:end], start, shifted)
 
@@ -122,6 +123,12 @@ def _is_raise(piece: Piece) -> bool:
 
 
 def _parse_piece(script: str, piece: Piece) -> ast.Statement:
+    try:
+        extended = extensions.parse_extension(piece.text)
+    except RaiseError as error:
+        raise _relocate(error, script, piece.start) from None
+    if extended is not None:
+        return extended
     if not _is_raise(piece):
         return ast.Passthrough(sql=piece.text)
     try:
@@ -167,7 +174,7 @@ def _syntax_error(error: UnexpectedInput, text: str) -> RaiseSyntaxError:
     line, column = error.line if error.line > 0 else 1, error.column if error.column > 0 else 1
     if isinstance(error, UnexpectedToken):
         token = error.token
-        found = "end of statement" if token.type == "$END" else repr(str(token))
+        found = _FRIENDLY[token.type] if token.type in ("$END", "EXPR_SLOT") else repr(str(token))
         if token.type == "$END":
             line, column = _end_position(text)
         expected = sorted(_FRIENDLY.get(name, name) for name in error.accepts or error.expected)
@@ -190,14 +197,19 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _relocate(error: RaiseError, script: str, offset: int) -> RaiseError:
     """Turn a statement-relative position into one relative to the whole script."""
+    _shift(error, script, offset)
+    error.excerpt = excerpt_at(script, error.line, error.column)
+    return error
+
+
+def _shift(error: RaiseError, text: str, offset: int) -> None:
+    """Move ``error``'s position, relative to ``text[offset:]``, to be relative to ``text``."""
     line, column = error.line or 1, error.column or 1
-    before = script[:offset]
+    before = text[:offset]
     base_line = before.count("\n") + 1
     base_column = offset - (before.rfind("\n") + 1) + 1
     error.line = base_line + line - 1
     error.column = column + base_column - 1 if line == 1 else column
-    error.excerpt = excerpt_at(script, error.line, error.column)
-    return error
 
 
 # ------------------------------------------------------------------ DERIVED AS expressions
@@ -207,7 +219,8 @@ def _cut_expression(piece: Piece) -> tuple[str, tuple[int, int] | None]:
     """Replace the ``DERIVED AS`` expression by one slot character, keeping line breaks.
 
     The expression runs to the end of the statement or to the first CREATE FEATURE option
-    word outside parentheses (``NOT NULL`` counts unless it follows ``IS``).
+    word outside parentheses and CASE ... END (``NOT NULL`` counts unless it follows ``IS``);
+    a feature named like an option word is written quoted inside the expression.
     """
     span = _expression_span(piece)
     if span is None:
@@ -228,7 +241,9 @@ def _expression_span(piece: Piece) -> tuple[int, int] | None:
         return None
     depth, end = 0, len(tokens)
     for i in range(start, len(tokens)):
-        depth += (tokens[i].kind == "open") - (tokens[i].kind == "close")
+        # CASE ... END nests like parentheses: `CASE WHEN NOT NULL ...` is no NOT NULL option.
+        depth += (tokens[i].kind == "open" or words[i] == "CASE")
+        depth -= (tokens[i].kind == "close" or words[i] == "END")
         if depth == 0 and _ends_expression(text, tokens, words, i):
             end = i
             break
@@ -238,7 +253,7 @@ def _expression_span(piece: Piece) -> tuple[int, int] | None:
     return tokens[start].start, tokens[end - 1].end
 
 
-def _ends_expression(text: str, tokens: list[Token_], words: list, i: int) -> bool:
+def _ends_expression(text: str, tokens: list[Lexeme], words: list, i: int) -> bool:
     word = words[i]
     neighbours = (text[tokens[i - 1].start:tokens[i - 1].end] if i else "",
                   text[tokens[i + 1].start:tokens[i + 1].end] if i + 1 < len(tokens) else "")
@@ -251,18 +266,11 @@ def _ends_expression(text: str, tokens: list[Token_], words: list, i: int) -> bo
 
 
 def _normalize(span: tuple[int, int], piece: Piece) -> str:
-    from grammar.expressions import parse_expression
-
     start, end = span
     try:
         return parse_expression(piece.text[start:end]).normalized
     except RaiseError as error:
-        line, column = error.line or 1, error.column or 1
-        before = piece.text[:start]
-        base_line = before.count("\n") + 1
-        base_column = start - (before.rfind("\n") + 1) + 1
-        error.line = base_line + line - 1
-        error.column = column + base_column - 1 if line == 1 else column
+        _shift(error, piece.text, start)
         raise
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from typing import Callable
 
-from grammar import ast
+from grammar import ast, extensions
 from grammar.dtypes import parse_dtype
 from grammar.errors import ValidationError
 from grammar.parser import split_statements
@@ -55,7 +55,7 @@ def quote_literal(value: object) -> str:
 
 def render(statement: ast.Statement) -> str:
     """Canonical SQL text for one statement (no trailing ``;``)."""
-    renderer = RENDERERS.get(type(statement))
+    renderer = RENDERERS.get(type(statement)) or extensions.RENDERERS.get(type(statement))
     if renderer is None:
         raise ValidationError(f"not a Raise statement: {type(statement).__name__}",
                               name=type(statement).__name__)

@@ -27,12 +27,14 @@ class Rows:
     """``n`` vectors as ranges of ``values``; ``valid[i]`` is False for a NULL row.
 
     ``values`` is ``uint16`` (float16 bit patterns), ``float32`` or ``float64``.
+    ``repeated`` marks rows that all read the one vector ``values[0:stops[0]]``.
     """
 
     values: np.ndarray
     starts: np.ndarray
     stops: np.ndarray
     valid: np.ndarray
+    repeated: bool = False
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
@@ -94,6 +96,7 @@ def constant_rows(vector: np.ndarray, n: int) -> Rows:
         starts=np.zeros(n, dtype=np.int64),
         stops=np.full(n, dim, dtype=np.int64),
         valid=np.ones(n, dtype=np.bool_),
+        repeated=True,
     )
 
 

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from datafusion import ScalarUDF, SessionContext, udf
 from sqlglot import exp
 
-from udfs.arrow_rows import Rows, rows_from_arrow
+from udfs.arrow_rows import Rows, constant_rows, rows_from_arrow
 from udfs.errors import NotAVector
 from udfs.vector import FUNCTIONS, SQL_VECTOR, VectorFunction, evaluate_rows
 
@@ -57,10 +57,7 @@ def _unpack(packed: pa.Array) -> Rows:
     views = np.frombuffer(packed.buffers()[1], dtype=np.dtype((np.void, 16)),
                           count=packed.offset + n)[packed.offset:]
     if n and packed.null_count == 0 and bool((views == views[0]).all()):
-        vector = np.frombuffer(packed[0].as_py(), dtype=np.float32)
-        return Rows(values=vector, starts=np.zeros(n, dtype=np.int64),
-                    stops=np.full(n, vector.shape[0], dtype=np.int64),
-                    valid=np.ones(n, dtype=np.bool_))
+        return constant_rows(np.frombuffer(packed[0].as_py(), dtype=np.float32), n)
     flat = packed.cast(pa.large_binary())
     offsets = np.frombuffer(flat.buffers()[1], dtype=np.int64)[flat.offset:flat.offset + n + 1]
     if bool((offsets % 4).any()):

@@ -1,0 +1,109 @@
+"""The SDK's channel to a store: render statements, send the text, remember what was sent.
+
+Every SDK call goes through an ``Executor``: it renders ``grammar.ast`` statements with
+``grammar.render``, sends the SQL through the connection's ``execute``, turns the warnings a
+statement returns into ``RaiseWarning``s, and keeps each text it sent in ``history`` (the
+snapshot tests compare that to golden files).
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from grammar import ast, render
+from raise_.client import Connection
+from raise_.errors import RaiseWarning
+
+__all__ = ["Executor", "as_path"]
+
+_LEVELS = ("organization", "domain", "project")
+
+
+def as_path(project: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``"acme/ml/rec"`` or a sequence of names as a tuple (None stays None)."""
+    if project is None:
+        return None
+    parts = tuple(project.split("/")) if isinstance(project, str) else tuple(project)
+    return parts or None
+
+
+class Executor:
+    """Sends Raise SQL through ``connection`` and keeps the texts in ``history``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.history: list[str] = []
+        self._current = as_path(connection.project)
+        self._ensured: set[tuple[str, ...]] = set()
+
+    def __repr__(self) -> str:
+        return f"Executor({self.connection!r})"
+
+    def run(self, statement: ast.Statement) -> pa.Table:
+        """Render and execute one statement."""
+        return self.send(render(statement))
+
+    def run_script(self, statements: Iterable[ast.Statement]) -> pa.Table:
+        """Render statements into one script and execute it; the last statement's result."""
+        return self.send(";\n".join(render(s) for s in statements))
+
+    def send(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        self.history.append(sql)
+        result = self.connection.execute(sql, params)
+        _warn(result)
+        return result
+
+    def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run ``sql`` (a SELECT or any text) with ``project`` as the current project."""
+        self.use(project)
+        return self.send(sql, params)
+
+    def use(self, project: tuple[str, ...]) -> None:
+        """Make ``project`` current, sending ``USE`` only when it is not already."""
+        if self._current != project:
+            self.run(ast.Use(path=project))
+            self._current = project
+
+    def forget_current(self) -> None:
+        """After user SQL (which may say ``USE``), the current project is no longer known."""
+        self._current = None
+
+    def ensure_namespaces(self, path: tuple[str, ...]) -> None:
+        """Create the organization, domain and project of ``path`` that do not exist yet.
+
+        The statements (``CREATE ... IF NOT EXISTS``) are sent once per path and connection;
+        the principal becomes the owner of what they create.
+        """
+        missing = [path[:depth] for depth in range(1, len(path) + 1) if path[:depth] not in self._ensured]
+        if not missing:
+            return
+        self.run_script(
+            ast.CreateNamespace(kind=_LEVELS[len(prefix) - 1], path=prefix, if_not_exists=True)
+            for prefix in missing
+        )
+        self._ensured.update(missing)
+
+    def ingest(self, group: str, data: pa.Table, mode: str) -> int:
+        return self.connection.ingest(group, data, mode)
+
+
+def _warn(result: pa.Table) -> None:
+    """Raise DDL returns ``CODE: message`` warnings; show them as Python warnings."""
+    if "warnings" not in result.column_names or "statement" not in result.column_names:
+        return
+    for texts in result.column("warnings").to_pylist():
+        for text in texts or ():
+            code, _, message = text.partition(": ")
+            warnings.warn(RaiseWarning(message or text, code if message else "RAISE-W000"),
+                          stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """``stacklevel`` that points the warning at the first frame outside Raise's packages."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("raise_", "grammar")):
+        frame, level = frame.f_back, level + 1
+    return level
