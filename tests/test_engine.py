@@ -330,3 +330,18 @@ def test_concurrent_writers_and_readers(engine):
     assert all(10 <= n <= 80 for n in seen)
     total = engine.execute("SELECT COUNT(DISTINCT k) AS n, SUM(v) AS s FROM g", project="acme/ml/rec").to_pylist()
     assert total == [{"n": 80, "s": 10 * sum(range(8))}]
+
+
+def test_derived_window_over_key_and_time_columns(session):
+    session.execute("""
+        USE acme/ml/rec;
+        CREATE FEATURE GROUP ev KEY (user_id INT64, n INT64) TIMESTAMP ts;
+        CREATE FEATURE ev.amount FLOAT64;
+        CREATE FEATURE ev.running FLOAT64 DERIVED AS SUM(amount) OVER (PARTITION BY user_id ORDER BY ts);
+    """)
+    t = [dt.datetime(2026, 1, d) for d in (1, 2, 3)]
+    session.ingest("ev", pa.table({"user_id": [1, 1, 2], "n": [1, 2, 3], "ts": t, "amount": [1.0, 2.0, 5.0]}))
+    got = session.execute("SELECT user_id, running FROM ev ORDER BY ts").to_pydict()
+    assert got == {"user_id": [1, 1, 2], "running": [1.0, 3.0, 5.0]}
+    upstream = session.execute("DESCRIBE FEATURE ev.running").column("upstream").to_pylist()[0]
+    assert [u.rsplit("/", 1)[-1] for u in upstream] == ["amount"]

@@ -37,6 +37,7 @@ class Reference:
     target: str  # catalog key the lineage edge points at
     dtype: str | None
     exists: bool
+    kind: str = "feature"  # or "column": a key or event-time column of the group
 
 
 @dataclass
@@ -60,6 +61,9 @@ def resolve(catalog: Catalog, group: dict[str, Any], path: FeaturePath) -> Refer
         project = names.complete_path(given, project, 3)
     group_key = names.join(*project, path.group) if path.group else group["key"]
     target = f"{group_key}/{path.feature}" + (f"@{path.version}" if path.version else "")
+    column = key_column(catalog, group_key, path)
+    if column is not None:
+        return Reference(path.text, path.feature, target, column, True, kind="column")
     try:
         record = registry.feature(catalog, group_key, path.feature, path.version)
     except NotFound:
@@ -138,8 +142,22 @@ def _cycle(catalog: Catalog, own: str, targets: list[str]) -> list[str] | None:
     return None
 
 
+def key_column(catalog: Catalog, group_key: str, path: FeaturePath) -> str | None:
+    """The dtype of ``path`` when it names a key or the event-time column of its group."""
+    if path.version is not None:
+        return None
+    record = catalog.get("group", group_key)
+    if record is None:
+        return None
+    columns = {k["name"]: k["dtype"] for k in record["keys"]}
+    if record.get("timestamp"):
+        columns[record["timestamp"]] = "timestamp"
+    return columns.get(path.feature)
+
+
 def record_lineage(catalog: Catalog, feature_key: str, references: list[Reference]) -> None:
-    catalog.set_edges("lineage", feature_key, [(r.target, {"path": r.path}) for r in references])
+    edges = [(r.target, {"path": r.path}) for r in references if r.kind == "feature"]
+    catalog.set_edges("lineage", feature_key, edges)
 
 
 def upstream(catalog: Catalog, feature_key: str) -> list[str]:

@@ -109,9 +109,11 @@ class _Compiler:
 
     def reference(self, path: FeaturePath, home: dict[str, Any], alias: str, widen: bool) -> exp.Expression:
         target = self.resolve_group(path, home)
-        record = registry.feature(self.catalog, target["key"], path.feature, path.version)
         if target["key"] != home["key"]:
             alias = self.join_alias(home, target)
+        if path.version is None and path.feature in target["columns"][: len(target["keys"]) + bool(target.get("timestamp"))]:
+            return column(path.feature, alias)
+        record = registry.feature(self.catalog, target["key"], path.feature, path.version)
         value = self.feature_value(record, target, alias)
         dtype = parse_dtype(record["dtype"])
         if widen and dtype.kind == "primitive" and dtype.element in INTEGERS:

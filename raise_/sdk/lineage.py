@@ -97,7 +97,8 @@ class Lineage:
         self._info = info
         self._subject = (*info.project, info.group)
         self._described: dict[str, FeatureInfo | None] = {}
-        self.feature = LineageNode.parse(info.qualified_name, self._subject)
+        # The subject is named plainly (``ctr``), as the spec draws it.
+        self.feature = LineageNode.parse("/".join((*self._subject, info.name)), self._subject)
 
     @property
     def upstream(self) -> list[LineageNode]:
