@@ -1,0 +1,24 @@
+"""Raise: a feature store for ML researchers.
+
+>>> from raise_ import FeatureStore
+>>> fs = FeatureStore("acme/mlplatform/recommendation")             # doctest: +SKIP
+>>> user_signals = fs.create_feature_group("user-signals")           # doctest: +SKIP
+>>> user_signals.create_feature("click_count", dtype="int64")        # doctest: +SKIP
+
+Errors live in ``raise_.errors``; dtypes can be strings (``"float32[512]"``) or the typed
+constructors exported here (``Embedding(512)``).
+"""
+from raise_ import errors
+from raise_.errors import RaiseError, RaiseWarning
+from raise_.sdk import (
+    Array, BlobRef, Bool, Bytes, Date, Domain, Embedding, Feature, FeatureGroup, FeatureStore,
+    FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
+    Project, String, Struct, Timestamp, ValidationResult,
+)
+
+__all__ = [
+    "FeatureStore", "FeatureGroup", "Feature", "Organization", "Domain", "Project", "Lineage",
+    "ValidationResult", "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16", "Float32",
+    "Float64", "Bool", "String", "Bytes", "Timestamp", "Date", "Embedding", "Array", "Struct",
+    "BlobRef", "errors", "RaiseError", "RaiseWarning",
+]

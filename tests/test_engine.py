@@ -345,3 +345,35 @@ def test_derived_window_over_key_and_time_columns(session):
     assert got == {"user_id": [1, 1, 2], "running": [1.0, 3.0, 5.0]}
     upstream = session.execute("DESCRIBE FEATURE ev.running").column("upstream").to_pylist()[0]
     assert [u.rsplit("/", 1)[-1] for u in upstream] == ["amount"]
+
+
+def test_script_transaction_is_all_or_nothing(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (k INT64)")
+    with pytest.raises(AlreadyExists):
+        session.execute("BEGIN; CREATE FEATURE g.a INT64; CREATE FEATURE g.b INT64; CREATE FEATURE g.a INT64; COMMIT")
+    assert session.execute("SHOW FEATURES").num_rows == 0
+    session.execute("BEGIN; CREATE FEATURE g.a INT64; CREATE FEATURE g.b INT64; COMMIT")
+    assert session.execute("SHOW FEATURES").column("name").to_pylist() == ["a", "b"]
+    checked = session.execute("BEGIN; CREATE FEATURE g.c INT64; SHOW FEATURES; ROLLBACK")
+    assert checked.column("name").to_pylist() == ["a", "b", "c"]  # seen inside, kept nowhere
+    assert session.execute("SHOW FEATURES").num_rows == 2
+
+
+def test_group_without_columns_gets_its_table_on_first_write(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP bare; CREATE FEATURE bare.x INT64")
+    assert session.execute("SELECT x FROM bare").num_rows == 0
+    session.ingest("bare", pa.table({"x": [1, 2]}))
+    assert session.execute("SELECT SUM(x) AS s FROM bare").column("s").to_pylist() == [3]
+
+
+def test_vector_functions_against_a_constant(session):
+    _signals(session)
+    emb = pa.array([[1.0] + [0.0] * 511], pa.list_(pa.float32(), 512))
+    session.ingest("user-signals", pa.table({"user_id": [7], "user_embedding@v1": emb}))
+    query = "[" + ", ".join(["1.0"] + ["0.0"] * 511) + "]"
+    got = session.execute(
+        f'SELECT COSINE_SIMILARITY("user_embedding@v1", {query}) AS c FROM "user-signals" WHERE user_id = 7')
+    assert got.column("c").to_pylist() == [pytest.approx(1.0)]
+    with pytest.raises(TypeMismatch) as info:
+        session.execute('SELECT DOT("user_embedding@v1", [1.0, 2.0]) FROM "user-signals" WHERE user_id = 7')
+    assert "512" in info.value.message and "2" in info.value.message

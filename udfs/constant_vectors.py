@@ -54,8 +54,9 @@ def _pack(vectors: pa.Array) -> pa.Array:
 def _unpack(packed: pa.Array) -> Rows:
     """Rows of a packed argument; a repeated constant costs one vector, not one per row."""
     n = len(packed)
-    views = np.frombuffer(packed.buffers()[1], dtype=np.dtype((np.void, 16)),
-                          count=packed.offset + n)[packed.offset:]
+    # A view is 16 bytes (length, prefix, buffer index, offset): equal views, equal values.
+    views = np.frombuffer(packed.buffers()[1], dtype=np.uint64,
+                          count=2 * (packed.offset + n)).reshape(-1, 2)[packed.offset:]
     if n and packed.null_count == 0 and bool((views == views[0]).all()):
         return constant_rows(np.frombuffer(packed[0].as_py(), dtype=np.float32), n)
     flat = packed.cast(pa.large_binary())

@@ -7,25 +7,30 @@ Three layers, each usable on its own:
 * Arrow functions (``dot`` …): take Arrow list arrays (fixed-size or variable, float16/32/64,
   sliced, with NULLs) and a second array or a constant vector, and return a float64 array.
   They run the Numba kernel or, per :mod:`udfs.device`, the CuPy kernel.
-* SQL functions: :func:`register` puts them into a DataFusion ``SessionContext``.
+* SQL functions: :func:`register` puts them into a DataFusion ``SessionContext``. A Python
+  UDF has one exact signature, so the SQL forms take ``List<Float32>`` (see
+  :data:`SQL_VECTOR`): any fixed-size or variable list coerces to it, float32 embeddings
+  without a copy, float16 and float64 ones converted to float32 by DataFusion first. The
+  Arrow functions keep every element type as it is.
 
 Semantics (all layers): a NULL vector, or a vector with a NULL element, gives NULL; vectors
 of different lengths raise :class:`~udfs.errors.DimensionMismatch` naming both sizes;
 the cosine similarity with a zero vector is undefined and gives NULL (the NumPy reference
 gives NaN there); NaN/inf elements propagate as IEEE arithmetic says. Results are float64.
 
-Tolerances against the reference: float64 inputs agree to 1e-12 relative, float32/float16
-inputs (summed in float64 from their exact values) to 1e-9 relative, in both cases plus an
-absolute 1e-12 × (product of the operand norms) for sums that cancel.
+Tolerance against the reference (the Hypothesis tests check it): kernels sum in float64
+over the exact element values, reassociated for SIMD, so each result is within 1e-9 of the
+reference relative to the magnitude summed (sum of |a_i * b_i| for DOT, the norms for NORM
+and L2_DISTANCE, 1 for the cosine).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-from datafusion import ScalarUDF, SessionContext, udf
 
 from grammar.errors import ValidationError
 from udfs import device, kernels_cpu
@@ -38,6 +43,9 @@ from udfs.arrow_rows import (
     to_float64_array,
     unify,
 )
+
+if TYPE_CHECKING:
+    from datafusion import ScalarUDF, SessionContext
 
 ArrayLike = pa.Array | pa.ChunkedArray
 
@@ -148,7 +156,7 @@ def evaluate_rows(function: VectorFunction, left: Rows, right: Rows) -> pa.Array
 def _run(op: int, left: Rows, left_values: np.ndarray, right: Rows, right_values: np.ndarray,
          valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nbytes = left_values.nbytes + (right_values.nbytes if right is not left else 0)
-    if device.use_gpu(nbytes, resident=_is_resident(left_values)):
+    if device.use_gpu(nbytes, resident=_is_resident(left, left_values)):
         from udfs import kernels_gpu
 
         return kernels_gpu.run(op, left, left_values, right, right_values, valid)
@@ -156,12 +164,14 @@ def _run(op: int, left: Rows, left_values: np.ndarray, right: Rows, right_values
                            right.starts, valid)
 
 
-def _is_resident(values: np.ndarray) -> bool:
-    if not device.gpu_available():
+def _is_resident(rows: Rows, values: np.ndarray) -> bool:
+    """Whether the span of ``values`` that ``rows`` read is already in device memory."""
+    if len(rows) == 0 or not device.gpu_available():
         return False
     from udfs import resident
 
-    return resident.cache().lookup(values) is not None
+    span = values[int(rows.starts.min()):int(rows.stops.max())]
+    return resident.cache().lookup(span) is not None
 
 
 def _aligned(a: ArrayLike, b: ArrayLike):
@@ -192,6 +202,8 @@ SQL_VECTOR = pa.list_(pa.float32())
 
 def sql_udfs() -> list[ScalarUDF]:
     """The four vector functions as DataFusion scalar UDFs (lower-case names)."""
+    from datafusion import udf  # the kernels themselves must import without DataFusion
+
     return [
         udf(_sql_body(f), [pa.field(f"v{i}", SQL_VECTOR) for i in range(f.arity)],
             pa.field(f.name, pa.float64()), "immutable", f.name)

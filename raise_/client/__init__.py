@@ -39,7 +39,6 @@ class Connection(Protocol):
 
 def connect(
     url: str | None = None,
-    *,
     home: str | None = None,
     user: str | None = None,
     password: str | None = None,

@@ -167,5 +167,7 @@ def upstream(catalog: Catalog, feature_key: str) -> list[str]:
 def downstream(catalog: Catalog, record: dict[str, Any]) -> list[str]:
     """Feature version keys whose expressions read ``record`` (by plain name or pinned version)."""
     base = f"{record['group']}/{record['name']}"
-    found = catalog.edges_to("lineage", base) + catalog.edges_to("lineage", f"{base}@{record['version']}")
+    found = []
+    for target in (base, f"{base}@{record['version']}"):
+        found += catalog.edges_to("lineage", target) + catalog.edges_to("lineage", "@" + target)
     return sorted({src for src, _ in found})

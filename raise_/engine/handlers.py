@@ -77,8 +77,9 @@ def create_feature_group(session: "Session", stmt: ast.CreateFeatureGroup) -> pa
         "tags": list(stmt.tags or ()), "owner": stmt.owner or session.principal, "columns": columns,
     }
     catalog.put("group", key, record, parent=names.join(*project))
-    session.engine.storage.create(uri, pa.schema(fields))
-    session.on_rollback(lambda: session.engine.storage.drop(uri))
+    if fields:
+        session.engine.storage.create(uri, pa.schema(fields))
+        session.on_rollback(lambda: session.engine.storage.drop(uri))
     return results.ddl("CREATE FEATURE GROUP", key, 1)
 
 

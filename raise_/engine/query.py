@@ -12,9 +12,11 @@ import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pyarrow as pa
+import sqlglot
 from datafusion import SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
+import udfs
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
 from raise_.engine.views import GroupView, group_view, hidden_table
 
@@ -90,9 +92,14 @@ class QueryContext:
     def _table(self, group: dict[str, Any], as_of: Any = None, name: str | None = None) -> str:
         name = name or hidden_table(group)
         if name not in self._registered:
-            table = self.session.engine.storage.open(group["uri"], as_of)
-            self.ctx.register_table(name, table)
-            self._stored[name] = {f.name for f in table.schema().fields}
+            storage = self.session.engine.storage
+            if as_of is None and not storage.exists(group["uri"]):
+                self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
+                self._stored[name] = set()
+            else:
+                table = storage.open(group["uri"], as_of)
+                self.ctx.register_table(name, table)
+                self._stored[name] = {f.name for f in table.schema().fields}
             self._registered.add(name)
         return name
 
@@ -144,7 +151,8 @@ class QueryContext:
     def dataframe(self, sql: str, params: Sequence[Any] | None = None):
         values = {str(i + 1): v for i, v in enumerate(params or ())}
         try:
-            return self.ctx.sql_with_options(self._snapshots(sql), _OPTIONS, param_values=values or None)
+            text = constant_vectors(self._snapshots(sql))
+            return self.ctx.sql_with_options(text, _OPTIONS, param_values=values or None)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
@@ -162,6 +170,9 @@ class QueryContext:
 
     def translate(self, error: Exception, sql: str) -> RaiseError:
         """A DataFusion error as the RaiseError a user can act on."""
+        raised = udfs.from_datafusion(error)
+        if raised is not None:
+            return raised
         text = str(error)
         missing = re.search(r"No field named (\"[^\"]+\"|[^\s.]+(?:\.[^\s.]+)?)", text)
         if missing:
@@ -187,6 +198,21 @@ class QueryContext:
                 f"{_first_line(text)}: create feature groups with CREATE FEATURE GROUP and write them "
                 "with INSERT INTO or ingest", code="RAISE-X002")
         return ExecutionError(_first_line(text))
+
+
+_VECTOR_CALL = re.compile(r"\b(dot|cosine_similarity|l2_distance)\s*\(", re.IGNORECASE)
+
+
+def constant_vectors(sql: str) -> str:
+    """Rewrite vector calls against a constant so the constant is not copied per row
+    (``udfs.prefer_constant_vectors``); SQL without such calls is left byte-for-byte alone."""
+    if not _VECTOR_CALL.search(sql):
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return sql  # DataFusion will report the error with its own positions
+    return udfs.prefer_constant_vectors(tree).sql("duckdb")
 
 
 def _first_line(text: str) -> str:

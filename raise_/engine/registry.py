@@ -126,7 +126,10 @@ def feature(catalog: Catalog, group_key: str, name: str, version: str | None = N
     found = latest(records)
     if found is None:
         others = {r["name"] for r in versions(catalog, group_key)}
-        raise _not_found(f"feature in group {group_key!r}", name, others)
+        error = _not_found("feature", name, others)
+        error.message = error.message.replace(" does not exist", f" does not exist in group {group_key!r}", 1)
+        error.args = (error.message,)
+        raise error
     return found
 
 

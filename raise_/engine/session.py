@@ -40,6 +40,7 @@ class Session:
         self.catalog = engine.catalog
         self.principal = principal
         self.project: tuple[str, ...] | None = tuple(project) if project else None
+        self._depth = 0
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
 
@@ -50,27 +51,65 @@ class Session:
     # -- statements ------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """Run a script; return the last statement's result."""
+        """Run a script; return the last statement's result.
+
+        Each statement commits on its own, unless the script is ``BEGIN; ...; COMMIT``: then
+        its statements commit together or not at all (``...; ROLLBACK`` checks a script and
+        keeps nothing). Data writes cannot join such a transaction.
+        """
         statements = parse(sql)
         if not statements:
             raise ValidationError("nothing to execute: the SQL text is empty", code="RAISE-V004")
+        if _keyword(statements[0]) in _BEGIN:
+            return self._script_transaction(statements, params)
         result = results.ddl("NOOP", "", 0)
         for statement in statements:
             result = self.run(statement, params)
         return result
 
+    def _script_transaction(self, statements: list[ast.Statement], params) -> pa.Table:
+        end = _keyword(statements[-1])
+        if end not in ("COMMIT", "ROLLBACK") or len(statements) < 2:
+            raise ValidationError("a script that starts with BEGIN must end with COMMIT or ROLLBACK",
+                                  code="RAISE-V006")
+        body = statements[1:-1]
+        if any(_keyword(s) in _BEGIN + ("COMMIT", "ROLLBACK") for s in body):
+            raise ValidationError("transactions do not nest", code="RAISE-V006")
+
+        def work() -> pa.Table:
+            result = results.ddl("BEGIN", "", 0)
+            for statement in body:
+                if isinstance(statement, ast.Passthrough) and insert_target(statement.sql):
+                    raise ValidationError("INSERT cannot be part of a transaction; run it after COMMIT",
+                                          code="RAISE-V007")
+                result = self.run(statement, params)
+            if end == "ROLLBACK":
+                raise _RolledBack(result)
+            return result
+
+        try:
+            return self._transaction(work)
+        except _RolledBack as rolled:
+            return rolled.result
+
     def run(self, statement: ast.Statement, params: Sequence[Any] | None = None) -> pa.Table:
         """Run one parsed statement."""
         if isinstance(statement, ast.Passthrough):
+            if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
+                raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
+                                      code="RAISE-V006")
             target = insert_target(statement.sql)
             if target is not None:
                 return self._insert(statement.sql, target, params)
             return self.query_context(statement.sql).run(statement.sql, params)
         handler = HANDLERS[type(statement)]
+        if self._depth:
+            return handler(self, statement)
         return self._transaction(lambda: handler(self, statement))
 
     def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:
         self._rollback, self._after = [], []
+        self._depth += 1
         try:
             with self.catalog.transaction():
                 result = work()
@@ -78,6 +117,8 @@ class Session:
             for undo in reversed(self._rollback):
                 undo()
             raise
+        finally:
+            self._depth -= 1
         for action in self._after:
             action()
         return result
@@ -153,6 +194,20 @@ class Session:
             infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
                                    [k["name"] for k in record["keys"]], view))
         return infos
+
+
+_BEGIN = ("BEGIN", "START TRANSACTION", "BEGIN TRANSACTION", "BEGIN WORK")
+
+
+class _RolledBack(Exception):
+    def __init__(self, result: pa.Table) -> None:
+        self.result = result
+
+
+def _keyword(statement: ast.Statement) -> str | None:
+    if not isinstance(statement, ast.Passthrough):
+        return None
+    return " ".join(statement.sql.upper().split())
 
 
 def _as_table(data: Any) -> pa.Table:

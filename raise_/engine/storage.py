@@ -54,6 +54,15 @@ class Storage:
         except (DeltaError, OSError) as error:
             raise ExecutionError(f"cannot create the feature table at {uri}: {error}") from None
 
+    def exists(self, uri: str) -> bool:
+        """Whether the table has been created (a group with no key or time column gets its
+        table on the first write: Delta has no zero-column tables)."""
+        try:
+            DeltaTable(uri, storage_options=self.options)
+        except TableNotFoundError:
+            return False
+        return True
+
     def drop(self, uri: str) -> None:
         """Remove a table's files (local stores; object-store tables are left to lifecycle rules)."""
         if _is_local(uri):

@@ -17,7 +17,7 @@ from grammar import ast, render
 from raise_.client import Connection
 from raise_.errors import RaiseWarning
 
-__all__ = ["Executor", "as_path"]
+__all__ = ["Executor", "as_path", "warn"]
 
 _LEVELS = ("organization", "domain", "project")
 
@@ -46,14 +46,20 @@ class Executor:
         """Render and execute one statement."""
         return self.send(render(statement))
 
-    def run_script(self, statements: Iterable[ast.Statement]) -> pa.Table:
-        """Render statements into one script and execute it; the last statement's result."""
-        return self.send(";\n".join(render(s) for s in statements))
+    def run_script(self, statements: Iterable[ast.Statement], *, warn: bool = True) -> pa.Table:
+        """Render statements into one script and execute it; the last statement's result.
 
-    def send(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        ``warn=False``: the caller reports warnings itself (a script returns only the last
+        statement's).
+        """
+        return self.send(";\n".join(render(s) for s in statements), warn=warn)
+
+    def send(self, sql: str, params: Sequence[Any] | None = None, *, warn: bool = True) -> pa.Table:
+        """Execute SQL text as it is, recording it in ``history``."""
         self.history.append(sql)
         result = self.connection.execute(sql, params)
-        _warn(result)
+        if warn:
+            _warn(result)
         return result
 
     def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
@@ -86,6 +92,10 @@ class Executor:
         )
         self._ensured.update(missing)
 
+    def created(self, path: tuple[str, ...]) -> None:
+        """Note that the namespace at ``path`` exists (so ``ensure_namespaces`` skips it)."""
+        self._ensured.update(path[:depth] for depth in range(1, len(path) + 1))
+
     def ingest(self, group: str, data: pa.Table, mode: str) -> int:
         return self.connection.ingest(group, data, mode)
 
@@ -97,13 +107,12 @@ def _warn(result: pa.Table) -> None:
     for texts in result.column("warnings").to_pylist():
         for text in texts or ():
             code, _, message = text.partition(": ")
-            warnings.warn(RaiseWarning(message or text, code if message else "RAISE-W000"),
-                          stacklevel=_caller_level())
+            warn(code if message else "RAISE-W000", message or text)
 
 
-def _caller_level() -> int:
-    """``stacklevel`` that points the warning at the first frame outside Raise's packages."""
-    frame, level = sys._getframe(1), 1
+def warn(code: str, message: str) -> None:
+    """Issue a ``RaiseWarning`` attributed to the user's code (the first frame outside Raise)."""
+    frame, level = sys._getframe(1), 2
     while frame is not None and frame.f_globals.get("__name__", "").startswith(("raise_", "grammar")):
         frame, level = frame.f_back, level + 1
-    return level
+    warnings.warn(RaiseWarning(message, code), stacklevel=level)

@@ -233,10 +233,10 @@ class BlobRef(FeatureType):
 
     def __init__(self, content_types: Iterable[str] | None = None, *, registry: str | None = None,
                  validate_on_write: bool = False) -> None:
-        types = list(content_types or ())
         if isinstance(content_types, str):
             raise InvalidDType("content_types is a list of MIME types, e.g. ['image/png']",
                                name=content_types)
+        types = list(content_types or ())
         super().__init__("blob_ref" + (f"<{'|'.join(types)}>" if types else ""))
         object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "validate_on_write", bool(validate_on_write))
@@ -286,7 +286,7 @@ def feature_type(dtype: DTypeLike) -> FeatureType:
         return dtype
     spec = parse_dtype(dtype)
     if spec.kind == "primitive":
-        return _PRIMITIVES[spec.element]()
+        return String() if spec.element == "string" else _PRIMITIVES[spec.element]()
     if spec.kind == "embedding":
         return Embedding(spec.size, dtype=spec.element)
     if spec.kind == "array":

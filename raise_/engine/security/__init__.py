@@ -1,0 +1,31 @@
+"""Access control, cross-organization grants and the tamper-evident audit log.
+
+The engine calls these hooks (see each function's docstring):
+
+- ``audited(session)``: a context manager around each statement and each ingest; it writes
+  the statement's audit events with outcome ALLOWED, DENIED or ERROR when it ends.
+- ``authorize_statement(session, statement)``: before a Raise statement's handler runs.
+- ``authorize_query(session, dataframe, context)``: after planning plain SQL, before running it.
+- ``authorize_write(session, group, columns, mode, rows)``: before an ingest writes.
+- ``filter_result(session, statement, table)``: on SHOW results.
+- ``visible_groups`` / ``visible_schema`` / ``visible_paths``: catalog listings for SQL clients
+  (GetTables, GetCatalogs, GetDbSchemas, get_objects).
+- ``resolve_external(catalog, path, home_group)``: ``@org/...`` references in derived features.
+- ``SECURITY_HANDLERS`` / ``SECURITY_SCHEMAS``: the security statements' handlers and result schemas.
+
+Every refusal is ``AccessDenied``, a ``grammar.errors.PermissionDenied`` (PERMISSION_DENIED).
+"""
+from raise_.engine.security.audit import AuditLog, Entry, Event, log_for
+from raise_.engine.security.authorize import (
+    authorize_query, authorize_write, filter_result, resolve_external, visible_groups, visible_paths,
+    visible_schema,
+)
+from raise_.engine.security.handlers import SECURITY_HANDLERS, SECURITY_SCHEMAS
+from raise_.engine.security.scope import AccessDenied, audited, record
+from raise_.engine.security.statements import authorize_statement
+
+__all__ = [
+    "audited", "authorize_statement", "authorize_query", "authorize_write", "filter_result",
+    "visible_groups", "visible_paths", "visible_schema", "resolve_external", "record", "SECURITY_HANDLERS",
+    "SECURITY_SCHEMAS", "AccessDenied", "AuditLog", "Entry", "Event", "log_for",
+]

@@ -1,0 +1,309 @@
+"""Authorization of queries, writes and catalog listings.
+
+Queries: every feature column a query reads (``plans``) needs ``read`` on that feature; key and
+event-time columns, and a scan that reads no column (``COUNT(*)``), need the group to be
+visible (readable itself, or one of its features readable). A derived feature needs ``read``
+on itself and on every feature upstream of it (lineage edges, followed through derived
+features of the same organization), so it cannot leak what it is computed from. A plan that
+cannot be fully resolved, a hidden table column that no feature owns, or a table Raise does
+not know is refused. ``information_schema`` lists the columns of the groups a query opened, so
+it is allowed only when every feature of those groups is readable.
+
+Writes: ``write`` on every feature written; the key columns come with them (a write of key
+columns only needs ``write`` on the group); ``overwrite`` replaces every row and so needs
+``write`` on the group and all its features.
+
+Every refusal raises ``AccessDenied`` (``PermissionDenied``) with the refused events, which the
+statement's audit scope records as DENIED; allowed reads and writes become READ, QUERY and
+WRITE events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from grammar import ast
+from raise_.engine import registry
+from raise_.engine.security import grants, plans, principals
+from raise_.engine.security.acl import AccessControl, level_of
+from raise_.engine.security.audit import Event
+from raise_.engine.security.scope import AccessDenied, allow, deny
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+_VERBS = {"read": "read", "write": "write", "admin": "administer", "see": "see"}
+
+
+def control(session: "Session") -> AccessControl:
+    """A fresh access checker for the session's principal (one per statement)."""
+    return AccessControl(session.catalog, session.principal)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission a statement needs, and the audit event it stands for (if any)."""
+
+    permission: str
+    path: str
+    event: Event | None = None
+
+
+def holds(ac: AccessControl, need: Need) -> bool:
+    if need.permission == "see":
+        return ac.visible(need.path)
+    return ac.allows(need.permission, need.path)
+
+
+def check(session: "Session", ac: AccessControl, needs: Sequence[Need], extra: Iterable[Event] = ()) -> list[Event]:
+    """Raise ``AccessDenied`` (recording the refused events) unless every need holds; the
+    events of the needs otherwise, plus ``extra``."""
+    refused = [n for n in needs if not holds(ac, n)]
+    if refused:
+        first = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        message = (f"{principals.actor(ac.principal)} may not {_VERBS[first.permission]} "
+                   f"{_describe(first.path)}{more}")
+        events = [n.event for n in refused if n.event] or [n.event for n in needs if n.event] or list(extra)
+        raise deny(session, AccessDenied(message, events=events, name=first.path))
+    return [n.event for n in needs if n.event] + list(extra)
+
+
+def _describe(path: str) -> str:
+    return f"{level_of(path)} {path!r}" if path else "this"
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+@dataclass
+class GroupReads:
+    """What a query reads of one group."""
+
+    group: dict[str, Any]
+    features: dict[str, set[str]] = field(default_factory=dict)  # feature path -> versions
+    group_columns: bool = False
+    unmapped: set[str] = field(default_factory=set)
+    derived: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> version record
+
+
+def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, audit_reads: bool = True) -> None:
+    """Refuse ``dataframe`` (a planned DataFusion query) unless the principal may read everything
+    it touches; otherwise add its READ/QUERY events to the statement's audit scope.
+
+    ``context`` is the ``QueryContext`` that planned it (needed to judge ``information_schema``);
+    ``audit_reads=False`` checks without recording reads (preparing a statement).
+    """
+    ac = control(session)
+    project = "/".join(session.project or ())
+    try:
+        found = plans.scans(dataframe)
+    except plans.UnresolvablePlan as error:
+        raise deny(session, AccessDenied(
+            "the query's plan has parts whose reads Raise cannot check (an uncorrelated scalar subquery); "
+            "rewrite it as a join or a CTE", code="RAISE-P004", name=project,
+            events=[Event("QUERY", project, {"reason": str(error)})])) from None
+    by_id = {g["id"]: g for g in session.catalog.list("group")}
+    reads = _reads(session.catalog, found, plans.unoptimized_text(dataframe), by_id)
+    needs = [n for r in reads.values() for n in _read_needs(session.catalog, r)]
+    needs += _other_tables(session, ac, found, context)
+    queries = [Event("QUERY", r.group["key"], {"features": sorted(r.features)}) for r in reads.values()]
+    events = check(session, ac, needs, queries or [Event("QUERY", project, {})])
+    if audit_reads:
+        allow(session, events)
+
+
+def _reads(catalog: Any, found: list[plans.Scan], text: str, by_id: dict[int, dict]) -> dict[str, GroupReads]:
+    reads: dict[str, GroupReads] = {}
+    for scan in found:
+        group = by_id.get(scan.group_id) if scan.group_id is not None else None
+        if group is None:
+            continue
+        entry = reads.setdefault(group["key"], GroupReads(group))
+        _map_columns(catalog, scan, entry)
+    for group_id in plans.hidden_tables_in(text):
+        if group_id in by_id:
+            entry = reads.setdefault(by_id[group_id]["key"], GroupReads(by_id[group_id]))
+            _derived_named(catalog, entry, text)
+    return reads
+
+
+def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
+    group = entry.group
+    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
+    owners = {r["column"]: r for r in registry.versions(catalog, group["key"]) if r.get("column")}
+    read = {c for c in scan.columns} | {c for c in owners.keys() | group_columns if scan.reads(c)}
+    if not scan.columns:
+        entry.group_columns = True
+    for column in read:
+        if column in group_columns:
+            entry.group_columns = True
+        elif column in owners:
+            record = owners[column]
+            entry.features.setdefault(f"{group['key']}/{record['name']}", set()).add(record["version"])
+        else:
+            entry.unmapped.add(column)
+
+
+def _derived_named(catalog: Any, entry: GroupReads, text: str) -> None:
+    current = registry.current_features(catalog, entry.group["key"])
+    for record in registry.versions(catalog, entry.group["key"]):
+        if record.get("derived_as") is None or record["status"] == "archived":
+            continue
+        labels = [f"{record['name']}@{record['version']}"]
+        if current.get(record["name"], {}).get("key") == record["key"]:
+            labels.append(record["name"])
+        if any(plans.names_column(text, label) for label in labels):
+            entry.derived[labels[0]] = record
+            entry.features.setdefault(f"{entry.group['key']}/{record['name']}", set()).add(record["version"])
+
+
+def _read_needs(catalog: Any, reads: GroupReads) -> list[Need]:
+    group_key = reads.group["key"]
+    needs = [Need("see", group_key)] if reads.group_columns else []
+    for path, versions in sorted(reads.features.items()):
+        needs.append(Need("read", path, Event("READ", path, {"versions": sorted(versions)})))
+    if reads.unmapped:
+        needs.append(Need("admin", group_key, Event("READ", group_key, {"columns": sorted(reads.unmapped)})))
+    seen = set(reads.features)
+    for record in reads.derived.values():
+        for path in sorted(upstream_paths(catalog, record) - seen):
+            seen.add(path)
+            needs.append(Need("read", path, Event("READ", path, {"via": f"{group_key}/{record['name']}"})))
+    return needs
+
+
+def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
+    """Feature paths a derived feature reads, through derived features of its organization;
+    another organization's feature (``@org/...``) is a leaf: its grant shares its value."""
+    found: set[str] = set()
+    stack, seen = [record], {record["key"]}
+    while stack:
+        current = stack.pop()
+        for target, _ in catalog.edges_from("lineage", current["key"]):
+            external = target.startswith("@")
+            head, _, last = target.lstrip("@").rpartition("/")
+            name, _, version = last.partition("@")
+            found.add(f"{head}/{name}")
+            if external:
+                continue
+            upstream = [r for r in registry.versions(catalog, head, name)
+                        if r.get("derived_as") is not None and (not version or r["version"] == version)]
+            for item in upstream[-1:]:
+                if item["key"] not in seen:
+                    seen.add(item["key"])
+                    stack.append(item)
+    return found
+
+
+def _other_tables(session: "Session", ac: AccessControl, found: list[plans.Scan], context: Any) -> list[Need]:
+    """Tables that are not feature groups: ``information_schema`` as described above; any other
+    table (Raise registers none) is refused."""
+    needs: list[Need] = []
+    for scan in found:
+        if scan.group_id is not None or ac.superuser:
+            continue
+        if not scan.table.startswith("information_schema.") or context is None:
+            raise deny(session, AccessDenied(
+                f"the query reads {scan.table!r}, whose contents Raise cannot check", code="RAISE-P005",
+                name=scan.table, events=[Event("QUERY", "", {"table": scan.table})]))
+        for view in getattr(context, "views", {}).values():
+            group = view.group
+            needs.extend(Need("read", f"{group['key']}/{r['name']}")
+                         for r in registry.versions(ac.catalog, group["key"]))
+            needs.append(Need("see", group["key"]))
+    return needs
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+
+def authorize_write(session: "Session", group: dict[str, Any], columns: Iterable[str], mode: str = "append",
+                    rows: int | None = None) -> None:
+    """Refuse writing ``columns`` (names as ingest takes them: ``f``, ``"f@v2"``, keys) into
+    ``group`` unless allowed; otherwise add WRITE events to the audit scope."""
+    ac = control(session)
+    catalog = session.catalog
+    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
+    current = registry.current_features(catalog, group["key"])
+    details = {"mode": mode, **({"rows": rows} if rows is not None else {})}
+    written: dict[str, set[str]] = {}
+    for column in columns:
+        name, _, version = column.partition("@")
+        if column in group_columns or name not in current:
+            continue
+        written.setdefault(name, set()).add(version or current[name]["version"])
+    if mode == "overwrite":
+        written.update({n: written.get(n, set()) for n in current if current[n].get("derived_as") is None})
+    needs = [Need("write", f"{group['key']}/{n}", Event("WRITE", f"{group['key']}/{n}",
+                                                        {**details, "versions": sorted(v)}))
+             for n, v in sorted(written.items())]
+    if not needs or mode == "overwrite":
+        needs.append(Need("write", group["key"], Event("WRITE", group["key"], details)))
+    allow(session, check(session, ac, needs))
+
+
+# -- listings ----------------------------------------------------------------------------------
+
+
+def visible_groups(session: "Session", records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The feature group records the principal may see (Flight GetTables, get_objects)."""
+    ac = control(session)
+    return [r for r in records if ac.visible(r["key"])]
+
+
+def visible_paths(session: "Session", paths: Iterable[str]) -> list[str]:
+    """The namespace or group paths (``acme``, ``acme/ml/rec``) the principal may see
+    (Flight GetCatalogs and GetDbSchemas list only these)."""
+    ac = control(session)
+    return [p for p in paths if ac.visible(p)]
+
+
+def visible_schema(session: "Session", group: dict[str, Any], schema: pa.Schema) -> pa.Schema:
+    """``schema`` (a group view's) without the feature columns the principal may not read."""
+    ac = control(session)
+    keep = [f for f in schema if _column_visible(ac, group, f.name)]
+    return pa.schema(keep, metadata=schema.metadata)
+
+
+def _column_visible(ac: AccessControl, group: dict[str, Any], label: str) -> bool:
+    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
+    if label in group_columns:
+        return True
+    name, _, version = label.partition("@")
+    return feature_readable(ac, group["key"], name, version or None)
+
+
+def feature_readable(ac: AccessControl, group_key: str, name: str, version: str | None = None) -> bool:
+    """``read`` on the feature and, for a derived version (the given one, else the current),
+    on everything upstream of it: what a query of that column would need."""
+    if not ac.allows("read", f"{group_key}/{name}"):
+        return False
+    records = registry.versions(ac.catalog, group_key, name)
+    chosen = [r for r in records if r["version"] == version] if version else [registry.latest(records)]
+    return all(ac.allows("read", path) for record in chosen if record and record.get("derived_as") is not None
+               for path in upstream_paths(ac.catalog, record))
+
+
+def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """A SHOW result without the rows the principal may not see (other results unchanged)."""
+    if not isinstance(statement, ast.Show) or table.num_rows == 0:
+        return table
+    ac = control(session)
+    if statement.kind in ("features", "versions"):
+        keep = []
+        for qualified in table.column("qualified_name").to_pylist():
+            path, _, version = qualified.rpartition("@")
+            group_key, _, name = path.rpartition("/")
+            keep.append(feature_readable(ac, group_key, name, version))
+    else:
+        keep = [ac.visible(p) for p in table.column("path").to_pylist()]
+    return table.filter(pa.array(keep, pa.bool_()))
+
+
+def resolve_external(catalog: Any, path: Any, home_group: dict[str, Any]) -> dict[str, Any]:
+    """The group an ``@org/...`` path in a derived feature of ``home_group`` names, under a live
+    grant to ``home_group``'s organization (``PermissionDenied`` otherwise)."""
+    return grants.resolve_external(catalog, path, home_group["project"][0])

@@ -1,0 +1,273 @@
+"""``FeatureStore``: the entry point, a façade over the namespace hierarchy.
+
+>>> fs = FeatureStore("acme/mlplatform/recommendation")            # doctest: +SKIP
+>>> user_signals = fs.create_feature_group("user-signals")          # doctest: +SKIP
+>>> user_signals.create_feature("click_count", dtype="int64")       # doctest: +SKIP
+Feature(user-signals/click_count@v1, dtype=int64)
+
+The store runs embedded (``home=``, default ``$RAISE_HOME`` or ``./.raise``) or against a
+Raise server (``url="grpc://host:port"``, ``user=``, ``password=``). Every call is compiled
+to Raise SQL and sent through the connection; ``fs.history`` lists the SQL sent so far.
+Organizations, domains and projects named by the context are created on first use, owned by
+the user who creates them.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from grammar import ast
+from grammar.errors import NotFound, ValidationError
+from raise_.client import Connection, connect
+from raise_.sdk import compile as sql
+from raise_.sdk import html
+from raise_.sdk.context import Executor
+from raise_.sdk.dtypes import DTypeLike
+from raise_.sdk.feature import Feature, FeatureInfo, describe
+from raise_.sdk.group import FeatureGroup, GroupInfo, describe_group
+from raise_.sdk.namespaces import Domain, Organization, Project, namespace_object
+
+__all__ = ["FeatureStore"]
+
+_LEVELS = ("organization", "domain", "project")
+_SEARCH_FILTERS = ("tags", "dtype", "owner", "status", "is_derived", "group")
+
+
+class FeatureStore:
+    """A connection to a Raise store with a current context (organization/domain/project)."""
+
+    def __init__(self, path: str | None = None, *, org: str | None = None, domain: str | None = None,
+                 project: str | None = None, home: str | None = None, user: str | None = None,
+                 password: str | None = None, url: str | None = None,
+                 connection: Connection | None = None) -> None:
+        if path is not None and any(v is not None for v in (org, domain, project)):
+            raise ValidationError("give the context as a path or as org=/domain=/project=, not both",
+                                  name=str(path))
+        context = _split(path) if path is not None else _levels(org, domain, project)
+        if connection is None:
+            connection = connect(
+                url, home=home, user=user or os.environ.get("RAISE_USER"),
+                password=password or os.environ.get("RAISE_PASSWORD"),
+                project=context if len(context) == 3 else None,
+            )
+        self._executor = Executor(connection)
+        self._context = context
+
+    @classmethod
+    def _scoped(cls, executor: Executor, context: tuple[str, ...]) -> "FeatureStore":
+        store = cls.__new__(cls)
+        store._executor, store._context = executor, context
+        return store
+
+    def with_context(self, org: str | None = None, domain: str | None = None,
+                     project: str | None = None) -> "FeatureStore":
+        """The same connection with another context. Changing a level drops the levels below
+        it unless they are given: ``with_context(project="fraud-detection")`` keeps the
+        organization and domain."""
+        given = (org, domain, project)
+        first = next((i for i, v in enumerate(given) if v is not None), None)
+        if first is None:
+            return self
+        kept = self._context[:first]
+        if len(kept) < first:
+            raise ValidationError(f"cannot set the {_LEVELS[first]} without the levels above it",
+                                  name=str(given[first]))
+        return FeatureStore._scoped(self._executor, kept + _levels(*given[first:], offset=first))
+
+    # -- context ---------------------------------------------------------------------------
+
+    @property
+    def context(self) -> str:
+        """``org/domain/project`` (as far as it is set)."""
+        return "/".join(self._context)
+
+    @property
+    def connection(self) -> Connection:
+        return self._executor.connection
+
+    @property
+    def history(self) -> list[str]:
+        """The Raise SQL this store's connection has sent, oldest first."""
+        return self._executor.history
+
+    def close(self) -> None:
+        self._executor.connection.close()
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _at(self, depth: int) -> tuple[str, ...]:
+        if len(self._context) < depth:
+            raise ValidationError(
+                f"this needs a {_LEVELS[depth - 1]} in the context (now {self.context or 'empty'!r}): "
+                "use FeatureStore('org/domain/project') or with_context(...)", name=self.context)
+        return self._context[:depth]
+
+    # -- namespaces ------------------------------------------------------------------------
+
+    def create_organization(self, name: str, **options: Any) -> Organization:
+        """Create an organization (options: ``description``, ``tags``, ``owner``, ``if_exists``)."""
+        return self._create_namespace((name,), options)
+
+    def organization(self, name: str | None = None) -> Organization:
+        return self._namespace((name,) if name else self._at(1))
+
+    def list_organizations(self, tags: Iterable[str] | None = None) -> list[Organization]:
+        return self._list("organizations", None, tags)
+
+    def create_domain(self, name: str, **options: Any) -> Domain:
+        """Create a domain in the context's organization (created if missing)."""
+        return self._create_namespace((*self._at(1), name), options)
+
+    def domain(self, name: str | None = None) -> Domain:
+        """A domain of the context's organization (default: the context's domain)."""
+        return self._namespace((*self._at(1), name) if name else self._at(2))
+
+    def list_domains(self, tags: Iterable[str] | None = None) -> list[Domain]:
+        return self._list("domains", self._at(1), tags)
+
+    def create_project(self, name: str, **options: Any) -> Project:
+        """Create a project in the context's domain (created if missing)."""
+        return self._create_namespace((*self._at(2), name), options)
+
+    def project(self, name: str | None = None) -> Project:
+        """A project of the context's domain (default: the context's project)."""
+        return self._namespace((*self._at(2), name) if name else self._at(3))
+
+    def list_projects(self, tags: Iterable[str] | None = None) -> list[Project]:
+        return self._list("projects", self._at(2), tags)
+
+    def _create_namespace(self, path: tuple[str, ...], options: dict[str, Any]) -> Any:
+        if len(path) > 1:
+            self._executor.ensure_namespaces(path[:-1])
+        self._executor.run(sql.create_namespace(_LEVELS[len(path) - 1], path, **options))
+        self._executor.created(path)
+        return self._namespace(path)
+
+    def _namespace(self, path: tuple[str, ...]) -> Any:
+        row = self._executor.run(ast.Describe(kind=_LEVELS[len(path) - 1], target=path)).to_pylist()[0]
+        return namespace_object(self, row)
+
+    def _list(self, kind: str, within: tuple[str, ...] | None, tags: Iterable[str] | None) -> list[Any]:
+        table = self._executor.run(ast.Show(kind=kind, within=within, tags=sql.tags_of(tags)))
+        return [namespace_object(self, row) for row in table.to_pylist()]
+
+    # -- feature groups --------------------------------------------------------------------
+
+    def create_feature_group(self, name: str, **options: Any) -> FeatureGroup:
+        """Create a feature group in the context's project (created if missing).
+
+        Options: ``key_columns`` (``["user_id"]``, each int64, or ``{"user_id": "string"}``),
+        ``timestamp_column`` (the event-time column), ``description``, ``tags``, ``owner``,
+        ``if_exists`` (``"error"`` or ``"skip"``).
+        """
+        project = self._at(3)
+        statement = sql.create_group(project, name, **options)
+        self._executor.ensure_namespaces(project)
+        self._executor.run(statement)
+        return FeatureGroup(self._executor, project, name)
+
+    def feature_group(self, name: str) -> FeatureGroup:
+        """An existing feature group of the context's project (``NotFound`` otherwise)."""
+        project = self._at(3)
+        info = describe_group(self._executor, sql.group_ref(project, name))
+        return FeatureGroup(self._executor, project, name, info)
+
+    def list_feature_groups(self, tags: Iterable[str] | None = None) -> list[FeatureGroup]:
+        project = self._at(3)
+        table = self._executor.run(ast.Show(kind="feature groups", within=project, tags=sql.tags_of(tags)))
+        return [FeatureGroup(self._executor, project, row["name"], GroupInfo.from_row(row))
+                for row in table.to_pylist()]
+
+    # -- features by path ------------------------------------------------------------------
+
+    def create_feature(self, path: str, dtype: DTypeLike, **options: Any) -> Feature:
+        """``fs.create_feature("user-signals/click_count", dtype="int64")``: the group must
+        exist; options as ``FeatureGroup.create_feature``."""
+        project, group, name = sql.split_feature_path(path, self._context)
+        return FeatureGroup(self._executor, project, group).create_feature(name, dtype, **options)
+
+    def feature(self, path: str) -> Feature:
+        """``fs.feature("user-signals/click_count")`` or ``".../user_embedding@v1"``."""
+        project, group, name = sql.split_feature_path(path, self._context)
+        return Feature(self._executor, describe(self._executor, sql.feature_ref(project, group, name)))
+
+    def search_features(self, query: str | None = None, **filters: Any) -> list[Feature]:
+        """Features of the context's project whose name, group, description or tags contain
+        ``query`` (case-insensitive), filtered by ``tags=`` (all of them), ``dtype=``,
+        ``owner=``, ``status=``, ``is_derived=`` or ``group=``."""
+        unknown = sorted(set(filters) - set(_SEARCH_FILTERS))
+        if unknown:
+            raise ValidationError(f"search_features() filters by {', '.join(_SEARCH_FILTERS)}; got "
+                                  f"{', '.join(unknown)}", name=unknown[0])
+        project = self._at(3)
+        self._executor.use(project)
+        table = self._executor.run(ast.Show(kind="features", tags=sql.tags_of(filters.pop("tags", None))))
+        found = [Feature(self._executor, FeatureInfo.from_row(row)) for row in table.to_pylist()]
+        return [f for f in found if _matches(f, query) and all(getattr(f, k) == v for k, v in filters.items())]
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run Raise SQL in the context's project: ``fs.sql('SELECT ctr FROM "user-signals"')``."""
+        try:
+            if len(self._context) == 3:
+                return self._executor.query(self._context, query, params)
+            return self._executor.send(query, params)
+        finally:
+            self._executor.forget_current()
+
+    # -- display ---------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({self.context!r}, connection={self._executor.connection!r})"
+
+    def _repr_html_(self) -> str:
+        rows: list[tuple[str, Any]] = [("context", self.context), ("connection", repr(self.connection))]
+        if len(self._context) == 3:
+            try:
+                groups = ", ".join(g.name for g in self.list_feature_groups()) or "none"
+            except NotFound:
+                groups = "none (the project is created on first use)"
+            rows.append(("feature groups", groups))
+        return html.card("FeatureStore", rows)
+
+
+def _matches(feature: Feature, query: str | None) -> bool:
+    if not query:
+        return True
+    text = " ".join([feature.name, feature.group, feature.description or "", *feature.tags]).lower()
+    return query.lower() in text
+
+
+def _split(path: str) -> tuple[str, ...]:
+    if not isinstance(path, str):
+        raise ValidationError(f"the context path is a string such as 'acme/ml/rec', got {path!r}",
+                              name=repr(path))
+    parts = tuple(path.strip("/").split("/"))
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise ValidationError(f"invalid context {path!r}: write org, org/domain or org/domain/project",
+                              name=path)
+    return parts
+
+
+def _levels(org: str | None, domain: str | None = None, project: str | None = None, *,
+            offset: int = 0) -> tuple[str, ...]:
+    """The given levels as a path; a level may not be given without the ones above it."""
+    given = [v for v in (org, domain, project)]
+    path: list[str] = []
+    for index, value in enumerate(given):
+        if value is None:
+            if any(v is not None for v in given[index + 1:]):
+                raise ValidationError(f"the {_LEVELS[offset + index + 1]} needs a "
+                                      f"{_LEVELS[offset + index]}", name=str(given[index + 1]))
+            break
+        if not isinstance(value, str) or not value or "/" in value:
+            raise ValidationError(f"invalid {_LEVELS[offset + index]} name {value!r}", name=str(value))
+        path.append(value)
+    return tuple(path)

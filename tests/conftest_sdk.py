@@ -1,0 +1,72 @@
+"""Fixtures for the SDK suite: stores on a fresh home, one per connection kind.
+
+Registered by the SDK test modules with ``pytest_plugins = ["conftest_sdk"]``. The behavioural
+tests take ``store`` (or ``make_store`` for several stores on the same home) so the same suite
+runs through every connection kind in ``CONNECTION_KINDS``: ``embedded`` (in-process) by
+default; ``RAISE_TEST_CONNECTIONS=embedded,flight`` adds a Raise Flight SQL server per test.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from raise_ import FeatureStore
+
+CONNECTION_KINDS = os.environ.get("RAISE_TEST_CONNECTIONS", "embedded").split(",")
+QUICKSTART = "acme/mlplatform/recommendation"
+USER, PASSWORD = "alice@acme.com", "alice-password"
+
+
+@pytest.fixture(params=CONNECTION_KINDS)
+def connection_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def server_url(tmp_path, connection_kind):
+    """A Flight SQL server on this test's store home (None for the embedded kind)."""
+    if connection_kind != "flight":
+        yield None
+        return
+    from conftest_flight import add_user, start_server
+
+    home = tmp_path / "store"
+    home.mkdir()
+    add_user(home, USER, PASSWORD)
+    server = start_server(home)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def make_store(tmp_path, connection_kind, server_url):
+    """``make_store(path, **context)``: a FeatureStore for alice on this test's store."""
+    opened: list[FeatureStore] = []
+
+    def factory(path: str | None = QUICKSTART, **context) -> FeatureStore:
+        if connection_kind == "flight":
+            store = FeatureStore(path, url=server_url, user=USER, password=PASSWORD, **context)
+        else:
+            store = FeatureStore(path, home=str(tmp_path / "store"), user=USER, **context)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:  # a server shuts down once its clients have gone
+        store.close()
+
+
+@pytest.fixture
+def store(make_store) -> FeatureStore:
+    return make_store()
+
+
+@pytest.fixture
+def signals(store):
+    """The Quick Start's group with a key and an event-time column, and its plain features."""
+    group = store.create_feature_group("user-signals", key_columns=["user_id"], timestamp_column="event_time")
+    group.create_feature("click_count", dtype="int64")
+    group.create_feature("impression_count", dtype="int64")
+    group.create_feature("user_embedding", dtype="float32[512]")
+    return group
