@@ -15,6 +15,7 @@ exception that yields ALREADY_EXISTS, so ``AlreadyExists`` travels as INVALID_AR
 """
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -55,6 +56,13 @@ class RequestTooLarge(ValidationError):
     code = "RAISE-F004"
 
 
+class CannotListen(RaiseError):
+    """``raise serve`` could not bind its address (in use, not local, no permission)."""
+
+    code = "RAISE-F032"
+    status = "UNAVAILABLE"
+
+
 class InvalidArgument(pa.ArrowInvalid):
     """Carries INVALID_ARGUMENT to the client."""
 
@@ -83,6 +91,10 @@ _BY_STATUS: dict[str, type[Exception]] = {
 }
 
 
+#: Appended to a RaiseError's text so the client can restore ``error.name``.
+NAME_TRAILER = "\n[raise-name: {}]"
+
+
 def hide_tracebacks() -> None:
     """Make pyarrow's status detail for Python exceptions a single line (see module doc)."""
     sys.tracebacklimit = 0
@@ -91,7 +103,10 @@ def hide_tracebacks() -> None:
 def to_flight_error(error: BaseException) -> Exception:
     """The exception a Flight handler raises for ``error`` (a status with a clear message)."""
     if isinstance(error, RaiseError):
-        return _BY_STATUS.get(error.status, flight.FlightInternalError)(str(error))
+        text = str(error)
+        if error.name is not None:  # the offending name travels as a trailer the client strips
+            text += NAME_TRAILER.format(json.dumps(error.name))
+        return _BY_STATUS.get(error.status, flight.FlightInternalError)(text)
     if isinstance(error, flight.FlightError):
         return error
     reference = secrets.token_hex(4)

@@ -14,6 +14,8 @@ import pyarrow as pa
 
 from flight_server import flight_sql_pb2 as pb
 from flight_server.sql_info import TABLE_TYPES
+from grammar.errors import RaiseError
+from raise_.types import from_arrow
 
 if TYPE_CHECKING:
     from raise_.engine import Session, TableInfo
@@ -144,8 +146,9 @@ def annotated_schema(table: "TableInfo") -> pa.Schema:
         metadata = {
             "ARROW:FLIGHT:SQL:CATALOG_NAME": table.org,
             "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME": table.schema,
+            "ARROW:FLIGHT:SQL:SCHEMA_NAME": table.schema,      # the key arrow-go's clients read
             "ARROW:FLIGHT:SQL:TABLE_NAME": table.name,
-            "ARROW:FLIGHT:SQL:TYPE_NAME": str(field.type),
+            "ARROW:FLIGHT:SQL:TYPE_NAME": _type_name(field.type),
             "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT": "0",
             "ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE": "1" if pa.types.is_string(field.type) else "0",
             "ARROW:FLIGHT:SQL:IS_READ_ONLY": "0",
@@ -154,6 +157,14 @@ def annotated_schema(table: "TableInfo") -> pa.Schema:
         fields.append(field.with_metadata({**(field.metadata or {}), **{k.encode(): v.encode()
                                                                           for k, v in metadata.items()}}))
     return pa.schema(fields)
+
+
+def _type_name(arrow_type: pa.DataType) -> str:
+    """The Raise dtype users declared (``int64``, ``float32[512]``), else Arrow's name."""
+    try:
+        return from_arrow(arrow_type)
+    except RaiseError:
+        return str(arrow_type)
 
 
 def primary_keys_table(session: "Session", command: pb.CommandGetPrimaryKeys) -> pa.Table:

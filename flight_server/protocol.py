@@ -19,6 +19,8 @@ TYPE_PREFIX = "type.googleapis.com/arrow.flight.protocol.sql."
 
 #: Commands, tickets and action bodies are small; anything bigger is a client bug or an attack.
 MAX_REQUEST_BYTES = 4 << 20
+#: Longest SQL text accepted (bulk data belongs in ingest, not in literals).
+MAX_SQL_CHARS = 1 << 20
 
 #: Every message a client may send inside an ``Any`` (descriptor command, ticket, action body).
 COMMANDS: dict[str, type[Message]] = {
@@ -99,6 +101,9 @@ def rewrite_placeholders(sql: str) -> tuple[str, int]:
     >>> rewrite_placeholders("SELECT '?' AS q, \\"a?\\" FROM t WHERE x = ? AND y = ?")
     ('SELECT \\'?\\' AS q, "a?" FROM t WHERE x = $1 AND y = $2', 2)
     """
+    if len(sql) > MAX_SQL_CHARS:
+        raise RequestTooLarge(f"the SQL text has {len(sql)} characters; the limit is {MAX_SQL_CHARS} "
+                              "(send bulk data with ingest, not as literals)")
     out: list[str] = []
     count = 0
     for kind, text in _tokens(sql):

@@ -94,7 +94,12 @@ def _translated(method: Callable) -> Callable:
 
 
 class RaiseFlightServer(flight.FlightServerBase):
-    """Flight SQL over a Raise ``Engine``; accepting connections once constructed."""
+    """Flight SQL over a Raise ``Engine``; accepting connections once constructed.
+
+    Constructing one sets ``sys.tracebacklimit = 0`` for the process, so no error status
+    carries a traceback (see ``flight_server.errors``); run it in its own process
+    (``raise serve``) where that matters.
+    """
 
     def __init__(self, engine: "Engine", config: ServerConfig = ServerConfig(),
                  users: UserStore | None = None) -> None:
@@ -159,17 +164,10 @@ class RaiseFlightServer(flight.FlightServerBase):
         connection, _ = self._connection(context, type(command).__name__)
         if type(command) in _METADATA:
             return flight.SchemaResult(_METADATA_SCHEMA[type(command)](command))
-        if isinstance(command, pb.CommandStatementQuery):
-            statements.reject_transaction(command)
-            with connection.lock:
-                return flight.SchemaResult(connection.session.schema(rewrite_placeholders(command.query)[0]))
-        if isinstance(command, pb.CommandPreparedStatementQuery):
-            statement = connection.statement(command.prepared_statement_handle)
-            if statement.dataset_schema is None:
-                raise ValidationError("the result schema of this statement is known only after it runs",
-                                      code="RAISE-F023")
-            return flight.SchemaResult(statement.dataset_schema)
-        raise UnknownCommand(f"GetSchema does not apply to {type(command).__name__}")
+        planned = _PLANNED_SCHEMA.get(type(command))
+        if planned is None:
+            raise UnknownCommand(f"GetSchema does not apply to {type(command).__name__}")
+        return flight.SchemaResult(planned(connection, command))
 
     @_translated
     def do_get(self, context, ticket: flight.Ticket) -> flight.RecordBatchStream:
@@ -191,25 +189,12 @@ class RaiseFlightServer(flight.FlightServerBase):
                writer: flight.FlightMetadataWriter) -> None:
         command = self._descriptor_command(descriptor)
         connection, middleware = self._connection(context, type(command).__name__)
-        if isinstance(command, pb.CommandPreparedStatementQuery):
-            statement = connection.statement(command.prepared_statement_handle)
-            statement.parameters = _read_all(reader)
-            return
-        if isinstance(command, pb.CommandStatementIngest):
-            statements.reject_transaction(command)
-            mode = middleware.raise_headers.get(statements.INGEST_MODE_HEADER)
-            count = statements.ingest(connection, command, _read_all(reader), mode)
-        elif isinstance(command, pb.CommandStatementUpdate):
-            statements.reject_transaction(command)
-            count = statements.affected_rows(statements.execute(connection, rewrite_placeholders(command.query)[0]))
-        elif isinstance(command, pb.CommandPreparedStatementUpdate):
-            statement = connection.statement(command.prepared_statement_handle)
-            parameters = _read_all(reader)
-            result = statements.execute_prepared(connection, statement, parameters if parameters.num_columns else None)
-            count = statements.affected_rows(result)
-        else:
+        put = _PUTS.get(type(command))
+        if put is None:
             raise UnknownCommand(f"DoPut does not accept {type(command).__name__}")
-        writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
+        count = put(connection, middleware, command, reader)
+        if count is not None:
+            writer.write(pa.py_buffer(pb.DoPutUpdateResult(record_count=count).SerializeToString()))
 
     # -- DoAction --------------------------------------------------------------------------
 
@@ -281,6 +266,57 @@ def _run_statement(connection: Connection, command: pb.CommandStatementQuery) ->
 def _run_prepared(connection: Connection, command: pb.CommandPreparedStatementQuery) -> pa.Table:
     return statements.execute_prepared(connection, connection.statement(command.prepared_statement_handle))
 
+
+def _query_schema(connection: Connection, command: pb.CommandStatementQuery) -> pa.Schema:
+    statements.reject_transaction(command)
+    with connection.lock:
+        return connection.session.schema(rewrite_placeholders(command.query)[0])
+
+
+def _prepared_schema(connection: Connection, command: pb.CommandPreparedStatementQuery) -> pa.Schema:
+    statement = connection.statement(command.prepared_statement_handle)
+    if statement.dataset_schema is None:
+        raise ValidationError("the result schema of this statement is known only after it runs",
+                              code="RAISE-F023")
+    return statement.dataset_schema
+
+
+def _put_parameters(connection: Connection, _mw, command: pb.CommandPreparedStatementQuery, reader) -> None:
+    """Bind parameters for the next executions of a prepared query (no update count)."""
+    connection.statement(command.prepared_statement_handle).parameters = _read_all(reader)
+
+
+def _put_ingest(connection: Connection, middleware: CallMiddleware, command: pb.CommandStatementIngest,
+                reader) -> int:
+    statements.reject_transaction(command)
+    mode = middleware.raise_headers.get(statements.INGEST_MODE_HEADER)
+    return statements.ingest(connection, command, _read_all(reader), mode)
+
+
+def _put_update(connection: Connection, _mw, command: pb.CommandStatementUpdate, reader) -> int:
+    statements.reject_transaction(command)
+    return statements.affected_rows(statements.execute(connection, rewrite_placeholders(command.query)[0]))
+
+
+def _put_prepared_update(connection: Connection, _mw, command: pb.CommandPreparedStatementUpdate,
+                         reader) -> int:
+    statement = connection.statement(command.prepared_statement_handle)
+    parameters = _read_all(reader)
+    bound = parameters if parameters.num_columns else None
+    return statements.affected_rows(statements.execute_prepared(connection, statement, bound))
+
+
+_PLANNED_SCHEMA: dict[type, Callable[[Connection, Any], pa.Schema]] = {
+    pb.CommandStatementQuery: _query_schema,
+    pb.CommandPreparedStatementQuery: _prepared_schema,
+}
+
+_PUTS: dict[type, Callable[[Connection, CallMiddleware, Any, Any], int | None]] = {
+    pb.CommandPreparedStatementQuery: _put_parameters,
+    pb.CommandStatementIngest: _put_ingest,
+    pb.CommandStatementUpdate: _put_update,
+    pb.CommandPreparedStatementUpdate: _put_prepared_update,
+}
 
 _STATEMENTS: dict[type, Callable[[Connection, Any], pa.Table]] = {
     pb.CommandStatementQuery: _run_statement,

@@ -23,6 +23,11 @@ from flight_server.protocol import rewrite_placeholders
 if TYPE_CHECKING:
     from raise_.engine import Engine, Session
 
+#: Unfetched results and open prepared statements a connection may hold; the oldest goes first
+#: (a client that never fetches or closes cannot grow the server without bound).
+MAX_PENDING_RESULTS = 32
+MAX_PREPARED = 256
+
 
 @dataclass(slots=True)
 class PreparedStatement:
@@ -54,6 +59,7 @@ class Connection:
             schema = self._result_schema(sql)
             statement = PreparedStatement(secrets.token_bytes(16), sql, count, schema)
             self.prepared[statement.handle] = statement
+            _evict_oldest(self.prepared, MAX_PREPARED)
         return statement
 
     def _result_schema(self, sql: str) -> pa.Schema | None:
@@ -84,6 +90,7 @@ class Connection:
         result_id = secrets.token_bytes(16)
         with self.lock:
             self.results[result_id] = table
+            _evict_oldest(self.results, MAX_PENDING_RESULTS)
         return result_id
 
     def take_result(self, result_id: bytes) -> pa.Table:
@@ -93,6 +100,11 @@ class Connection:
         if table is None:
             raise UnknownHandle("unknown or already fetched ticket: run the statement again")
         return table
+
+
+def _evict_oldest(entries: dict, limit: int) -> None:
+    while len(entries) > limit:
+        del entries[next(iter(entries))]
 
 
 class Connections:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from grammar.errors import AlreadyExists, NotFound, ValidationError
-from raise_.engine.names import check_name
+from raise_.engine.names import check_principal
 
 KIND = "user"
 ALGORITHM = "scrypt"
@@ -66,7 +66,7 @@ class UserStore:
 
     def add(self, name: str, password: str) -> None:
         """Store ``name`` with a fresh salt; AlreadyExists if the name is taken."""
-        check_name(name, "user")
+        check_principal(name)
         _check_password(password)
         if self.catalog.get(KIND, name) is not None:
             raise AlreadyExists(f"user {name!r} already exists", name=name)

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["conftest_flight"]
+
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "numba"))
 
 

@@ -3,7 +3,7 @@
 Registered by the SDK test modules with ``pytest_plugins = ["conftest_sdk"]``. The behavioural
 tests take ``store`` (or ``make_store`` for several stores on the same home) so the same suite
 runs through every connection kind in ``CONNECTION_KINDS``: ``embedded`` (in-process) by
-default; ``RAISE_TEST_CONNECTIONS=embedded,flight`` adds a Raise Flight SQL server per test.
+and ``flight`` (a Raise Flight SQL server per test) by default; ``RAISE_TEST_CONNECTIONS=embedded`` runs only the first.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from raise_ import FeatureStore
 
-CONNECTION_KINDS = os.environ.get("RAISE_TEST_CONNECTIONS", "embedded").split(",")
+CONNECTION_KINDS = os.environ.get("RAISE_TEST_CONNECTIONS", "embedded,flight").split(",")
 QUICKSTART = "acme/mlplatform/recommendation"
 USER, PASSWORD = "alice@acme.com", "alice-password"
 

@@ -26,6 +26,19 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+_PRINCIPAL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,63}(@[A-Za-z0-9][A-Za-z0-9.\-]{0,126})?$")
+
+
+def check_principal(name: str) -> str:
+    """User and principal-group names: ``alice`` or an e-mail style ``alice@acme.com``."""
+    if not isinstance(name, str) or not _PRINCIPAL.match(name):
+        raise ValidationError(
+            f"invalid principal {name!r}: use a name like 'alice' or 'alice@acme.com'",
+            code="RAISE-V002", name=str(name),
+        )
+    return name
+
+
 def version_number(version: str) -> int:
     match = _VERSION.match(version or "")
     if not match:

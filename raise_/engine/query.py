@@ -28,10 +28,12 @@ _INSERT = re.compile(
     rf"^\s*INSERT\s+INTO\s+(?P<table>{_NAME}(?:\s*\.\s*{_NAME})*)\s*(?:\((?P<cols>[^()]*)\))?\s*(?P<source>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+# The lookbehind makes matches start only where a name starts, so the scan stays linear.
 _AS_OF = re.compile(
-    rf"(?P<table>{_NAME})\s+(?P<kind>VERSION|TIMESTAMP)\s+AS\s+OF\s+(?P<value>\d+|'[^']*')",
+    rf"(?<![\w\"])(?P<table>{_NAME})\s+(?P<kind>VERSION|TIMESTAMP)\s+AS\s+OF\s+(?P<value>\d+|'[^']*')",
     re.IGNORECASE,
 )
+_AS_OF_HINT = re.compile(r"\bAS\s+OF\b", re.IGNORECASE)
 _OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -144,7 +146,7 @@ class QueryContext:
             self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{hidden_table(group)}"', f'"{hidden}"', 1)))
             return f'"{alias}"'
 
-        return _AS_OF.sub(snapshot, sql) if _AS_OF.search(sql) else sql
+        return _AS_OF.sub(snapshot, sql) if _AS_OF_HINT.search(sql) else sql
 
     # -- running ---------------------------------------------------------------------------
 

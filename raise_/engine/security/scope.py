@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from grammar.errors import PermissionDenied
-from raise_.engine.catalog import Catalog
-from raise_.engine.security import acl, outbox, principals
+from raise_.engine.security import outbox, principals
 from raise_.engine.security.acl import AccessControl
 from raise_.engine.security.audit import AuditLog, Entry, Event, log_for
 
@@ -51,6 +50,10 @@ class Scope:
     def add(self, events: Iterable[Event]) -> None:
         self.events.extend(events)
 
+    def rolled_back(self) -> None:
+        """A script ended in ROLLBACK: its changes never happened, its reads did."""
+        self.events = [e for e in self.events if e.action in ("READ", "QUERY")]
+
 
 _CURRENT: ContextVar[Scope | None] = ContextVar("raise_audit_scope", default=None)
 
@@ -80,21 +83,9 @@ def audited(session: "Session") -> Iterator[Scope]:
         record(session, scope.events, "ERROR")
         raise
     else:
-        settle(session.catalog, session.principal, scope.events)
         record(session, scope.events, "ALLOWED")
     finally:
         _CURRENT.reset(token)
-
-
-def settle(catalog: Catalog, principal: str | None, events: list[Event]) -> None:
-    """Security bookkeeping of a statement that succeeded: its creator administers what it
-    created; the ACLs, grants and creators of what it deleted are forgotten, so that an object
-    re-created under the same name starts afresh."""
-    for event in events:
-        if event.action == "CREATE" and principal is not None:
-            catalog.put(acl.CREATOR_KIND, event.resource, {"principal": principal})
-        elif event.action == "DELETE" and acl.record_of(catalog, event.resource) is None:
-            acl.forget(catalog, event.resource)
 
 
 def _generic(session: "Session", error: PermissionDenied) -> Event:

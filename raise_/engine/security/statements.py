@@ -22,7 +22,7 @@ from grammar.expressions import parse_expression
 from raise_.engine import derived, names, registry
 from raise_.engine.scope import project_of
 from raise_.engine.security import grants, principals
-from raise_.engine.security.acl import AccessControl, parents, record_of
+from raise_.engine.security.acl import CREATOR_KIND, AccessControl, forget, parents, record_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import Need, check, control
 from raise_.engine.security.scope import AccessDenied, allow, current, deny
@@ -43,16 +43,40 @@ def rule(cls: type) -> Callable[[Rule], Rule]:
 
 def authorize_statement(session: "Session", statement: Any) -> None:
     """Refuse ``statement`` (a parsed Raise statement) unless the principal may run it;
-    otherwise add its audit events to the statement's scope."""
+    otherwise add its audit events to the statement's scope and ``settle`` it. Call it inside
+    the statement's catalog transaction, just before its handler."""
     found = RULES.get(type(statement))
     if found is None:
         return
     ac = control(session)
     needs, events = found(session, ac, statement)
     allow(session, check(session, ac, needs, events))
+    settle(session, events)
     scope = current()
     if scope is not None:
         scope.authorized.add(id(statement))
+
+
+def settle(session: "Session", events: list[Event]) -> None:
+    """Security bookkeeping of an authorized statement, in its catalog transaction (so a failing
+    statement takes it back): the creator administers what it creates; the ACLs, grants and
+    creator records of what is deleted go with it, so that an object re-created under the same
+    name starts afresh."""
+    catalog = session.catalog
+    for event in events:
+        if event.action == "CREATE" and session.principal is not None:
+            catalog.put(CREATOR_KIND, event.resource, {"principal": session.principal})
+        elif event.action == "DELETE" and not _keeps_versions(session, event):
+            forget(catalog, event.resource)
+
+
+def _keeps_versions(session: "Session", event: Event) -> bool:
+    """A DROP of one version of a feature that has others leaves the feature (and its ACL)."""
+    version = event.details.get("version")
+    if event.details.get("kind") != "feature" or version is None:
+        return False
+    group_key, _, name = event.resource.rpartition("/")
+    return any(r["version"] != version for r in registry.versions(session.catalog, group_key, name))
 
 
 # -- paths -------------------------------------------------------------------------------------
