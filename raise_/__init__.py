@@ -15,10 +15,19 @@ from raise_.sdk import (
     FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
     Project, String, Struct, Timestamp, ValidationResult,
 )
+from raise_.inference import (
+    AcceleratorConfig, BatchConfig, GPUType, InferenceResult, InferenceRuntime, InferenceTransform,
+    ModelFramework, ModelPrecision, ModelSpec, TPUType, classification_inference, embedding_inference,
+    image_inference, inference_transform, llm_inference,
+)
 
 __all__ = [
     "FeatureStore", "FeatureGroup", "Feature", "Organization", "Domain", "Project", "Lineage",
     "ValidationResult", "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16", "Float32",
     "Float64", "Bool", "String", "Bytes", "Timestamp", "Date", "Embedding", "Array", "Struct",
     "BlobRef", "errors", "RaiseError", "RaiseWarning",
+    "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
+    "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
+    "embedding_inference", "image_inference", "llm_inference", "classification_inference",
+    "inference_transform",
 ]

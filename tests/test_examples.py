@@ -78,3 +78,13 @@ def test_raise_demo(tmp_path):
     assert "user_id | click_count | impression_count | ctr" in out
     assert "click_count ─────────┐\n                     ├──▶ ctr\nimpression_count ────┘" in out
     assert not (tmp_path / "unused").exists()  # the demo's store is a temporary folder
+
+
+def test_bulk_inference(run_example):
+    for module in ("torch", "onnxruntime", "onnx", "tokenizers", "transformers"):
+        pytest.importorskip(module, reason=f"examples/09 needs {module} (pip install -e '.[test]')")
+    out = run_example("09_bulk_inference.py")
+    assert "models: ['minilm']" in out
+    assert "scalar INFER: fixed_size_list<item: float>[384]" in out
+    assert "Success rate: 100.00%" in out
+    assert "tpu_embed refused: RAISE-X220" in out

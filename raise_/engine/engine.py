@@ -66,6 +66,8 @@ class Engine:
             SessionConfig()
             .with_batch_size(self.batch_size)
             .with_information_schema(True)
+            # DataFusion 55's leaf-projection pushdown fails on struct field access over views
+            .set("datafusion.optimizer.enable_leaf_expression_pushdown", "false")
         )
 
     def runtime(self) -> RuntimeEnvBuilder:

@@ -15,6 +15,7 @@ from grammar import ast
 from grammar.dtypes import parse_dtype
 from grammar.errors import AlreadyExists, NotFound, ValidationError
 from raise_.engine import derived, names, registry, results
+from raise_.engine.models import MODEL_HANDLERS
 from raise_.engine.scope import group_of, project_of
 from raise_.engine.describe import describe_table, show_table
 from raise_.engine.features import (
@@ -113,6 +114,7 @@ HANDLERS[ast.CreateFeature] = create_feature
 HANDLERS[ast.AlterFeature] = alter_feature
 HANDLERS[ast.DeprecateFeature] = deprecate_feature
 HANDLERS[ast.ValidateFeature] = validate_feature
+HANDLERS.update(MODEL_HANDLERS)
 
 
 @handles(ast.Drop)
@@ -166,13 +168,16 @@ def _drop_namespace(session: "Session", kind: str, key: str, cascade: bool) -> p
     catalog = session.catalog
     children = [r for r in catalog.list("group", prefix=key + "/")]
     children_ns = [r for k in ("domain", "project") for r in catalog.list(k, prefix=key + "/")]
-    if (children or children_ns) and not cascade:
+    models = catalog.list("model", prefix=key + "/")
+    if (children or children_ns or models) and not cascade:
         raise ValidationError(
             f"{kind} {key!r} is not empty; use CASCADE to drop it with everything in it",
             code="RAISE-V061", name=key,
         )
     for group in children:
         _drop_group(session, group, cascade=True)
+    for record in models:
+        catalog.delete("model", record["key"])
     for record in children_ns:
         catalog.delete(_kind_of(record["key"]), record["key"])
     catalog.delete(kind, key)

@@ -16,6 +16,7 @@ from grammar import ast, parse
 from grammar.errors import ValidationError
 from raise_.engine import ingest, names, registry, results
 from raise_.engine.handlers import HANDLERS
+from raise_.engine.models import MODEL_SCHEMAS
 from raise_.engine.query import QueryContext, insert_target
 
 if TYPE_CHECKING:
@@ -180,6 +181,8 @@ class Session:
                 statement.kind, results.NAMESPACE_SCHEMA)
         if isinstance(statement, ast.ValidateFeature):
             return results.VALIDATION_SCHEMA
+        if type(statement) in MODEL_SCHEMAS:
+            return MODEL_SCHEMAS[type(statement)]
         return results.DDL_SCHEMA
 
     def use(self, path: Sequence[str]) -> None:

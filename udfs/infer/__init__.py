@@ -7,7 +7,15 @@
 * :mod:`~udfs.infer.pipeline`: batching, prefetching, retries and timeouts over Arrow columns.
 * :mod:`~udfs.infer.udf` and :mod:`~udfs.infer.rewrite`: INFER as DataFusion UDFs and the
   pre-pass for its table form.
+
+The runners and the pipeline need neither DataFusion nor sqlglot (a GPU host may run them
+alone), so the SQL-facing names are imported when first used.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from udfs.infer.errors import (
     BadInferCall,
     InferenceFailed,
@@ -19,13 +27,21 @@ from udfs.infer.load import LoadedModel, clear_cache, load_model
 from udfs.infer.pipeline import Prediction, RunStats, plan_batches, predict
 from udfs.infer.records import BatchConfig, Column, ModelRecord
 from udfs.infer.resolve import ModelNotFound, NoResolver, Resolved, cache_dir, resolve
-from udfs.infer.rewrite import rewrite_sql
-from udfs.infer.udf import FUNCTION, InferFunctions, ModelNotRegistered, infer_udf, register_infer
+
+_SQL_NAMES = {
+    "rewrite_sql": "udfs.infer.rewrite", "FUNCTION": "udfs.infer.udf", "InferFunctions": "udfs.infer.udf",
+    "ModelNotRegistered": "udfs.infer.udf", "infer_udf": "udfs.infer.udf", "register_infer": "udfs.infer.udf",
+}
 
 __all__ = [
     "BatchConfig", "Column", "ModelRecord", "LoadedModel", "load_model", "clear_cache",
     "Prediction", "RunStats", "plan_batches", "predict", "Resolved", "resolve", "cache_dir",
-    "rewrite_sql", "FUNCTION", "InferFunctions", "infer_udf", "register_infer",
     "BadInferCall", "InferenceFailed", "InferenceTimeout", "OutputMismatch", "UnsupportedModel",
-    "ModelNotFound", "NoResolver", "ModelNotRegistered",
+    "ModelNotFound", "NoResolver", *_SQL_NAMES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SQL_NAMES:
+        return getattr(importlib.import_module(_SQL_NAMES[name]), name)
+    raise AttributeError(f"module 'udfs.infer' has no attribute {name!r}")

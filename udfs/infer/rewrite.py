@@ -51,10 +51,12 @@ def rewrite_sql(sql: str, functions: "InferFunctions") -> str:
         for match in _LITERAL_CALL.finditer(sql):
             functions.function_for(match.group(1).replace("''", "'"))
         return sql
+    calls = [c for c in tree.find_all(exp.Anonymous) if c.name.lower() == "infer"]
+    for call in calls:  # outermost first, left to right: that model's signature is plain `infer`
+        functions.function_for(_model_name(call))
     changed = False
-    for call in list(tree.find_all(exp.Anonymous)):
-        if call.name.lower() != "infer":
-            continue
+    # Deepest calls first: a table form copies its arguments, which must be rewritten already.
+    for call in reversed(calls):
         model = _model_name(call)
         if isinstance(call.parent, exp.Table) and call.arg_key == "this":
             call.parent.replace(_table_form(call.parent, call, model, functions))

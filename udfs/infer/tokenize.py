@@ -8,6 +8,7 @@ at once (the Rust tokenizer runs in parallel); batches then take rows by index.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +62,9 @@ class TextTokenizer:
         path = folder / "tokenizer.json"
         if not path.is_file():
             return None
-        try:
-            import tokenizers  # noqa: F401 - only to report a missing package clearly
-        except ImportError:
+        if importlib.util.find_spec("tokenizers") is None:
             raise UnsupportedModel(f"the model at {folder} takes text: install the 'tokenizers' "
-                                   "package to run it", name=str(folder)) from None
+                                   "package to run it", name=str(folder))
         return cls(path, max_sequence_length(folder))
 
     def encode(self, texts: list[str]) -> Encoded:

@@ -1,0 +1,116 @@
+"""``InferenceResult``: what an inference run did, measured while it ran."""
+from __future__ import annotations
+
+import html
+import os
+import resource
+import threading
+import time
+from dataclasses import dataclass
+
+_SAMPLE_SECONDS = 0.02
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceResult:
+    """Measured figures of one inference run.
+
+    ``total_samples`` counts the rows given to the model (rows with a NULL input are
+    ``skipped_samples``); ``success_rate`` is the share of them that got outputs.
+    ``throughput_samples_per_sec`` is ``total_samples / duration_seconds`` over the timed run
+    (warm-up batches excluded). ``gpu_utilization_pct`` is the share of the run the GPU spent
+    in model calls (None on the CPU); ``peak_memory_gb`` is the GPU's peak allocated memory on
+    a GPU, else the process's peak resident memory during the run.
+    """
+
+    transform: str
+    total_samples: int
+    successful_samples: int
+    failed_samples: int
+    skipped_samples: int
+    duration_seconds: float
+    throughput_samples_per_sec: float
+    gpu_utilization_pct: float | None
+    peak_memory_gb: float
+    rows_written: int
+    device: str
+    target: str | None = None
+    warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def success_rate(self) -> float:
+        return self.successful_samples / self.total_samples if self.total_samples else 1.0
+
+    def __repr__(self) -> str:
+        gpu = "n/a" if self.gpu_utilization_pct is None else f"{self.gpu_utilization_pct:.0f}%"
+        return (f"InferenceResult({self.transform!r}: {self.total_samples:,} samples, "
+                f"{self.success_rate:.2%} ok, {self.throughput_samples_per_sec:.1f}/s on {self.device}, "
+                f"{self.duration_seconds:.2f}s, GPU {gpu}, peak {self.peak_memory_gb:.2f} GB, "
+                f"{self.rows_written:,} rows written)")
+
+    def _repr_html_(self) -> str:
+        rows = [("transform", self.transform), ("target", self.target or ""),
+                ("samples", f"{self.total_samples:,}"), ("success rate", f"{self.success_rate:.2%}"),
+                ("throughput", f"{self.throughput_samples_per_sec:.1f} samples/s"),
+                ("duration", f"{self.duration_seconds:.2f} s"), ("device", self.device),
+                ("GPU utilization", "n/a" if self.gpu_utilization_pct is None
+                 else f"{self.gpu_utilization_pct:.0f}%"),
+                ("peak memory", f"{self.peak_memory_gb:.2f} GB"), ("rows written", f"{self.rows_written:,}")]
+        rows += [("warning", w) for w in self.warnings] + [("error", e) for e in self.errors]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in rows)
+        return f"<table>{body}</table>"
+
+
+class Measurement:
+    """Wall time and peak memory of a block: GPU allocations on a GPU, process RSS otherwise."""
+
+    def __init__(self, device: str) -> None:
+        self.gpu = device == "cuda"
+        self.duration_seconds = 0.0
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def __enter__(self) -> "Measurement":
+        if self.gpu:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self.peak_bytes = _rss_bytes()
+            self._sampler = threading.Thread(target=self._sample, name="raise-rss", daemon=True)
+            self._sampler.start()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.gpu:
+            import torch
+
+            torch.cuda.synchronize()
+            self.peak_bytes = torch.cuda.max_memory_allocated()
+        self.duration_seconds = time.perf_counter() - self._start
+        self._stop.set()
+        if self._sampler is not None:
+            self._sampler.join()
+            self.peak_bytes = max(self.peak_bytes, _rss_bytes())
+
+    def _sample(self) -> None:
+        while not self._stop.wait(_SAMPLE_SECONDS):
+            self.peak_bytes = max(self.peak_bytes, _rss_bytes())
+
+    @property
+    def peak_memory_gb(self) -> float:
+        return self.peak_bytes / 1e9
+
+
+def _rss_bytes() -> int:
+    """Current resident memory of this process (peak since start where /proc is absent)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
