@@ -68,8 +68,9 @@ def device_section(args, figures: dict) -> None:
 
 def tests_section(args, figures: dict) -> None:
     """The ``gpu``-marked vector tests, in a subprocess with a time limit."""
+    # --noconftest: the suite's conftest starts Flight servers that a GPU host need not have.
     command = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-               *TEST_FILES]
+               "--noconftest", *TEST_FILES]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=150,
                           env={**os.environ, "RAISE_DEVICE": "auto"})
     tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
@@ -159,8 +160,16 @@ def sql_section(args, figures: dict) -> None:
     resident.cache().invalidate("gpu_check_sql")
 
 
+def infer_section(args, figures: dict) -> None:
+    """INFER on the GPU against the CPU (``benchmarks/gpu_check_infer.py``)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gpu_check_infer import run_inference_checks
+
+    figures.update(run_inference_checks())
+
+
 SECTIONS: list[Callable[[argparse.Namespace, dict], None]] = [
-    device_section, tests_section, vectors_section, sql_section,
+    device_section, tests_section, vectors_section, sql_section, infer_section,
 ]
 
 
@@ -183,9 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4_000_000)
     parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--only", help="comma-separated section names, e.g. device,infer")
     args = parser.parse_args(argv)
     figures: dict = {}
+    wanted = set(args.only.split(",")) if args.only else None
     for section in SECTIONS:
+        if wanted is not None and section.__name__.removesuffix("_section") not in wanted:
+            continue
         start = time.perf_counter()
         print(f"== {section.__name__}")
         try:

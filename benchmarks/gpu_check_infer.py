@@ -40,10 +40,10 @@ HUB_URI = "hf://sentence-transformers/all-MiniLM-L6-v2"
 
 
 def _sentences(count: int) -> list[str]:
-    spec = importlib.util.spec_from_file_location("raise_bench_infer", Path(__file__).with_name("infer.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.sentences(count)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sentences import sentences
+
+    return sentences(count)
 
 
 def _model_uri() -> str:

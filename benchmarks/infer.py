@@ -28,20 +28,10 @@ from raise_.engine import Engine
 from raise_.engine.models import model_lookup
 from udfs.infer import load_model
 
+from sentences import sentences  # noqa: E402
+
 MODEL_URI = "hf://sentence-transformers/all-MiniLM-L6-v2"
 BATCH = 64
-_WORDS = ("feature store model embedding vector query table group user item click session "
-          "latency training data pipeline inference batch token text search ranking signal "
-          "window stream join key value delta arrow flight catalog schema version lineage").split()
-
-
-def sentences(count: int) -> list[str]:
-    """Deterministic sentences of 3 to 60 words (a long-tailed length mix, as real text has)."""
-    rng = np.random.default_rng(11)
-    lengths = np.clip(rng.lognormal(2.4, 0.7, count).astype(int), 3, 60)
-    return [" ".join(rng.choice(_WORDS, n)) + "." for n in lengths]
-
-
 def setup(home: str, texts: list[str]):
     session = Engine(home).session(principal="bench", project=("bench", "infer", "minilm"))
     group = ast.GroupRef(name="docs")
