@@ -15,6 +15,7 @@ import pyarrow as pa
 from flight_server import flight_sql_pb2 as pb
 from flight_server.sql_info import TABLE_TYPES
 from grammar.errors import RaiseError
+from raise_.engine import security
 from raise_.types import from_arrow
 
 if TYPE_CHECKING:
@@ -81,12 +82,13 @@ def _optional(message, field: str) -> str | None:
 
 
 def _namespaces(session: "Session") -> tuple[list[str], list[tuple[str, str]]]:
-    """Organizations and (organization, ``domain/project``) pairs, plus those holding groups."""
+    """Organizations and (organization, ``domain/project``) pairs the principal may see, plus
+    those holding groups it may see."""
     catalog = session.catalog
-    orgs = {record["key"] for record in catalog.list("organization")}
+    orgs = set(security.visible_paths(session, [r["key"] for r in catalog.list("organization")]))
     projects = set()
-    for record in catalog.list("project"):
-        org, domain, project = record["key"].split("/")
+    for key in security.visible_paths(session, [r["key"] for r in catalog.list("project")]):
+        org, domain, project = key.split("/")
         projects.add((org, f"{domain}/{project}"))
     for table in session.tables():
         orgs.add(table.org)

@@ -11,7 +11,7 @@ constructors exported here (``Embedding(512)``).
 from raise_ import errors
 from raise_.errors import RaiseError, RaiseWarning
 from raise_.sdk import (
-    Array, BlobRef, Bool, Bytes, Date, Domain, Embedding, Feature, FeatureGroup, FeatureStore,
+    ACL, Array, BlobRef, Bool, Bytes, Date, Domain, Embedding, Feature, FeatureGroup, FeatureStore,
     FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
     Project, String, Struct, Timestamp, ValidationResult,
 )
@@ -22,7 +22,7 @@ from raise_.inference import (
 )
 
 __all__ = [
-    "FeatureStore", "FeatureGroup", "Feature", "Organization", "Domain", "Project", "Lineage",
+    "FeatureStore", "ACL", "FeatureGroup", "Feature", "Organization", "Domain", "Project", "Lineage",
     "ValidationResult", "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16", "Float32",
     "Float64", "Bool", "String", "Bytes", "Timestamp", "Date", "Embedding", "Array", "Struct",
     "BlobRef", "errors", "RaiseError", "RaiseWarning",

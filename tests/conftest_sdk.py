@@ -2,8 +2,9 @@
 
 Registered by the SDK test modules with ``pytest_plugins = ["conftest_sdk"]``. The behavioural
 tests take ``store`` (or ``make_store`` for several stores on the same home) so the same suite
-runs through every connection kind in ``CONNECTION_KINDS``: ``embedded`` (in-process) by
-and ``flight`` (a Raise Flight SQL server per test) by default; ``RAISE_TEST_CONNECTIONS=embedded`` runs only the first.
+runs through every connection kind in ``CONNECTION_KINDS``: ``embedded`` (in-process) and
+``flight`` (a Raise Flight SQL server per test) by default; ``RAISE_TEST_CONNECTIONS=embedded``
+runs only the first.
 """
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def test_user_add_list_remove(users):
         users.add("alice", "other")
     with pytest.raises(errors.ValidationError, match="empty"):
         users.add("bob", "")
-    with pytest.raises(errors.ValidationError, match="invalid user name"):
+    with pytest.raises(errors.ValidationError, match="invalid principal"):
         users.add("bad/name", "pw")
     assert [u["name"] for u in users.list()] == ["alice"]
     users.remove("alice")

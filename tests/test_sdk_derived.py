@@ -211,7 +211,8 @@ def test_transitive_lineage(chain, signals):
     assert clicks.all_downstream(include_external=False) == ["ctr", "ctr_pct", "ctr_label"]
 
 
-def test_external_dependents_are_listed_only_when_asked(make_store, chain):
+def test_external_dependents_are_listed_only_when_asked(make_store, chain, signals):
+    signals.grant_external_access(org="partner", features=["*"], permission="read")
     partner = make_store("partner/shared/embeddings")
     mirror = partner.create_feature_group("mirror", key_columns=["user_id"])
     with pytest.warns(RaiseWarning):  # a cross-org reference resolves through a grant

@@ -21,6 +21,7 @@ from raise_.engine.describe import describe_table, show_table
 from raise_.engine.features import (
     alter_feature, create_feature, deprecate_feature, drop_feature, validate_feature,
 )
+from raise_.engine.security import SECURITY_HANDLERS
 from raise_.types import storage_arrow
 
 if TYPE_CHECKING:
@@ -196,3 +197,6 @@ def show(session: "Session", stmt: ast.Show) -> pa.Table:
 @handles(ast.Describe)
 def describe(session: "Session", stmt: ast.Describe) -> pa.Table:
     return describe_table(session, stmt)
+
+
+HANDLERS.update(SECURITY_HANDLERS)

@@ -20,6 +20,7 @@ import udfs
 from udfs.infer import register_infer
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
 from raise_.engine.models import model_lookup
+from raise_.engine import security
 from raise_.engine.views import GroupView, group_view, hidden_table
 
 if TYPE_CHECKING:
@@ -165,13 +166,16 @@ class QueryContext:
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         df = self.dataframe(sql, params)
+        security.authorize_query(self.session, df, self)
         try:
             return df.to_arrow_table()
         except Exception as error:
             raise self.translate(error, sql) from None
 
     def schema(self, sql: str) -> pa.Schema:
-        return self.dataframe(sql).schema()
+        df = self.dataframe(sql)
+        security.authorize_query(self.session, df, self, audit_reads=False)
+        return df.schema()
 
     def translate(self, error: Exception, sql: str) -> RaiseError:
         """A DataFusion error as the RaiseError a user can act on."""

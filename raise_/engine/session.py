@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import ingest, names, registry, results
+from raise_.engine import ingest, names, registry, results, security
 from raise_.engine.handlers import HANDLERS
 from raise_.engine.models import MODEL_SCHEMAS
 from raise_.engine.query import QueryContext, insert_target
@@ -88,25 +88,32 @@ class Session:
                 raise _RolledBack(result)
             return result
 
-        try:
-            return self._transaction(work)
-        except _RolledBack as rolled:
-            return rolled.result
+        with security.audited(self) as scope:
+            try:
+                return self._transaction(work)
+            except _RolledBack as rolled:
+                scope.rolled_back()
+                return rolled.result
 
     def run(self, statement: ast.Statement, params: Sequence[Any] | None = None) -> pa.Table:
-        """Run one parsed statement."""
-        if isinstance(statement, ast.Passthrough):
-            if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
-                raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
-                                      code="RAISE-V006")
-            target = insert_target(statement.sql)
-            if target is not None:
-                return self._insert(statement.sql, target, params)
-            return self.query_context(statement.sql).run(statement.sql, params)
-        handler = HANDLERS[type(statement)]
-        if self._depth:
-            return handler(self, statement)
-        return self._transaction(lambda: handler(self, statement))
+        """Run one parsed statement, authorized and audited (``security``)."""
+        with security.audited(self):
+            if isinstance(statement, ast.Passthrough):
+                if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
+                    raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
+                                          code="RAISE-V006")
+                target = insert_target(statement.sql)
+                if target is not None:
+                    return self._insert(statement.sql, target, params)
+                return self.query_context(statement.sql).run(statement.sql, params)
+            handler = HANDLERS[type(statement)]
+
+            def work() -> pa.Table:
+                security.authorize_statement(self, statement)
+                return handler(self, statement)
+
+            result = work() if self._depth else self._transaction(work)
+            return security.filter_result(self, statement, result)
 
     def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:
         self._rollback, self._after = [], []
@@ -136,10 +143,13 @@ class Session:
 
     def ingest(self, group: str, data: Any, mode: str = "append") -> int:
         """Write rows (an Arrow table or record batch reader) into ``group``; rows written."""
-        record = self._group(group)
-        table = _as_table(data)
-        physical = ingest.physical_table(self.catalog, record, table, mode)
-        return self.engine.storage.write(record["uri"], physical, mode, tuple(k["name"] for k in record["keys"]))
+        with security.audited(self):
+            record = self._group(group)
+            table = _as_table(data)
+            security.authorize_write(self, record, table.column_names, mode, table.num_rows)
+            physical = ingest.physical_table(self.catalog, record, table, mode)
+            return self.engine.storage.write(record["uri"], physical, mode,
+                                             tuple(k["name"] for k in record["keys"]))
 
     def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
         group, columns, source = target
@@ -183,7 +193,7 @@ class Session:
             return results.VALIDATION_SCHEMA
         if type(statement) in MODEL_SCHEMAS:
             return MODEL_SCHEMAS[type(statement)]
-        return results.DDL_SCHEMA
+        return security.SECURITY_SCHEMAS.get(type(statement), results.DDL_SCHEMA)
 
     def use(self, path: Sequence[str]) -> None:
         self.run(ast.Use(path=tuple(path)))
@@ -191,9 +201,9 @@ class Session:
     def tables(self) -> list[TableInfo]:
         """Every feature group with its view schema."""
         infos = []
-        for record in self.catalog.list("group"):
+        for record in security.visible_groups(self, self.catalog.list("group")):
             org, domain, project = record["project"]
-            view = self.query_context().group_schema(record)
+            view = security.visible_schema(self, record, self.query_context().group_schema(record))
             infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
                                    [k["name"] for k in record["keys"]], view))
         return infos

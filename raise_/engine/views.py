@@ -23,10 +23,11 @@ import sqlglot
 from sqlglot import exp
 
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
-from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
+from grammar.errors import ExecutionError, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, compile_expression, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
+from raise_.engine.security.authorize import resolve_external
 
 _DIALECT = "postgres"
 _ARROW_NAMES = {
@@ -96,10 +97,7 @@ class _Compiler:
 
     def resolve_group(self, path: FeaturePath, home: dict[str, Any]) -> dict[str, Any]:
         if path.external:
-            raise NotFound(
-                f"cross-organization reference {path.text!r} needs a live external grant",
-                code="RAISE-N010", name=path.text,
-            )
+            return resolve_external(self.catalog, path, home)
         if path.group is None:
             return home
         project = tuple(home["project"])

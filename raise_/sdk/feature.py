@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from grammar import ast, quote_literal
 from grammar.errors import ValidationError
+from grammar.security import Target
+from raise_.sdk.security import AccessControlled, AuditLogged
 from raise_.sdk import compile as sql
 from raise_.sdk import html
 from raise_.sdk.dtypes import FeatureType, feature_type
@@ -89,7 +91,7 @@ def show_versions(executor: "Executor", ref: ast.FeatureRef) -> list[FeatureInfo
     return [FeatureInfo.from_row(row) for row in table.to_pylist()]
 
 
-class Feature:
+class Feature(AccessControlled, AuditLogged):
     """A feature version: ``group.feature("user_embedding@v1")``.
 
     Properties follow the API reference: ``name``, ``qualified_name``, ``dtype`` (a typed
@@ -218,6 +220,12 @@ class Feature:
 
     def __hash__(self) -> int:
         return hash(self.qualified_name)
+
+    def _security_runner(self) -> "Executor":
+        return self._executor
+
+    def _security_target(self) -> Target:
+        return Target(kind="feature", path=self._info.ref(pinned=False))
 
     def __repr__(self) -> str:
         extra = f", derived_from={self.derived_from!r}" if self.is_derived else ""

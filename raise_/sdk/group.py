@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from grammar import ast
 from grammar.errors import RaiseSyntaxError, ValidationError
+from grammar.security import Target
+from raise_.sdk.security import AccessControlled, ExternallyShared
 from raise_.sdk import bulk, data, html
 from raise_.sdk import compile as sql
 from raise_.sdk.dtypes import DTypeLike
@@ -62,7 +64,7 @@ def describe_group(executor: "Executor", ref: ast.GroupRef) -> GroupInfo:
     return GroupInfo.from_row(table.to_pylist()[0])
 
 
-class FeatureGroup:
+class FeatureGroup(AccessControlled, ExternallyShared):
     """Features stored together: ``fs.feature_group("user-signals")``."""
 
     def __init__(self, executor: "Executor", project: tuple[str, ...], name: str,
@@ -243,6 +245,12 @@ class FeatureGroup:
 
     def __hash__(self) -> int:
         return hash(self.qualified_name)
+
+    def _security_runner(self) -> "Executor":
+        return self._executor
+
+    def _security_target(self) -> Target:
+        return Target(kind="feature group", path=self.ref)
 
     def __repr__(self) -> str:
         return f"FeatureGroup({self.qualified_name!r})"

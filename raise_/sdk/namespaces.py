@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
+from grammar.security import Target
+from raise_.sdk.security import AccessControlled, AuditConfigured
 from raise_.sdk import html
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class NamespaceInfo:
                    owner=row["owner"], created_at=row["created_at"])
 
 
-class Namespace:
+class Namespace(AccessControlled):
     """Common properties: ``name``, ``path``, ``description``, ``tags``, ``owner``."""
 
     def __init__(self, store: "FeatureStore", info: NamespaceInfo) -> None:
@@ -68,6 +70,12 @@ class Namespace:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.path))
 
+    def _security_runner(self) -> Any:
+        return self._store._executor
+
+    def _security_target(self) -> Target:
+        return Target(kind=self._info.kind, path=self._info.path)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
 
@@ -77,7 +85,7 @@ class Namespace:
             ("owner", self.owner), ("created", self.created_at)])
 
 
-class Organization(Namespace):
+class Organization(Namespace, AuditConfigured):
     """A company or team boundary."""
 
     def domain(self, name: str) -> "Domain":

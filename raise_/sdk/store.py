@@ -21,6 +21,7 @@ import pyarrow as pa
 from grammar import ast
 from grammar.errors import NotFound, ValidationError
 from raise_.client import Connection, connect
+from raise_.sdk.security import AuditClient
 from raise_.sdk import compile as sql
 from raise_.sdk import html
 from raise_.sdk.context import Executor
@@ -223,6 +224,11 @@ class FeatureStore:
             self._executor.forget_current()
 
     # -- display ---------------------------------------------------------------------------
+
+    @property
+    def audit(self) -> AuditClient:
+        """The audit log: ``fs.audit.query(resource=\"user-signals/*\", actions=[\"READ\"])``."""
+        return AuditClient(self._executor)
 
     def __repr__(self) -> str:
         return f"FeatureStore({self.context!r}, connection={self._executor.connection!r})"

@@ -4,7 +4,8 @@ The engine calls these hooks (see each function's docstring):
 
 - ``audited(session)``: a context manager around each statement and each ingest; it writes
   the statement's audit events with outcome ALLOWED, DENIED or ERROR when it ends.
-- ``authorize_statement(session, statement)``: before a Raise statement's handler runs.
+- ``authorize_statement(session, statement)``: inside the statement's catalog transaction, just
+  before its handler (it records the creator of what is created, forgets ACLs of what is dropped).
 - ``authorize_query(session, dataframe, context)``: after planning plain SQL, before running it.
 - ``authorize_write(session, group, columns, mode, rows)``: before an ingest writes.
 - ``filter_result(session, statement, table)``: on SHOW results.

@@ -108,7 +108,7 @@ def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, 
     by_id = {g["id"]: g for g in session.catalog.list("group")}
     reads = _reads(session.catalog, found, plans.unoptimized_text(dataframe), by_id)
     needs = [n for r in reads.values() for n in _read_needs(session.catalog, r)]
-    needs += _other_tables(session, ac, found, context)
+    needs += _other_tables(session, ac, [s for s in found if s.group_id not in by_id], context)
     queries = [Event("QUERY", r.group["key"], {"features": sorted(r.features)}) for r in reads.values()]
     events = check(session, ac, needs, queries or [Event("QUERY", project, {})])
     if audit_reads:
@@ -198,12 +198,12 @@ def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
     return found
 
 
-def _other_tables(session: "Session", ac: AccessControl, found: list[plans.Scan], context: Any) -> list[Need]:
-    """Tables that are not feature groups: ``information_schema`` as described above; any other
-    table (Raise registers none) is refused."""
+def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan], context: Any) -> list[Need]:
+    """Scans of tables that are no feature group: ``information_schema`` as described above; any
+    other table (Raise registers none; a hidden name of no group) is refused."""
     needs: list[Need] = []
-    for scan in found:
-        if scan.group_id is not None or ac.superuser:
+    for scan in others:
+        if ac.superuser:
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(

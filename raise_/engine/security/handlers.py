@@ -8,6 +8,7 @@ preparing a statement without running it).
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable
 
 import pyarrow as pa
@@ -260,7 +261,7 @@ def show_audit_config(session: "Session", s: sec.ShowAuditConfig) -> pa.Table:
     else:
         orgs = [r["key"] for r in session.catalog.list("organization") if ac.allows("admin", r["key"])]
     configs = [log.config(org) for org in orgs]
-    return results.rows(AUDIT_CONFIG_SCHEMA, [{**c.__dict__} for c in configs])
+    return results.rows(AUDIT_CONFIG_SCHEMA, [asdict(c) for c in configs])
 
 
 @handles(sec.CreateAuditAlert)
@@ -315,4 +316,4 @@ def verify_audit(session: "Session", s: sec.VerifyAudit) -> pa.Table:
     reports = log_of(session).verify(s.organization)
     if s.organization is None and not ac.superuser:
         reports = [r for r in reports if r.chain and ac.allows("admin", r.chain)]
-    return results.rows(VERIFY_SCHEMA, [{**r.__dict__, "problems": list(r.problems)} for r in reports])
+    return results.rows(VERIFY_SCHEMA, [{**asdict(r), "problems": list(r.problems)} for r in reports])

@@ -15,16 +15,15 @@ superuser who administers everything; so does a server user named ``root``.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
 from grammar.errors import ValidationError
+from raise_.engine import names
 from raise_.engine.catalog import Catalog
 
 ROOT = "root"
 GROUP_KIND = "principal_group"
 PRINCIPAL_KIND = "principal"
-_PRINCIPAL = re.compile(r"^[^\s'\"\\/;,()]{1,254}$")
 
 
 def actor(principal: str | None) -> str:
@@ -37,12 +36,12 @@ def is_superuser(principal: str | None) -> bool:
 
 
 def check_principal(name: Any, what: str = "principal") -> str:
-    """A user or group name: no spaces, quotes, slashes or separators; at most 254 characters."""
-    if not isinstance(name, str) or not _PRINCIPAL.match(name):
-        raise ValidationError(
-            f"invalid {what} {name!r}: use a user or group name such as 'alice@acme.com' "
-            "(no spaces, quotes, slashes, commas or semicolons)", code="RAISE-V070", name=str(name))
-    return name
+    """A user or group name as the server accepts users (``names.check_principal``)."""
+    try:
+        return names.check_principal(name)
+    except ValidationError:
+        raise ValidationError(f"invalid {what} {name!r}: use a user or group name such as 'alice' or "
+                              "'alice@acme.com'", code="RAISE-V070", name=str(name)) from None
 
 
 def check_group_name(name: Any) -> str:

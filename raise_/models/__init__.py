@@ -1,0 +1,1 @@
+"""Public data classes of the SDK by topic (``raise_.models.audit``)."""
