@@ -6,6 +6,7 @@ tells its kind (2 syntax, 3 validation, 4 not found, 5 already exists, 6 permiss
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def _sql(args: argparse.Namespace) -> int:
     if args.url:
         from raise_.client import connect
 
-        connection = connect(url=args.url, user=args.user, password=args.password, project=args.project)
+        password = args.password if args.password is not None else os.environ.get("RAISE_PASSWORD")
+        connection = connect(url=args.url, user=args.user, password=password, project=args.project)
         result = connection.execute(text)
     else:
         from raise_.engine import Engine

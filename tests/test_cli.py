@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,16 @@ def test_errors_exit_non_zero_with_code(store, sql, status, code):
     assert done.returncode == status
     assert f"[{code}]" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_script_against_a_server(flight_server, tmp_path):
+    script = tmp_path / "remote.sql"
+    script.write_text(SCRIPT.replace("acme/ml/rec", "clitest/ml/rec") + "SELECT id, score FROM g ORDER BY id;")
+    env = {**os.environ, "RAISE_PASSWORD": flight_server.password}
+    done = subprocess.run(
+        [sys.executable, "-m", "raise_.cli", "sql", "--url", flight_server.url, "--user", flight_server.user,
+         "-f", str(script), "--format", "csv"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["id,score", "1,0.5", "2,2.0"]

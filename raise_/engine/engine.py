@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
 
+from raise_.engine.cache import TableCache, default_capacity
 from raise_.engine.catalog import Catalog
 from raise_.engine.session import Session
 from raise_.engine.storage import Storage
@@ -24,6 +25,10 @@ def default_home() -> Path:
 class Engine:
     """A Raise store rooted at ``home``.
 
+    ``memory_limit`` bounds each query (operators spill to ``home/spill`` beyond it);
+    ``cache_bytes`` (default ``$RAISE_CACHE_BYTES`` or 1 GiB; 0 turns it off) keeps decoded
+    feature tables in memory between queries (see ``cache``).
+
     >>> engine = Engine("/tmp/store")                          # doctest: +SKIP
     >>> engine.execute("SHOW ORGANIZATIONS").num_rows         # doctest: +SKIP
     0
@@ -37,6 +42,7 @@ class Engine:
         storage_options: dict[str, str] | None = None,
         memory_limit: int = DEFAULT_MEMORY,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        cache_bytes: int | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -45,6 +51,7 @@ class Engine:
         self.memory_limit = memory_limit
         self.batch_size = batch_size
         self._spill = self.home / "spill"
+        self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
 
     def __repr__(self) -> str:
         return f"Engine(home={str(self.home)!r})"

@@ -19,7 +19,10 @@ from datafusion.catalog import Catalog, Schema
 import udfs
 from udfs.infer import register_infer
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
+from grammar.dtypes import parse_dtype
+from raise_.engine import registry
 from raise_.engine.models import model_lookup
+from raise_.types import to_arrow
 from raise_.engine import security
 from raise_.engine.views import GroupView, group_view, hidden_table
 
@@ -104,10 +107,39 @@ class QueryContext:
                 self._stored[name] = set()
             else:
                 table = storage.open(group["uri"], as_of)
-                self.ctx.register_table(name, table)
+                self._register_snapshot(name, group, table, cached=as_of is None)
                 self._stored[name] = {f.name for f in table.schema().fields}
             self._registered.add(name)
         return name
+
+    def _register_snapshot(self, name: str, group: dict[str, Any], table: Any, cached: bool) -> None:
+        """Register a Delta snapshot: from the engine's decoded-table cache when it fits.
+
+        Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
+        so the view's cast is free on every later query."""
+        engine, uri = self.session.engine, group["uri"]
+        if not cached or engine.cache.capacity <= 0:
+            self.ctx.register_table(name, table)
+            return
+        version = table.version()
+        partitions = engine.cache.get(uri, version)
+        if partitions is None:
+            files = table.get_add_actions(flatten=True).column("size_bytes")
+            if sum(v.as_py() or 0 for v in files) > engine.cache.capacity:
+                self.ctx.register_table(name, table)  # too big to hold decoded: scan the files
+                return
+            decoded = as_view_types(pa.table(table.to_pyarrow_table()), self._embeddings(group))
+            partitions = engine.cache.put(uri, version, decoded, engine.batch_size)
+        self.ctx.register_record_batches(name, partitions)
+
+    def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
+        """Physical column -> Arrow type of the group's stored embedding features."""
+        out = {}
+        for record in registry.versions(self.session.catalog, group["key"]):
+            dtype = parse_dtype(record["dtype"])
+            if record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
+                out[record["column"]] = to_arrow(dtype)
+        return out
 
     def stored_columns(self, group: dict[str, Any]) -> set[str]:
         return self._stored[self._table(group)]
@@ -207,6 +239,15 @@ class QueryContext:
                 f"{_first_line(text)}: create feature groups with CREATE FEATURE GROUP and write them "
                 "with INSERT INTO or ingest", code="RAISE-X002")
         return ExecutionError(_first_line(text))
+
+
+def as_view_types(table: pa.Table, embeddings: dict[str, pa.DataType]) -> pa.Table:
+    """``table`` with its embedding columns as ``FixedSizeList`` (their declared size)."""
+    for column, arrow_type in embeddings.items():
+        if column in table.column_names:
+            index = table.column_names.index(column)
+            table = table.set_column(index, column, table.column(column).cast(arrow_type))
+    return table
 
 
 _VECTOR_CALL = re.compile(r"\b(dot|cosine_similarity|l2_distance)\s*\(", re.IGNORECASE)
