@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Literal, Union
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from grammar.dtypes import parse_dtype
-from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, ValidationError
+from grammar import clauses
+from grammar.errors import InvalidDType, RaiseSyntaxError, ValidationError
 from grammar.render import quote_ident, quote_literal
 
 __all__ = [
@@ -135,14 +135,7 @@ def parse_model_statement(text: str) -> CreateModel | ShowModels | DescribeModel
     """
     if not _LEADING.match(text):
         return None
-    try:
-        return _ToModel().transform(_lark().parse(text))
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text) from None
-    except VisitError as error:
-        if isinstance(error.orig_exc, RaiseError):
-            raise error.orig_exc from None
-        raise RaiseSyntaxError(f"invalid model statement: {error.orig_exc}", line=1, column=1) from None
+    return clauses.transform(_lark(), _ToModel(), text, _friendly, "model statement")
 
 
 @lru_cache(maxsize=1)
@@ -151,49 +144,8 @@ def _lark() -> Lark:
                      lexer="contextual", propagate_positions=True, maybe_placeholders=False)
 
 
-def _syntax_error(error: UnexpectedInput, text: str) -> RaiseSyntaxError:
-    line, column = max(error.line, 1), max(error.column, 1)
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        if token.type == "$END":
-            lines = text.rstrip().split("\n")
-            line, column = len(lines), len(lines[-1]) + 1
-        found = "end of statement" if token.type == "$END" else repr(str(token))
-        expected = sorted({_FRIENDLY.get(n, n.strip('"').upper()) for n in error.accepts or error.expected})
-        return RaiseSyntaxError(f"unexpected {found}; expected {', '.join(expected)}",
-                                name=str(token), line=line, column=column)
-    if isinstance(error, UnexpectedCharacters):
-        found = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        return RaiseSyntaxError(f"unexpected character {found!r}", name=found, line=line, column=column)
-    return RaiseSyntaxError("incomplete model statement", line=line, column=column)
-
-
-@dataclass(frozen=True, slots=True)
-class _Option:
-    key: str
-    value: object
-    line: int
-    column: int
-
-
-def _option(key: str, value: object, meta) -> _Option:
-    return _Option(key, value, getattr(meta, "line", 1), getattr(meta, "column", 1))
-
-
-def _options(items) -> dict:
-    found: dict = {}
-    for item in items:
-        if not isinstance(item, _Option):
-            continue
-        if item.key in found:
-            raise RaiseSyntaxError(f"{item.key.upper()} given twice", name=item.key,
-                                   line=item.line, column=item.column)
-        found[item.key] = item.value
-    return found
-
-
-def _positional(items) -> list:
-    return [item for item in items if not isinstance(item, _Option)]
+def _friendly(terminal: str) -> str:
+    return _FRIENDLY.get(terminal, terminal.strip('"').upper())
 
 
 def _word(token: Token, allowed: tuple[str, ...], what: str) -> str:
@@ -270,34 +222,34 @@ class _ToModel(Transformer):
         return str(key).lower(), _batch_value(key, value)
 
     def or_replace(self, meta, _):
-        return _option("conflict", "update", meta)
+        return clauses.option("conflict", "update", meta)
 
     def if_not_exists(self, meta, _):
-        return _option("if_not_exists", True, meta)
+        return clauses.option("if_not_exists", True, meta)
 
     def if_exists(self, meta, _):
-        return _option("if_exists", True, meta)
+        return clauses.option("if_exists", True, meta)
 
     def framework(self, meta, children):
-        return _option("framework", _word(children[0], FRAMEWORKS, "framework"), meta)
+        return clauses.option("framework", _word(children[0], FRAMEWORKS, "framework"), meta)
 
     def precision(self, meta, children):
-        return _option("precision", _word(children[0], PRECISIONS, "precision"), meta)
+        return clauses.option("precision", _word(children[0], PRECISIONS, "precision"), meta)
 
     def version(self, meta, children):
-        return _option("version", children[0], meta)
+        return clauses.option("version", children[0], meta)
 
     def task(self, meta, children):
-        return _option("task", children[0], meta)
+        return clauses.option("task", children[0], meta)
 
     def description(self, meta, children):
-        return _option("description", children[0], meta)
+        return clauses.option("description", children[0], meta)
 
     def inputs(self, meta, children):
-        return _option("inputs", _unique(tuple(children), "INPUT", meta), meta)
+        return clauses.option("inputs", _unique(tuple(children), "INPUT", meta), meta)
 
     def outputs(self, meta, children):
-        return _option("outputs", _unique(tuple(children), "OUTPUT", meta), meta)
+        return clauses.option("outputs", _unique(tuple(children), "OUTPUT", meta), meta)
 
     def batch(self, meta, children):
         keys = [k for k, _ in children]
@@ -305,11 +257,11 @@ class _ToModel(Transformer):
         if twice:
             raise RaiseSyntaxError(f"BATCH option {twice} given twice", name=twice,
                                    line=meta.line, column=meta.column)
-        return _option("batch", tuple(children), meta)
+        return clauses.option("batch", tuple(children), meta)
 
     def create_model(self, meta, children) -> CreateModel:
-        model, uri = _positional(children)
-        options = _options(children)
+        model, uri = clauses.positional(children)
+        options = clauses.options(children)
         if "framework" not in options:
             raise RaiseSyntaxError(f"CREATE MODEL needs FRAMEWORK <name>; one of {', '.join(FRAMEWORKS)}",
                                    line=meta.line, column=meta.column)
@@ -327,8 +279,8 @@ class _ToModel(Transformer):
         return DescribeModel(model=children[0])
 
     def drop_model(self, meta, children) -> DropModel:
-        (model,) = _positional(children)
-        return DropModel(model=model, **_options(children))
+        (model,) = clauses.positional(children)
+        return DropModel(model=model, **clauses.options(children))
 
 
 def _limit(names: tuple[str, ...], most: int, what: str, meta) -> tuple[str, ...]:

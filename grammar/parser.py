@@ -18,6 +18,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from grammar import ast, extensions
+from grammar.clauses import Option as _Option, option as _option, options as _options
 from grammar.dtypes import parse_dtype
 from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, excerpt_at
 from grammar.expressions import parse_expression
@@ -275,35 +276,6 @@ def _normalize(span: tuple[int, int], piece: Piece) -> str:
 
 
 # ------------------------------------------------------------------ tree -> ast
-
-
-@dataclass(frozen=True, slots=True)
-class _Option:
-    """A clause of a statement, collected into keyword arguments by ``_options``."""
-
-    key: str
-    value: object
-    line: int
-    column: int
-
-
-def _option(key: str, value: object, meta) -> _Option:
-    return _Option(key, value, getattr(meta, "line", 1), getattr(meta, "column", 1))
-
-
-def _options(items) -> dict:
-    """Keyword arguments from the ``_Option`` children; each option may appear once."""
-    found: dict = {}
-    for item in items:
-        if not isinstance(item, _Option):
-            continue
-        if item.key in found:
-            raise RaiseSyntaxError(
-                f"{item.key.replace('_', ' ').upper()} given twice",
-                name=item.key, line=item.line, column=item.column,
-            )
-        found[item.key] = item.value
-    return found
 
 
 def _positional(items) -> list:

@@ -15,16 +15,16 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from grammar.ast import FeatureRef, GroupRef
-from grammar.errors import RaiseError, RaiseSyntaxError, ValidationError
+from grammar import clauses
+from grammar.errors import RaiseSyntaxError, ValidationError
 from grammar.security_ast import (
     ACTIONS, CATEGORIES, CHANNELS, EXPORT_FORMATS, LEADING_FORMS, OUTCOMES, PERMISSIONS, SECURITY_STATEMENTS,
     AlterPrincipal, AlterPrincipalGroup, AuditFilter, CreateAuditAlert, CreatePrincipalGroup, DropAuditAlert,
@@ -71,14 +71,7 @@ def parse_security_statement(text: str) -> SecurityStatement | None:
     """
     if not is_security_statement(text):
         return None
-    try:
-        return _Transform().transform(_lark().parse(text))
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text) from None
-    except VisitError as error:
-        if isinstance(error.orig_exc, RaiseError):
-            raise error.orig_exc from None
-        raise RaiseSyntaxError(f"invalid statement: {error.orig_exc}", line=1, column=1) from None
+    return clauses.transform(_lark(), _Transform(), text, _friendly)
 
 
 @lru_cache(maxsize=1)
@@ -87,34 +80,10 @@ def _lark() -> Lark:
                      propagate_positions=True, maybe_placeholders=False)
 
 
-def _syntax_error(error: UnexpectedInput, text: str) -> RaiseSyntaxError:
-    line, column = max(error.line, 1), max(error.column, 1)
-    if isinstance(error, UnexpectedToken):
-        found = "end of statement" if error.token.type == "$END" else repr(str(error.token))
-        expected = ", ".join(sorted(_friendly(n) for n in (error.accepts or error.expected)))
-        if error.token.type == "$END":
-            lines = text.rstrip().split("\n")
-            line, column = len(lines), len(lines[-1]) + 1
-        return RaiseSyntaxError(f"unexpected {found}; expected {expected}", name=str(error.token),
-                                line=line, column=column)
-    if isinstance(error, UnexpectedCharacters):
-        found = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        return RaiseSyntaxError(f"unexpected character {found!r}", name=found, line=line, column=column)
-    return RaiseSyntaxError("incomplete statement", line=line, column=column)
-
-
 def _friendly(terminal: str) -> str:
     names = {"NAME": "a name", "QUOTED": "a quoted name", "STRING": "a string literal", "INT": "a number",
              "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "DOT": "'.'", "SLASH": "'/'", "$END": "end of statement"}
     return names.get(terminal, terminal.strip("_").replace("_", " "))
-
-
-@dataclass(frozen=True, slots=True)
-class _Option:
-    key: str
-    value: object
-    line: int
-    column: int
 
 
 def _choose(allowed: tuple[str, ...], what: str, upper: bool = False) -> Callable[[str, object], str]:
@@ -136,32 +105,17 @@ _FILTER_KEYS = {f.name for f in fields(AuditFilter)}
 _PATH_LIMITS = {"organization": 1, "domain": 2, "project": 3}
 
 
-def _options(items, meta) -> dict:
-    found: dict = {}
-    for item in items:
-        if isinstance(item, _Option):
-            if item.key in found:
-                raise RaiseSyntaxError(f"{item.key.replace('_', ' ').upper()} given twice", name=item.key,
-                                       line=item.line, column=item.column)
-            found[item.key] = item.value
-    return found
-
-
 def _split(items, meta) -> tuple[AuditFilter, dict]:
     """Audit filter clauses as an ``AuditFilter``, and the other options."""
-    options = _options(items, meta)
+    options = clauses.options(items)
     chosen = {k: v for k, v in options.items() if k in _FILTER_KEYS}
     return AuditFilter(**chosen), {k: v for k, v in options.items() if k not in _FILTER_KEYS}
-
-
-def _positional(items) -> list:
-    return [item for item in items if not isinstance(item, _Option)]
 
 
 def _opt(key: str, convert: Callable | None = None):
     def method(self, meta, children):
         value = children[0] if children else True
-        return _Option(key, convert(value, meta) if convert else value, meta.line, meta.column)
+        return clauses.Option(key, convert(value, meta) if convert else value, meta.line, meta.column)
     return method
 
 
@@ -268,7 +222,7 @@ class _Transform(Transformer):
 
     # -- statements
     def set_acl(self, meta, children) -> SetAcl:
-        return SetAcl(target=children[0], **_options(children, meta))
+        return SetAcl(target=children[0], **clauses.options(children))
 
     def show_acl(self, meta, children) -> ShowAcl:
         return ShowAcl(target=children[0], mode="stored")
@@ -280,7 +234,7 @@ class _Transform(Transformer):
         return ShowAcl(target=children[0], mode="chain")
 
     def create_principal_group(self, meta, children) -> CreatePrincipalGroup:
-        return CreatePrincipalGroup(name=_positional(children)[0], **_options(children, meta))
+        return CreatePrincipalGroup(name=clauses.positional(children)[0], **clauses.options(children))
 
     def member_change(self, meta, children) -> tuple[str, tuple[str, ...]]:
         change, members = children
@@ -291,7 +245,7 @@ class _Transform(Transformer):
         return AlterPrincipalGroup(name=name, change=change, members=members)
 
     def drop_principal_group(self, meta, children) -> DropPrincipalGroup:
-        return DropPrincipalGroup(name=_positional(children)[0], **_options(children, meta))
+        return DropPrincipalGroup(name=clauses.positional(children)[0], **clauses.options(children))
 
     def show_principal_groups(self, meta, children) -> ShowPrincipalGroups:
         return ShowPrincipalGroups()
@@ -300,10 +254,10 @@ class _Transform(Transformer):
         return AlterPrincipal(principal=children[0], organization=children[1])
 
     def grant(self, meta, children) -> GrantAccess:
-        permission, group, *rest = _positional(children)
+        permission, group, *rest = clauses.positional(children)
         features = rest[0] if len(rest) == 2 else ("*",)
         return GrantAccess(group=group, organization=rest[-1], features=features,
-                           permission=str(permission).lower(), **_options(children, meta))
+                           permission=str(permission).lower(), **clauses.options(children))
 
     def revoke(self, meta, children) -> RevokeAccess:
         *permission, group, organization = children
@@ -311,37 +265,37 @@ class _Transform(Transformer):
                             permission=str(permission[0]).lower() if permission else None)
 
     def show_grants(self, meta, children) -> ShowGrants:
-        return ShowGrants(**_options(children, meta))
+        return ShowGrants(**clauses.options(children))
 
     def show_audit(self, meta, children) -> ShowAudit:
         chosen, paging = _split(children, meta)
         return ShowAudit(filter=chosen, **paging)
 
     def set_audit_config(self, meta, children) -> SetAuditConfig:
-        return SetAuditConfig(**_options(children, meta))
+        return SetAuditConfig(**clauses.options(children))
 
     def show_audit_config(self, meta, children) -> ShowAuditConfig:
-        return ShowAuditConfig(**_options(children, meta))
+        return ShowAuditConfig(**clauses.options(children))
 
     def create_audit_alert(self, meta, children) -> CreateAuditAlert:
         chosen, options = _split(children, meta)
         if not options.get("notify"):
             raise RaiseSyntaxError("an audit alert needs NOTIFY ('someone@example.com', ...)",
                                    line=meta.line, column=meta.column)
-        return CreateAuditAlert(name=_positional(children)[0], filter=chosen, **options)
+        return CreateAuditAlert(name=clauses.positional(children)[0], filter=chosen, **options)
 
     def drop_audit_alert(self, meta, children) -> DropAuditAlert:
-        return DropAuditAlert(name=_positional(children)[0], **_options(children, meta))
+        return DropAuditAlert(name=clauses.positional(children)[0], **clauses.options(children))
 
     def show_audit_alerts(self, meta, children) -> ShowAuditAlerts:
         return ShowAuditAlerts()
 
     def export_audit(self, meta, children) -> ExportAudit:
         chosen, options = _split(children, meta)
-        return ExportAudit(destination=_positional(children)[0], filter=chosen, **options)
+        return ExportAudit(destination=clauses.positional(children)[0], filter=chosen, **options)
 
     def verify_audit(self, meta, children) -> VerifyAudit:
-        return VerifyAudit(**_options(children, meta))
+        return VerifyAudit(**clauses.options(children))
 
 
 # ------------------------------------------------------------------ rendering
