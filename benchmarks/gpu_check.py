@@ -160,6 +160,41 @@ def sql_section(args, figures: dict) -> None:
     resident.cache().invalidate("gpu_check_sql")
 
 
+def engine_section(args, figures: dict) -> None:
+    """Through Raise's engine: a Delta-backed group whose decoded table the engine caches and
+    mirrors on the GPU; the same query with ``RAISE_DEVICE=cpu`` and ``auto``."""
+    import tempfile
+
+    from grammar import ast, render_script
+    from raise_.engine import Engine
+
+    rows = min(args.rows, 1_000_000)
+    column, query = make_column(rows, args.dim)
+    group = ast.GroupRef(name="items")
+    with tempfile.TemporaryDirectory() as home:
+        session = Engine(home, cache_bytes=32 << 30).session(project=("check", "gpu", "vectors"))
+        session.execute(render_script([
+            ast.CreateFeatureGroup(group=group, keys=(ast.ColumnDef(name="id", dtype="int64"),)),
+            ast.CreateFeature(feature=ast.FeatureRef(group=group, name="emb"), dtype=f"float32[{args.dim}]"),
+        ]))
+        session.ingest("items", pa.table({"id": np.arange(rows, dtype=np.int64), "emb": column}))
+        sql = "SELECT COSINE_SIMILARITY(emb, $1) AS s FROM items ORDER BY id"
+        params = [pa.scalar(query, pa.list_(pa.float32()))]
+        nbytes = rows * args.dim * 4
+        results = {}
+        for mode in ("cpu", "auto"):
+            os.environ["RAISE_DEVICE"] = mode
+            results[mode] = session.execute(sql, params=params).column("s").to_numpy()
+            unordered = sql.replace(" ORDER BY id", "")
+            figures[f"engine_{mode}_gbps"] = nbytes / timed(
+                lambda: session.execute(unordered, params=params), sync=False) / 1e9
+        from udfs import resident
+
+        figures["engine_resident_columns"] = len(resident.cache().keys())
+        figures["engine_gpu_cpu_max_diff"] = float(np.nanmax(np.abs(results["auto"] - results["cpu"])))
+        os.environ["RAISE_DEVICE"] = "auto"
+
+
 def infer_section(args, figures: dict) -> None:
     """INFER on the GPU against the CPU (``benchmarks/gpu_check_infer.py``)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -169,7 +204,7 @@ def infer_section(args, figures: dict) -> None:
 
 
 SECTIONS: list[Callable[[argparse.Namespace, dict], None]] = [
-    device_section, tests_section, vectors_section, sql_section, infer_section,
+    device_section, tests_section, vectors_section, sql_section, engine_section, infer_section,
 ]
 
 

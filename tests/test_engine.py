@@ -377,3 +377,23 @@ def test_vector_functions_against_a_constant(session):
     with pytest.raises(TypeMismatch) as info:
         session.execute('SELECT DOT("user_embedding@v1", [1.0, 2.0]) FROM "user-signals" WHERE user_id = 7')
     assert "512" in info.value.message and "2" in info.value.message
+
+
+def test_decoded_table_cache_follows_commits(tmp_path):
+    from raise_.engine import Engine
+
+    engine = Engine(tmp_path / "cached", cache_bytes=1 << 20)
+    session = engine.session(project="acme/ml/rec")
+    session.execute("CREATE FEATURE GROUP g KEY (k INT64); CREATE FEATURE g.e FLOAT32[2]")
+    session.ingest("g", pa.table({"k": [1], "e": pa.array([[1.0, 0.0]], pa.list_(pa.float32(), 2))}))
+    assert session.execute("SELECT COUNT(*) AS n FROM g").column("n").to_pylist() == [1]
+    first = engine.cache.used
+    assert first > 0  # the decoded table is kept, embeddings as FixedSizeList
+    (partitions,) = [e[0] for e in engine.cache._entries.values()]
+    assert partitions[0][0].schema.field("e@v1").type == pa.list_(pa.float32(), 2)
+    session.ingest("g", pa.table({"k": [2], "e": pa.array([[0.0, 1.0]], pa.list_(pa.float32(), 2))}))
+    got = session.execute("SELECT k, DOT(e, [0.0, 1.0]) AS d FROM g ORDER BY k").to_pydict()
+    assert got == {"k": [1, 2], "d": [0.0, 1.0]}  # the new version, not the cached old one
+    assert len(engine.cache._entries) == 1
+    uncached = Engine(tmp_path / "cached", cache_bytes=0).session(project="acme/ml/rec")
+    assert uncached.execute("SELECT COUNT(*) AS n FROM g").column("n").to_pylist() == [2]

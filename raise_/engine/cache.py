@@ -5,6 +5,11 @@ costs far more than the query itself (list decoding runs ~0.5 GB/s per core, a v
 over memory ~10-20 GB/s). The engine keeps the decoded Arrow batches of recently read tables,
 keyed by table location and Delta version: a commit makes a new version, so a stale entry is
 never served, it just ages out. Time-travel reads bypass the cache.
+
+With a CUDA device (and ``RAISE_DEVICE`` not ``cpu``), embedding columns of a cached table
+are also copied to GPU memory (``udfs.resident``): the vector kernels find them there by host
+address, so queries over a hot table run on the GPU without re-copying; a newer version of
+the table releases the old version's device copy.
 """
 from __future__ import annotations
 
@@ -27,30 +32,38 @@ class TableCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, int], tuple[list[list[pa.RecordBatch]], int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], tuple[list[list[pa.RecordBatch]], int, pa.Table]] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
 
-    def get(self, uri: str, version: int) -> list[list[pa.RecordBatch]] | None:
+    def get(self, uri: str, version: int, vectors: tuple[str, ...] = ()) -> list[list[pa.RecordBatch]] | None:
+        """The cached partitions, or None; ``vectors`` columns are mirrored on the GPU if one
+        is in use now (the device choice can change between queries)."""
         with self._lock:
             entry = self._entries.get((uri, version))
             if entry is None:
                 return None
             self._entries.move_to_end((uri, version))
-            return entry[0]
+        make_resident(uri, version, entry[2], vectors)
+        return entry[0]
 
-    def put(self, uri: str, version: int, table: pa.Table, batch_size: int) -> list[list[pa.RecordBatch]]:
-        """Split ``table`` into one partition per core; keep it if it fits the budget."""
+    def put(self, uri: str, version: int, table: pa.Table, batch_size: int,
+            vectors: tuple[str, ...] = ()) -> list[list[pa.RecordBatch]]:
+        """Split ``table`` into one partition per core; keep it if it fits the budget.
+
+        ``vectors`` names the embedding columns to mirror on the GPU when there is one."""
+        table = table.combine_chunks()
         partitions = split(table, batch_size)
         size = table.nbytes
         if size > self.capacity:
             return partitions
+        make_resident(uri, version, table, vectors)
         with self._lock:
             for key in [k for k in self._entries if k[0] == uri]:  # older versions of this table
                 self._used -= self._entries.pop(key)[1]
             while self._entries and self._used + size > self.capacity:
                 self._used -= self._entries.popitem(last=False)[1][1]
-            self._entries[(uri, version)] = (partitions, size)
+            self._entries[(uri, version)] = (partitions, size, table)
             self._used += size
         return partitions
 
@@ -61,7 +74,23 @@ class TableCache:
 
 def split(table: pa.Table, batch_size: int) -> list[list[pa.RecordBatch]]:
     """Record batches dealt round-robin into one partition per core (parallel scans)."""
-    batches = table.combine_chunks().to_batches(max_chunksize=batch_size) or [
+    batches = table.to_batches(max_chunksize=batch_size) or [
         pa.RecordBatch.from_pylist([], schema=table.schema)]
     count = max(1, min(os.cpu_count() or 1, len(batches)))
     return [batches[i::count] for i in range(count)]
+
+
+def make_resident(uri: str, version: int, table: pa.Table, vectors: tuple[str, ...]) -> None:
+    """Copy ``vectors`` columns of a cached table to the GPU (no-op without a device)."""
+    if not vectors:
+        return
+    from udfs import device, resident
+
+    if device.device_mode() == "cpu" or not device.gpu_available():
+        return
+    cache = resident.cache()
+    for column in vectors:
+        key = resident.ColumnKey(uri, version, column)
+        if column in table.column_names and cache.get(key) is None:
+            cache.invalidate(uri, keep_version=version)
+            cache.load(key, table.column(column))

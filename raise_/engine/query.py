@@ -122,14 +122,15 @@ class QueryContext:
             self.ctx.register_table(name, table)
             return
         version = table.version()
-        partitions = engine.cache.get(uri, version)
+        embeddings = self._embeddings(group)
+        partitions = engine.cache.get(uri, version, tuple(embeddings))
         if partitions is None:
             files = table.get_add_actions(flatten=True).column("size_bytes")
             if sum(v.as_py() or 0 for v in files) > engine.cache.capacity:
                 self.ctx.register_table(name, table)  # too big to hold decoded: scan the files
                 return
-            decoded = as_view_types(pa.table(table.to_pyarrow_table()), self._embeddings(group))
-            partitions = engine.cache.put(uri, version, decoded, engine.batch_size)
+            decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
+            partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings))
         self.ctx.register_record_batches(name, partitions)
 
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
