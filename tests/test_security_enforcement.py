@@ -392,3 +392,22 @@ def test_no_principal_is_root(store):
     assert root.execute('SELECT secret FROM "user-signals" ORDER BY user_id').column("secret").to_pylist() == [42, 7]
     entries = root.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()
     assert entries and entries[-1]["actor_org"] is None
+
+
+def test_describe_hides_lineage_to_unreadable_features(tmp_path):
+    from raise_.engine import Engine
+
+    engine = Engine(tmp_path / "lineage")
+    admin = engine.session(principal="alice@acme.com", project="acme/ml/rec")
+    admin.execute("""
+        CREATE FEATURE GROUP g KEY (k INT64);
+        CREATE FEATURE g.public_x INT64;
+        CREATE FEATURE g.secret INT64;
+        CREATE FEATURE g.mix FLOAT64 DERIVED AS public_x + secret;
+        SET ACL ON FEATURE GROUP acme/ml/rec/g READERS ('bob@acme.com');
+        SET ACL ON FEATURE acme/ml/rec/g.secret READERS ('alice@acme.com') NO INHERIT;
+    """)
+    seen = admin.execute("DESCRIBE FEATURE g.public_x").column("downstream").to_pylist()[0]
+    assert [k.rsplit("/", 1)[-1] for k in seen] == ["mix@v1"]
+    bob = engine.session(principal="bob@acme.com", project="acme/ml/rec")
+    assert bob.execute("DESCRIBE FEATURE g.public_x").column("downstream").to_pylist() == [[]]

@@ -288,7 +288,10 @@ def feature_readable(ac: AccessControl, group_key: str, name: str, version: str 
 
 
 def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
-    """A SHOW result without the rows the principal may not see (other results unchanged)."""
+    """A SHOW/DESCRIBE result without what the principal may not see: rows of hidden objects,
+    and lineage entries naming features it may not read (other results unchanged)."""
+    if table.num_rows and "upstream" in table.column_names:
+        table = _filter_lineage(control(session), table)
     if not isinstance(statement, ast.Show) or table.num_rows == 0:
         return table
     ac = control(session)
@@ -301,6 +304,21 @@ def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Tab
     else:
         keep = [ac.visible(p) for p in table.column("path").to_pylist()]
     return table.filter(pa.array(keep, pa.bool_()))
+
+
+def _key_readable(ac: AccessControl, key: str) -> bool:
+    """A lineage entry (``[@]org/domain/project/group/feature[@vN]``) the principal may read."""
+    path, _, version = key.lstrip("@").partition("@")
+    group_key, _, name = path.rpartition("/")
+    return feature_readable(ac, group_key, name, version or None)
+
+
+def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
+    for column in ("upstream", "downstream"):
+        kept = [[k for k in keys or [] if _key_readable(ac, k)] for keys in table.column(column).to_pylist()]
+        index = table.column_names.index(column)
+        table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
+    return table
 
 
 def resolve_external(catalog: Any, path: Any, home_group: dict[str, Any]) -> dict[str, Any]:
