@@ -383,3 +383,50 @@ def test_decoded_table_cache_follows_commits(tmp_path):
     assert len(engine.cache._entries) == 1
     uncached = Engine(tmp_path / "cached", cache_bytes=0).session(project="acme/ml/rec")
     assert uncached.execute("SELECT COUNT(*) AS n FROM g").column("n").to_pylist() == [2]
+
+
+def test_recreating_an_archived_feature_makes_a_new_version(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.f INT64")
+    session.execute("ALTER FEATURE g.f SET STATUS 'archived'")
+    assert session.execute("DESCRIBE FEATURE g.f@v1").column("is_latest").to_pylist() == [False]
+    created = session.execute("CREATE FEATURE g.f INT64")
+    assert created.column("object").to_pylist() == ["acme/ml/rec/g/f@v2"]
+    assert "f@v2" in session.execute("SELECT * FROM g").column_names
+
+
+@pytest.mark.parametrize("definition", [
+    "INT64 DEFAULT 2.5", "INT8 DEFAULT 1000", "FLOAT32[2] DEFAULT 1", "TIMESTAMP DEFAULT 'not a date'",
+    "INT64 DEFAULT TRUE", "STRING DEFAULT 5", "INT64 DEFAULT 99999999999999999999999",
+])
+def test_defaults_must_fit_the_type(session, definition):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64)")
+    with pytest.raises(TypeMismatch) as info:
+        session.execute(f"CREATE FEATURE g.f {definition}")
+    assert info.value.code == "RAISE-V022"
+
+
+def test_defaults_fill_and_not_null_is_enforced_when_left_out(session):
+    session.execute("""USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64);
+        CREATE FEATURE g.d DATE DEFAULT DATE '2026-01-01'; CREATE FEATURE g.n INT64 NOT NULL""")
+    with pytest.raises(TypeMismatch) as info:
+        session.ingest("g", pa.table({"id": [1]}))
+    assert info.value.name == "n"
+    with pytest.raises(TypeMismatch):
+        session.ingest("g", pa.table({"id": [1]}), "upsert")
+    session.ingest("g", pa.table({"id": [1], "n": [7]}))
+    assert session.execute("SELECT d, n FROM g").to_pylist() == [{"d": dt.date(2026, 1, 1), "n": 7}]
+
+
+def test_group_names_with_dots_and_capitals(session):
+    session.execute('USE acme/ml/rec; CREATE FEATURE GROUP "a.b" KEY (id INT64); CREATE FEATURE GROUP "Users" KEY (id INT64)')
+    session.ingest("Users", pa.table({"id": [1]}))
+    assert session.execute('SELECT COUNT(*) AS n FROM "Users"').column("n").to_pylist() == [1]
+    assert session.execute('SELECT COUNT(*) AS n FROM "a.b"').column("n").to_pylist() == [0]
+    with pytest.raises(ValidationError):
+        session.execute('CREATE FEATURE GROUP "__raise_g1"')
+
+
+def test_as_of_text_in_strings_and_comments_is_left_alone(session):
+    _signals(session)
+    got = session.execute("""SELECT 'see "user-signals" VERSION AS OF 0' AS s FROM "user-signals" -- VERSION AS OF 9""")
+    assert got.column("s").to_pylist() == ['see "user-signals" VERSION AS OF 0']

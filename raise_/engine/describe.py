@@ -91,7 +91,7 @@ def describe_table(session: "Session", stmt: ast.Describe) -> pa.Table:
     if stmt.kind == "feature":
         group, record = feature_of(session, stmt.target)
         latest = registry.latest(registry.versions(session.catalog, group["key"], record["name"]))
-        return results.rows(results.FEATURE_SCHEMA, [feature_row(session, record, latest["key"])])
+        return results.rows(results.FEATURE_SCHEMA, [feature_row(session, record, latest and latest["key"])])
     if stmt.kind == "feature group":
         return results.rows(results.GROUP_SCHEMA, [group_row(session, group_of(session, stmt.target))])
     depth = names.LEVELS.index(stmt.kind) + 1

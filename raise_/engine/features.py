@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from grammar import ast
 from grammar.dtypes import parse_dtype
-from grammar.errors import AlreadyExists, ValidationError
-from raise_.engine import derived, names, registry, results
+from grammar.errors import AlreadyExists, TypeMismatch, ValidationError
+from raise_.engine import derived, ingest, names, registry, results
 from raise_.engine.scope import feature_of, group_of
 
 if TYPE_CHECKING:
@@ -32,9 +32,10 @@ def create_feature(session: "Session", stmt: ast.CreateFeature) -> pa.Table:
         raise AlreadyExists(f"{name!r} is a key or event-time column of {group['name']!r}", name=name)
     dtype = str(parse_dtype(stmt.dtype))
     existing = registry.versions(catalog, group["key"], name)
-    version = stmt.version or (registry.next_version(existing) if not existing else None)
-    current = registry.latest(existing) if version is None else next(
-        (r for r in existing if r["version"] == version), None)
+    live = registry.latest(existing)
+    # a plain CREATE of an existing feature is a conflict; of an archived one, a new version
+    version = stmt.version or (None if live is not None else registry.next_version(existing))
+    current = live if version is None else next((r for r in existing if r["version"] == version), None)
     if version is not None:
         names.version_number(version)
     if current is not None:
@@ -76,11 +77,12 @@ def _check(session: "Session", group: dict, name: str, dtype: str, stmt: ast.Cre
 
 
 def _check_default(default: str, dtype: str, name: str) -> None:
-    d = parse_dtype(dtype)
-    quoted = default.startswith("'")
-    if d.is_numeric and quoted or (d.kind in ("string",) or d.element == "string") and not quoted:
-        raise ValidationError(f"DEFAULT {default} does not fit feature {name!r} of type {dtype}",
-                              code="RAISE-V022", name=name)
+    """A DEFAULT must be a value of the feature's type (checked now, not at the first write)."""
+    try:
+        ingest.default_array(default, parse_dtype(dtype), 1)
+    except TypeMismatch as error:
+        raise TypeMismatch(f"DEFAULT {default} does not fit feature {name!r} of type {dtype}: "
+                           f"{error.message}", code="RAISE-V022", name=name) from None
 
 
 def _allocate_column(session: "Session", group: dict[str, Any], wanted: str) -> str:

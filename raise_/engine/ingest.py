@@ -43,6 +43,12 @@ def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode
         fields.append(pa.field(physical, storage_arrow(dtype)))
     if mode != "upsert":
         _fill_defaults(targets, data, columns, fields)
+    else:  # a new key inserts a row: NOT NULL features must come with it
+        given = {targets[c][0] for c in data.column_names}
+        required = [n for n, (p, _, nullable, _) in targets.items() if not nullable and p not in given and "@" not in n]
+        if required:
+            raise TypeMismatch(f"feature {required[0]!r} is NOT NULL: upserted rows must carry it",
+                               code="RAISE-V025", name=required[0])
     if len({f.name for f in fields}) != len(fields):
         raise ValidationError("a feature is given both by plain name and by version", code="RAISE-V052")
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
@@ -104,19 +110,51 @@ def _check_lengths(values: pa.ChunkedArray, dtype: DType, name: str) -> None:
 
 
 def _fill_defaults(targets, data: pa.Table, columns: list, fields: list) -> None:
+    """Columns the rows leave out: their DEFAULT, or a refusal for a NOT NULL feature."""
     given = {targets[c][0] for c in data.column_names}
-    for name, (physical, dtype, _, default) in targets.items():
-        if default is None or physical in given or "@" in name and name.split("@")[0] in targets:
+    for name, (physical, dtype, nullable, default) in targets.items():
+        if physical in given or "@" in name and name.split("@")[0] in targets:
             continue
-        value = _literal(default)
+        value = None if default is None else _literal(default)
         if value is None:
+            if not nullable:
+                raise TypeMismatch(f"feature {name!r} is NOT NULL and has no DEFAULT: the rows must "
+                                   "carry it", code="RAISE-V025", name=name)
             continue
-        columns.append(pc.cast(pa.array([value] * data.num_rows), storage_arrow(dtype)))
+        columns.append(default_array(default, dtype, data.num_rows))
         fields.append(pa.field(physical, storage_arrow(dtype)))
         given.add(physical)
 
 
+def default_array(default: str, dtype: DType, rows: int) -> pa.Array:
+    """``rows`` copies of a DEFAULT literal in the feature's storage type (``TypeMismatch`` if
+    the literal is not a value of that type)."""
+    try:
+        value = _literal(default)
+        wanted = _LITERAL_KIND.get(dtype.element if dtype.kind == "primitive" else dtype.kind, None)
+        mismatched = wanted is not None and (not isinstance(value, wanted) or (isinstance(value, bool) and wanted is not bool))
+        if value is not None and mismatched:
+            raise pa.ArrowInvalid(f"{default} is not a {dtype} literal")
+        return pc.cast(pa.array([value] * rows), storage_arrow(dtype), safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError, ValueError) as error:
+        raise TypeMismatch(f"{default} is not a {dtype} value ({error})", code="RAISE-V022") from None
+
+
+#: Which Python value a DEFAULT literal must parse to for each dtype (bool is not a number here).
+_LITERAL_KIND: dict[str, Any] = {
+    **{t: int for t in ("int8", "int16", "int32", "int64")},
+    **{t: (int, float) for t in ("float16", "float32", "float64")},
+    "bool": bool, "string": str, "bytes": str, "timestamp": str, "date": str,
+    "embedding": (), "array": (), "struct": (), "blob_ref": (),
+}
+
+
 def _literal(text: str) -> Any:
+    """The Python value of a canonical SQL literal (``NULL``, ``TRUE``, ``-1.5``, ``'x'``,
+    ``DATE '2026-01-01'``)."""
+    head, _, quoted = text.partition(" ")
+    if head.upper() in ("DATE", "TIMESTAMP") and quoted.startswith("'"):
+        text = quoted
     if text.upper() == "NULL":
         return None
     if text.upper() in ("TRUE", "FALSE"):

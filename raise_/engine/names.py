@@ -16,10 +16,10 @@ _VERSION = re.compile(r"^v([1-9][0-9]{0,5})$")
 
 def check_name(name: str, what: str) -> str:
     """Names: letters, digits, ``_``, ``-``, ``.``; no ``/`` or ``@`` (they are path syntax)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith("__raise_"):
         raise ValidationError(
             f"invalid {what} name {name!r}: use letters, digits, '_', '-' or '.' (at most 128, "
-            "not starting with '-' or '.')",
+            "not starting with '-', '.' or the reserved '__raise_')",
             code="RAISE-V002",
             name=str(name),
         )

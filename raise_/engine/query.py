@@ -40,6 +40,8 @@ _AS_OF = re.compile(
     re.IGNORECASE,
 )
 _AS_OF_HINT = re.compile(r"\bAS\s+OF\b", re.IGNORECASE)
+# String literals, quoted identifiers and comments: where AS OF text is not syntax.
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -85,7 +87,8 @@ class QueryContext:
                 continue
             view = self.add_view(group)
             if tuple(group["project"]) == self.session.project:
-                self.ctx.register_view(group["name"], view.frame)
+                # quoted: DataFusion would otherwise fold case and split on dots
+                self.ctx.register_view('"' + group["name"].replace('"', '""') + '"', view.frame)
 
     def _schema_for(self, project: list[str]) -> Schema:
         org, domain, name = project
@@ -155,35 +158,48 @@ class QueryContext:
             fallback = group_view(self.session.catalog, group, self.stored_columns, derived=False)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
-            view, frame = fallback, self.ctx.sql(fallback.sql)
+            try:
+                frame = self.ctx.sql(fallback.sql)
+            except Exception as failure:
+                raise self.translate(failure, fallback.sql) from None
+            view = fallback
         view.frame = frame
         self.views[group["key"]] = view
         self._schema_for(group["project"]).register_table(group["name"], frame.into_view())
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:
-        self._table(group)
-        view = group_view(self.session.catalog, group, self.stored_columns)
-        return self.ctx.sql(view.sql).schema()
+        return self.add_view(group).frame.schema()
 
     # -- time travel -----------------------------------------------------------------------
 
     def _snapshots(self, sql: str) -> str:
-        """Replace ``name VERSION|TIMESTAMP AS OF x`` by views over that table snapshot."""
+        """Replace ``name VERSION|TIMESTAMP AS OF x`` by views over that table snapshot
+        (not inside string literals or comments)."""
+        if not _AS_OF_HINT.search(sql):
+            return sql
+        quoted = [m.span() for m in _LITERALS.finditer(sql) if not m.group(0).startswith('"')]
+
         def snapshot(match: re.Match) -> str:
+            if any(start <= match.start() < end for start, end in quoted):
+                return match.group(0)
             group = self.session._group(_unquote(match.group("table")))
             value = match.group("value")
-            as_of: Any = int(value) if value.isdigit() else value.strip("'")
-            tag = re.sub(r"\W", "_", f"{value}")
-            hidden = f"{hidden_table(group)}_at_{tag}"
+            as_of: Any = int(value) if value.isdigit() else value[1:-1].replace("''", "'")
+            number = len(self._registered)
+            hidden = f"{hidden_table(group)}_at_{number}"
             self._table(group, as_of, hidden)
-            alias = f"__raise_asof_{group['id']}_{tag}"
-            self._stored[hidden_table(group)] = self._stored[hidden]
-            view = group_view(self.session.catalog, group, lambda g: self._stored.get(hidden_table(g), set()))
-            self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{hidden_table(group)}"', f'"{hidden}"', 1)))
+            current = hidden_table(group)
+
+            def stored(g: dict[str, Any]) -> set[str]:
+                return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
+
+            view = group_view(self.session.catalog, group, stored)
+            alias = f"__raise_asof_{group['id']}_{number}"
+            self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{current}"', f'"{hidden}"', 1)))
             return f'"{alias}"'
 
-        return _AS_OF.sub(snapshot, sql) if _AS_OF_HINT.search(sql) else sql
+        return _AS_OF.sub(snapshot, sql)
 
     # -- running ---------------------------------------------------------------------------
 

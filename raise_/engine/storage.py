@@ -8,6 +8,8 @@ Every write is one Delta commit, so a failed write leaves the table as it was.
 from __future__ import annotations
 
 import shutil
+import time
+import uuid
 import threading
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -17,7 +19,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from grammar.errors import ExecutionError, NotFound, ValidationError
 
@@ -36,13 +38,14 @@ class Storage:
     def __init__(self, root: str | Path, storage_options: dict[str, str] | None = None) -> None:
         self.root = str(root).rstrip("/")
         self.options = storage_options or None
-        # Writers in this process take turns per table instead of failing Delta's commit race.
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks = _LOCKS
         if _is_local(self.root):
             Path(self.root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 
     def uri_for(self, table_id: int) -> str:
-        return f"{self.root}/g{table_id:08d}"
+        """A location no other table ever had: the id alone can repeat after a rolled-back
+        CREATE, so a random suffix keeps a leftover or cached table from being mistaken."""
+        return f"{self.root}/g{table_id:08d}-{uuid.uuid4().hex[:12]}"
 
     def create(self, uri: str, schema: pa.Schema) -> None:
         """Create an empty table with ``schema`` (key and event-time columns)."""
@@ -91,7 +94,17 @@ class Storage:
         if data.num_rows == 0 and mode != "overwrite":
             return 0
         with self._locks[uri]:
-            return self._write(uri, data, mode, keys)
+            for attempt in range(_RETRIES):
+                try:
+                    return self._write(uri, data, mode, keys)
+                except CommitFailedError:
+                    # another process committed first; nothing of ours was written, so retry
+                    if attempt == _RETRIES - 1:
+                        raise ExecutionError(
+                            f"write to {uri} kept conflicting with concurrent writers; try again",
+                            code="RAISE-X003") from None
+                    time.sleep(0.05 * 2 ** attempt)
+        return 0
 
     def _write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...]) -> int:
         try:
@@ -101,6 +114,8 @@ class Storage:
                 uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
                 storage_options=self.options,
             )
+        except CommitFailedError:
+            raise
         except DeltaError as error:
             raise ExecutionError(f"write to feature table failed: {error}") from None
         return data.num_rows
@@ -124,6 +139,12 @@ class Storage:
 
     def history(self, uri: str) -> list[dict[str, Any]]:
         return self.open(uri).history()
+
+
+#: Writers in this process take turns per table (across Engine objects) instead of racing
+#: Delta's optimistic commit; other processes are handled by retrying a failed commit.
+_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_RETRIES = 6
 
 
 def last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
