@@ -430,3 +430,14 @@ def test_as_of_text_in_strings_and_comments_is_left_alone(session):
     _signals(session)
     got = session.execute("""SELECT 'see "user-signals" VERSION AS OF 0' AS s FROM "user-signals" -- VERSION AS OF 9""")
     assert got.column("s").to_pylist() == ['see "user-signals" VERSION AS OF 0']
+
+
+def test_cross_group_reference_reads_the_latest_written_row_per_key(engine):
+    session = engine.session(project="acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP users KEY (uid INT64); CREATE FEATURE users.x INT64;
+        CREATE FEATURE GROUP stats KEY (uid INT64); CREATE FEATURE stats.v INT64;
+        CREATE FEATURE users.v_now INT64 DERIVED AS stats.v""")
+    session.ingest("users", pa.table({"uid": list(range(20)), "x": [0] * 20}))
+    for i in range(4):  # no event-time column: write order decides
+        session.ingest("stats", pa.table({"uid": list(range(20)), "v": [i] * 20}))
+    assert set(session.execute("SELECT v_now FROM users").column(0).to_pylist()) == {3}

@@ -7,6 +7,7 @@ in a NOT NULL feature or a key) is refused before any byte is written.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +18,9 @@ from grammar.errors import TypeMismatch, ValidationError
 from raise_.engine import registry
 from raise_.engine.catalog import Catalog
 from raise_.types import storage_arrow
+
+#: Hidden column stamped on every written row: orders rows of one key by when they were written.
+SEQUENCE_COLUMN = "__raise_seq"
 
 
 def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode: str) -> pa.Table:
@@ -51,7 +55,16 @@ def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode
                                code="RAISE-V025", name=required[0])
     if len({f.name for f in fields}) != len(fields):
         raise ValidationError("a feature is given both by plain name and by version", code="RAISE-V052")
+    columns.append(write_sequence(data.num_rows))
+    fields.append(pa.field(SEQUENCE_COLUMN, pa.int64()))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def write_sequence(rows: int) -> pa.Array:
+    """Increasing stamps for the rows of one write (wall-clock nanoseconds plus row number):
+    among rows of the same key, the later-written one is the newest."""
+    start = time.time_ns()
+    return pa.array(range(start, start + rows), pa.int64())
 
 
 def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DType, bool, Any]]:

@@ -27,6 +27,7 @@ from grammar.errors import ExecutionError, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, compile_expression, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
+from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security.authorize import resolve_external
 
 _DIALECT = "postgres"
@@ -195,13 +196,19 @@ class _Compiler:
         query = exp.select(*select).from_(exp.Table(this=ident(hidden_table(g)), alias=exp.TableAlias(this=ident("t"))))
         for alias, target, shared in self.joins.values():
             on = exp.and_(*[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in shared])
-            query = query.join(latest_per_key(target, shared), join_type="left", join_alias=alias, on=on)
+            has_sequence = SEQUENCE_COLUMN in self.stored(target)
+            query = query.join(latest_per_key(target, shared, has_sequence), join_type="left",
+                               join_alias=alias, on=on)
         return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable)
 
 
-def latest_per_key(group: dict[str, Any], keys: list[str]) -> exp.Expression:
-    """``group``'s newest row per ``keys`` (by its event-time column when it has one)."""
-    order = [exp.Ordered(this=column(group["timestamp"]), desc=True)] if group.get("timestamp") else []
+def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -> exp.Expression:
+    """``group``'s newest row per ``keys``: latest event time, then latest written."""
+    order = []
+    if group.get("timestamp"):
+        order.append(exp.Ordered(this=column(group["timestamp"]), desc=True, nulls_first=False))
+    if has_sequence:
+        order.append(exp.Ordered(this=column(SEQUENCE_COLUMN), desc=True, nulls_first=False))
     window = exp.Window(
         this=exp.Anonymous(this="row_number", expressions=[]),
         partition_by=[column(k) for k in keys],

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from grammar import ast
 from raise_.engine import registry
+from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security import grants, plans, principals
 from raise_.engine.security.acl import AccessControl, level_of
 from raise_.engine.security.audit import Event
@@ -133,6 +134,7 @@ def _reads(catalog: Any, found: list[plans.Scan], text: str, by_id: dict[int, di
 def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
     group = entry.group
     group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
+    group_columns.add(SEQUENCE_COLUMN)  # write order, read by cross-group joins
     owners = {r["column"]: r for r in registry.versions(catalog, group["key"]) if r.get("column")}
     read = {c for c in scan.columns} | {c for c in owners.keys() | group_columns if scan.reads(c)}
     if not scan.columns:
