@@ -411,3 +411,20 @@ def test_describe_hides_lineage_to_unreadable_features(tmp_path):
     assert [k.rsplit("/", 1)[-1] for k in seen] == ["mix@v1"]
     bob = engine.session(principal="bob@acme.com", project="acme/ml/rec")
     assert bob.execute("DESCRIBE FEATURE g.public_x").column("downstream").to_pylist() == [[]]
+
+
+def test_show_feature_groups_counts_only_readable_features(tmp_path):
+    from raise_.engine import Engine
+
+    engine = Engine(tmp_path / "counts")
+    admin = engine.session(principal="alice@acme.com", project="acme/ml/rec")
+    admin.execute("""
+        CREATE FEATURE GROUP g KEY (k INT64);
+        CREATE FEATURE g.public_x INT64;
+        CREATE FEATURE g.secret INT64;
+        SET ACL ON FEATURE GROUP acme/ml/rec/g READERS ('bob@acme.com');
+        SET ACL ON FEATURE acme/ml/rec/g.secret READERS ('alice@acme.com') NO INHERIT;
+    """)
+    assert admin.execute("SHOW FEATURE GROUPS").column("features").to_pylist() == [2]
+    bob = engine.session(principal="bob@acme.com", project="acme/ml/rec")
+    assert bob.execute("SHOW FEATURE GROUPS").column("features").to_pylist() == [1]

@@ -305,7 +305,13 @@ def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Tab
             keep.append(feature_readable(ac, group_key, name, version))
     else:
         keep = [ac.visible(p) for p in table.column("path").to_pylist()]
-    return table.filter(pa.array(keep, pa.bool_()))
+    table = table.filter(pa.array(keep, pa.bool_()))
+    if statement.kind == "feature groups" and table.num_rows:
+        counts = [sum(feature_readable(ac, key, name) for name in registry.current_features(ac.catalog, key))
+                  for key in table.column("path").to_pylist()]
+        index = table.column_names.index("features")
+        table = table.set_column(index, "features", pa.array(counts, pa.int64()))
+    return table
 
 
 def _key_readable(ac: AccessControl, key: str) -> bool:
