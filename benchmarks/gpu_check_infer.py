@@ -50,11 +50,12 @@ def _model_uri() -> str:
     return str(CARRY) if (CARRY / "model.safetensors").is_file() else HUB_URI
 
 
-def _session(home: str, rows: int):
+def _session(home: str, rows: int, partitions: int | None = None):
     from grammar import ast, render
     from raise_.engine import Engine
 
-    session = Engine(home).session(principal="gpu-check", project=("check", "infer", "minilm"))
+    session = Engine(home, target_partitions=partitions).session(principal="gpu-check",
+                                                                  project=("check", "infer", "minilm"))
     group = ast.GroupRef(name="docs")
     session.execute(render(ast.CreateFeatureGroup(group=group, keys=(ast.ColumnDef(name="id", dtype="int64"),))))
     session.execute(render(ast.CreateFeature(feature=ast.FeatureRef(group=group, name="body"), dtype="string")))
@@ -85,12 +86,14 @@ def _timed_infer(session, model: str, rows: int) -> tuple[float, np.ndarray]:
 
 
 def _sql_gpu_part(rows: int, figures: dict[str, float]) -> None:
-    """SELECT INFER over a feature group (needs DataFusion and deltalake on the host)."""
+    """SELECT INFER over a feature group (needs DataFusion and deltalake on the host), with
+    DataFusion's default partitions (one per core) and with a single partition."""
     os.environ["RAISE_DEVICE"] = "gpu"
-    with tempfile.TemporaryDirectory() as home:
-        session = _session(home, rows)
-        _register(session, "minilm_gpu", "fp16", 1024)
-        figures["sql_infer_gpu_fp16_samples_per_s"] = _timed_infer(session, "minilm_gpu", rows)[0]
+    for partitions, suffix in ((None, ""), (1, "_1partition")):
+        with tempfile.TemporaryDirectory() as home:
+            session = _session(home, rows, partitions)
+            _register(session, "minilm_gpu", "fp16", 1024)
+            figures[f"sql_infer_gpu_fp16{suffix}_samples_per_s"] = _timed_infer(session, "minilm_gpu", rows)[0]
 
 
 def _pipeline_part(device: str, precision: str, batch: int, rows: int, figures: dict[str, float],

@@ -48,12 +48,12 @@ class TableCache:
         return entry[0]
 
     def put(self, uri: str, version: int, table: pa.Table, batch_size: int,
-            vectors: tuple[str, ...] = ()) -> list[list[pa.RecordBatch]]:
+            vectors: tuple[str, ...] = (), partitions: int | None = None) -> list[list[pa.RecordBatch]]:
         """Split ``table`` into one partition per core; keep it if it fits the budget.
 
         ``vectors`` names the embedding columns to mirror on the GPU when there is one."""
         table = table.combine_chunks()
-        partitions = split(table, batch_size)
+        partitions = split(table, batch_size, partitions)
         size = table.nbytes
         if size > self.capacity:
             return partitions
@@ -72,11 +72,11 @@ class TableCache:
         return self._used
 
 
-def split(table: pa.Table, batch_size: int) -> list[list[pa.RecordBatch]]:
+def split(table: pa.Table, batch_size: int, partitions: int | None = None) -> list[list[pa.RecordBatch]]:
     """Record batches dealt round-robin into one partition per core (parallel scans)."""
     batches = table.to_batches(max_chunksize=batch_size) or [
         pa.RecordBatch.from_pylist([], schema=table.schema)]
-    count = max(1, min(os.cpu_count() or 1, len(batches)))
+    count = max(1, min(partitions or os.cpu_count() or 1, len(batches)))
     return [batches[i::count] for i in range(count)]
 
 

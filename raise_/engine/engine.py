@@ -27,7 +27,8 @@ class Engine:
 
     ``memory_limit`` bounds each query (operators spill to ``home/spill`` beyond it);
     ``cache_bytes`` (default ``$RAISE_CACHE_BYTES`` or 1 GiB; 0 turns it off) keeps decoded
-    feature tables in memory between queries (see ``cache``).
+    feature tables in memory between queries (see ``cache``); ``target_partitions`` caps how
+    many partitions DataFusion runs a query in (default: one per core).
 
     >>> engine = Engine("/tmp/store")                          # doctest: +SKIP
     >>> engine.execute("SHOW ORGANIZATIONS").num_rows         # doctest: +SKIP
@@ -43,6 +44,7 @@ class Engine:
         memory_limit: int = DEFAULT_MEMORY,
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_bytes: int | None = None,
+        target_partitions: int | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,7 @@ class Engine:
         self.batch_size = batch_size
         self._spill = self.home / "spill"
         self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
+        self.target_partitions = target_partitions
 
     def __repr__(self) -> str:
         return f"Engine(home={str(self.home)!r})"
@@ -69,8 +72,11 @@ class Engine:
     # -- DataFusion settings ----------------------------------------------------------------
 
     def config(self) -> SessionConfig:
+        config = SessionConfig()
+        if self.target_partitions:
+            config = config.with_target_partitions(self.target_partitions)
         return (
-            SessionConfig()
+            config
             .with_batch_size(self.batch_size)
             .with_information_schema(True)
             # DataFusion 55's leaf-projection pushdown fails on struct field access over views

@@ -133,7 +133,8 @@ class QueryContext:
                 self.ctx.register_table(name, table)  # too big to hold decoded: scan the files
                 return
             decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
-            partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings))
+            partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings),
+                                          engine.target_partitions)
         self.ctx.register_record_batches(name, partitions)
 
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
