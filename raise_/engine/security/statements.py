@@ -95,11 +95,16 @@ def feature_path(session: "Session", ref: ast.FeatureRef) -> str:
 
 
 def target_path(session: "Session", target: sec.Target) -> str:
-    if target.kind == "feature group":
-        return group_path(session, target.path)
-    if target.kind == "feature":
-        return feature_path(session, target.path)
-    return namespace_path(session, target.path, target.kind)
+    return kind_path(session, target.kind, target.path)
+
+
+def kind_path(session: "Session", kind: str, target: Any) -> str:
+    """The catalog path of a namespace, group or feature target of the given kind."""
+    if kind == "feature group":
+        return group_path(session, target)
+    if kind == "feature":
+        return feature_path(session, target)
+    return namespace_path(session, target, kind)
 
 
 def _exists(session: "Session", path: str) -> bool:
@@ -216,12 +221,7 @@ def _deprecate(session, ac, s: ast.DeprecateFeature):
 
 @rule(ast.Drop)
 def _drop(session, ac, s: ast.Drop):
-    if s.kind == "feature":
-        path = feature_path(session, s.target)
-    elif s.kind == "feature group":
-        path = group_path(session, s.target)
-    else:
-        path = namespace_path(session, s.target, s.kind)
+    path = kind_path(session, s.kind, s.target)
     if not _exists(session, path):
         return ([] if s.if_exists else on_target(session, path, "admin")), []
     detail = {"version": s.target.version} if s.kind == "feature" and s.target.version else {}
@@ -247,12 +247,7 @@ def _broken(session: "Session", s: ast.Drop, path: str) -> list[str]:
 
 @rule(ast.Describe)
 def _describe(session, ac, s: ast.Describe):
-    if s.kind == "feature":
-        path = feature_path(session, s.target)
-    elif s.kind == "feature group":
-        path = group_path(session, s.target)
-    else:
-        path = namespace_path(session, s.target, s.kind)
+    path = kind_path(session, s.kind, s.target)
     return on_target(session, path, "see"), []
 
 
