@@ -195,7 +195,7 @@ def main() -> None:
         del table
         raise_server, raise_url = start(
             [sys.executable, "-m", "flight_server", "serve", "--home", str(work / "store"), "--port", "0",
-             "--log-level", "WARNING"], work / "raise.log")
+             "--cache", str(2 * rows * BYTES_PER_ROW), "--log-level", "WARNING"], work / "raise.log")
         raw_server, raw_url = start([sys.executable, __file__, "--raw-server", str(parquet)], work / "raw.log")
         try:
             adbc = best(args.runs, lambda: read_adbc(raise_url))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import re
 import signal
 import sys
 import threading
@@ -39,6 +40,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                        help="accept unauthenticated clients (loopback addresses only)")
     serve.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
                        help="bearer tokens expire after this long unused (default 3600)")
+    serve.add_argument("--cache", type=parse_size, default=None, metavar="SIZE",
+                       help="memory for decoded tables, e.g. 8GiB or 512MiB; 0 turns it off "
+                            "(default $RAISE_CACHE_BYTES or 1GiB)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=run_serve)
 
@@ -62,10 +66,25 @@ def _home(parser: argparse.ArgumentParser) -> None:
                         help="the store's home directory (default $RAISE_HOME or ./.raise)")
 
 
-def _engine(home: Path | None):
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
+          "tib": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``text``: a number with an optional unit (``512MiB``, ``8GiB``, ``1.5g``;
+    units are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 512MiB or 8GiB")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def _engine(home: Path | None, cache_bytes: int | None = None):
     from raise_.engine import Engine
 
-    return Engine(home)
+    return Engine(home, cache_bytes=cache_bytes)
 
 
 def _users(home: Path | None):
@@ -86,7 +105,7 @@ def run_serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = ServerConfig(host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                           require_auth=not args.insecure_no_auth, token_idle_s=args.token_ttl)
-    engine = _engine(args.home)
+    engine = _engine(args.home, args.cache)
     try:
         server = RaiseFlightServer(engine, config)
     except pa.ArrowException as error:

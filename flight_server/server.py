@@ -4,7 +4,8 @@ Each RPC decodes its Flight SQL message (``protocol``), finds the caller's conne
 (``sessions``) and hands the message to the handler registered for its type in the dispatch
 tables below. Metadata commands are stateless: their ticket is the command itself. Statements
 run when GetFlightInfo is called (so DDL and INSERT take effect exactly once, and errors
-surface there) and their result waits under a single-use ticket for DoGet.
+surface there) and their result waits under a single-use ticket for DoGet. A query is only
+planned and authorized there: DoGet computes its batches while sending them.
 
 >>> server = RaiseFlightServer(Engine("/tmp/store"), ServerConfig(port=0))   # doctest: +SKIP
 >>> server.url                                                              # doctest: +SKIP
@@ -29,6 +30,7 @@ from flight_server.protocol import check_size, pack, parameter_schema, parse, re
 from flight_server.sessions import Connection, Connections
 from flight_server.users import UserStore
 from grammar.errors import ValidationError
+from raise_.engine import ResultStream
 
 if TYPE_CHECKING:
     from raise_.engine import Engine
@@ -170,16 +172,16 @@ class RaiseFlightServer(flight.FlightServerBase):
         return flight.SchemaResult(planned(connection, command))
 
     @_translated
-    def do_get(self, context, ticket: flight.Ticket) -> flight.RecordBatchStream:
+    def do_get(self, context, ticket: flight.Ticket) -> flight.FlightDataStream:
         command = unpack(ticket.ticket, "ticket")
         connection, _ = self._connection(context, type(command).__name__)
         if isinstance(command, pb.TicketStatementQuery):
-            table = connection.take_result(command.statement_handle)
-        elif type(command) in _METADATA:
-            with connection.lock:
-                table = _METADATA[type(command)](connection, command)
-        else:
+            result = connection.take_result(command.statement_handle)
+            return flight.GeneratorStream(result.schema, _sent(result))
+        if type(command) not in _METADATA:
             raise ProtocolError(f"a {type(command).__name__} is not a ticket")
+        with connection.lock:
+            table = _METADATA[type(command)](connection, command)
         return flight.RecordBatchStream(statements.stream_batches(table))
 
     # -- DoPut -----------------------------------------------------------------------------
@@ -258,13 +260,22 @@ def _read_all(reader: flight.MetadataRecordBatchReader) -> pa.Table:
         raise ProtocolError(f"the uploaded Arrow stream could not be read: {error}") from None
 
 
-def _run_statement(connection: Connection, command: pb.CommandStatementQuery) -> pa.Table:
+def _sent(result: ResultStream) -> Iterator[pa.RecordBatch]:
+    """``result``'s batches as DoGet sends them: cut to the message size, errors as statuses."""
+    try:
+        for batch in result.batches:
+            yield from statements.split_batch(batch)
+    except Exception as error:  # noqa: BLE001 - mapped to a status, logged if unexpected
+        raise to_flight_error(error) from None
+
+
+def _run_statement(connection: Connection, command: pb.CommandStatementQuery) -> ResultStream:
     statements.reject_transaction(command)
-    return statements.execute(connection, rewrite_placeholders(command.query)[0])
+    return statements.stream(connection, rewrite_placeholders(command.query)[0])
 
 
-def _run_prepared(connection: Connection, command: pb.CommandPreparedStatementQuery) -> pa.Table:
-    return statements.execute_prepared(connection, connection.statement(command.prepared_statement_handle))
+def _run_prepared(connection: Connection, command: pb.CommandPreparedStatementQuery) -> ResultStream:
+    return statements.stream_prepared(connection, connection.statement(command.prepared_statement_handle))
 
 
 def _query_schema(connection: Connection, command: pb.CommandStatementQuery) -> pa.Schema:

@@ -21,7 +21,7 @@ from flight_server.errors import UnknownHandle
 from flight_server.protocol import rewrite_placeholders
 
 if TYPE_CHECKING:
-    from raise_.engine import Engine, Session
+    from raise_.engine import Engine, ResultStream, Session
 
 #: Unfetched results and open prepared statements a connection may hold; the oldest goes first
 #: (a client that never fetches or closes cannot grow the server without bound).
@@ -49,7 +49,7 @@ class Connection:
     lock: threading.RLock = field(default_factory=threading.RLock)
     pending_catalog: str | None = None
     prepared: dict[bytes, PreparedStatement] = field(default_factory=dict)
-    results: dict[bytes, pa.Table] = field(default_factory=dict)
+    results: dict[bytes, "ResultStream"] = field(default_factory=dict)
     used: float = 0.0
 
     def prepare(self, query: str) -> PreparedStatement:
@@ -85,21 +85,21 @@ class Connection:
             self.statement(handle)
             del self.prepared[handle]
 
-    def keep_result(self, table: pa.Table) -> bytes:
-        """Hold ``table`` until its ticket is fetched; returns the result id."""
+    def keep_result(self, result: "ResultStream") -> bytes:
+        """Hold ``result`` until its ticket is fetched; returns the result id."""
         result_id = secrets.token_bytes(16)
         with self.lock:
-            self.results[result_id] = table
+            self.results[result_id] = result
             _evict_oldest(self.results, MAX_PENDING_RESULTS)
         return result_id
 
-    def take_result(self, result_id: bytes) -> pa.Table:
+    def take_result(self, result_id: bytes) -> "ResultStream":
         """The result for a ticket, once: tickets are single use."""
         with self.lock:
-            table = self.results.pop(result_id, None)
-        if table is None:
+            result = self.results.pop(result_id, None)
+        if result is None:
             raise UnknownHandle("unknown or already fetched ticket: run the statement again")
-        return table
+        return result
 
 
 def _evict_oldest(entries: dict, limit: int) -> None:

@@ -1,8 +1,10 @@
 """Running statements for a connection: queries, updates, bound parameters, ingest, options.
 
-Results are whole Arrow tables (the engine materializes them) streamed back in record batches
-of at most ``TARGET_BATCH_BYTES``, well under the 16 MiB message cap ADBC and other gRPC
-clients use by default.
+A query is planned and authorized when the client asks for its FlightInfo, and computed while
+DoGet sends it (``Session.stream``): the first batches are on the wire before the last are
+computed. Other statements run at once. Either way results go out in record batches of at most
+``TARGET_BATCH_BYTES``, well under the 16 MiB message cap ADBC and other gRPC clients use by
+default.
 
 Ingest (``adbc_ingest``, Flight SQL CommandStatementIngest) writes into an existing feature
 group: catalog = organization, db_schema = ``domain/project``, table = group name (omitted
@@ -32,6 +34,7 @@ import pyarrow.compute as pc
 from flight_server import flight_sql_pb2 as pb
 from flight_server.errors import ProtocolError, UnknownCommand
 from flight_server.sessions import Connection, PreparedStatement
+from raise_.engine import ResultStream
 from grammar.errors import AlreadyExists, NotFound, Unsupported, ValidationError
 
 TARGET_BATCH_BYTES = 4 << 20
@@ -51,6 +54,15 @@ def execute(connection: Connection, sql: str, parameters: pa.Table | None = None
     return pa.concat_tables(results, promote_options="permissive") if len(results) > 1 else results[0]
 
 
+def stream(connection: Connection, sql: str, parameters: pa.Table | None = None) -> ResultStream:
+    """Like ``execute``, but a query bound to at most one parameter row is computed lazily."""
+    if parameters is not None and parameters.num_rows > 1:
+        return ResultStream.of(execute(connection, sql, parameters))
+    params = next(parameter_rows(parameters)) if parameters is not None and parameters.num_rows else None
+    with connection.lock:
+        return connection.session.stream(sql, params)
+
+
 def parameter_rows(parameters: pa.Table) -> Iterator[list]:
     """Each bound row as positional Python values (``$1`` is the first column)."""
     columns = [column.to_pylist() for column in parameters.columns]
@@ -60,13 +72,21 @@ def parameter_rows(parameters: pa.Table) -> Iterator[list]:
 
 def execute_prepared(connection: Connection, statement: PreparedStatement,
                      parameters: pa.Table | None = None) -> pa.Table:
+    return execute(connection, statement.sql, _bound(statement, parameters))
+
+
+def stream_prepared(connection: Connection, statement: PreparedStatement) -> ResultStream:
+    return stream(connection, statement.sql, _bound(statement, None))
+
+
+def _bound(statement: PreparedStatement, parameters: pa.Table | None) -> pa.Table | None:
     bound = parameters if parameters is not None else statement.parameters
     if statement.parameter_count and (bound is None or bound.num_rows == 0):
         raise ValidationError(
             f"the statement has {statement.parameter_count} parameter(s) but none were bound",
             code="RAISE-F020",
         )
-    return execute(connection, statement.sql, bound)
+    return bound
 
 
 def affected_rows(result: pa.Table) -> int:
@@ -83,6 +103,17 @@ def stream_batches(table: pa.Table, target_bytes: int = TARGET_BATCH_BYTES) -> p
         return table
     rows = max(1, table.num_rows * target_bytes // table.nbytes)
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
+
+
+def split_batch(batch: pa.RecordBatch, target_bytes: int = TARGET_BATCH_BYTES) -> Iterator[pa.RecordBatch]:
+    """``batch`` as zero-copy slices of about ``target_bytes`` or less."""
+    size = batch.nbytes
+    if size <= target_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * target_bytes // size)
+    for offset in range(0, batch.num_rows, rows):
+        yield batch.slice(offset, rows)
 
 
 # -- ingest ----------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ _RAISE_MESSAGE = re.compile(
     re.DOTALL,
 )
 
+_DRIVER_PREFIX = "[FlightSQL] "
+_DETAIL_SEPARATOR = ". Detail: "
+
 
 class ServerUnavailable(errors.RaiseError):
     """The Flight SQL server could not be reached or dropped the connection."""
@@ -61,7 +64,7 @@ def _classes_by_code() -> dict[str, type[errors.RaiseError]]:
 def error_from_flight(error: Exception) -> errors.RaiseError:
     """The ``RaiseError`` an ADBC/Flight error stands for (same class and code as the server's)."""
     details = dict(getattr(error, "details", None) or [])
-    text = details.get(_MESSAGE_KEY, b"").decode("utf-8", "replace") or str(error)
+    text = details.get(_MESSAGE_KEY, b"").decode("utf-8", "replace") or _stream_error_text(error)
     name = None
     trailer = _NAME_TRAILER.search(text)
     if trailer is not None:
@@ -80,6 +83,15 @@ def error_from_flight(error: Exception) -> errors.RaiseError:
         column=int(match["column"]) if match["column"] else None,
         excerpt=match["excerpt"] or None, name=name,
     )
+
+
+def _stream_error_text(error: Exception) -> str:
+    """The server's message in an error read from a result stream (``[FlightSQL] <message>.
+    Detail: ...``), or the error's whole text."""
+    text = str(error)
+    if text.startswith(_DRIVER_PREFIX):
+        text = text[len(_DRIVER_PREFIX):]
+    return text.split(_DETAIL_SEPARATOR, 1)[0]
 
 
 def _root_certs(tls_root_certs: str | bytes | Path | None) -> str | None:
@@ -165,7 +177,7 @@ class FlightConnection:
                                                names=[str(i) for i in range(1, len(params) + 1)]))
             stream, _ = statement.execute_query()
             return pa.RecordBatchReader.from_stream(stream).read_all()
-        except adbc_driver_manager.Error as error:
+        except (adbc_driver_manager.Error, pa.ArrowException) as error:  # the latter: while streaming
             raise error_from_flight(error) from None
         finally:
             statement.close()

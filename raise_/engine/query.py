@@ -9,7 +9,8 @@ are created with Raise DDL and written with INSERT (handled by the session) or i
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pyarrow as pa
 import sqlglot
@@ -222,6 +223,22 @@ class QueryContext:
         except Exception as error:
             raise self.translate(error, sql) from None
 
+    def stream(self, sql: str, params: Sequence[Any] | None = None) -> "ResultStream":
+        """Plan and authorize ``sql`` now; compute its batches as they are read."""
+        df = self.dataframe(sql, params)
+        security.authorize_query(self.session, df, self)
+        try:
+            reader = pa.RecordBatchReader.from_stream(df)
+        except Exception as error:
+            raise self.translate(error, sql) from None
+        return ResultStream(reader.schema, self._batches(reader, sql))
+
+    def _batches(self, reader: pa.RecordBatchReader, sql: str) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except Exception as error:
+            raise self.translate(error, sql) from None
+
     def schema(self, sql: str) -> pa.Schema:
         df = self.dataframe(sql)
         security.authorize_query(self.session, df, self, audit_reads=False)
@@ -257,6 +274,29 @@ class QueryContext:
                 f"{_first_line(text)}: create feature groups with CREATE FEATURE GROUP and write them "
                 "with INSERT INTO or ingest", code="RAISE-X002")
         return ExecutionError(_first_line(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ResultStream:
+    """A query result read batch by batch; its errors arrive as ``RaiseError``s.
+
+    The engine computes each batch when it is read (a scan of a cached table hands its batches
+    over without copying), so a server can send the first rows before the last are computed.
+    """
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    #: Known only for results computed up front; -1 otherwise.
+    num_rows: int = -1
+    nbytes: int = -1
+
+    @classmethod
+    def of(cls, table: pa.Table) -> "ResultStream":
+        """A stream over a result already in memory."""
+        return cls(table.schema, iter(table.to_batches()), table.num_rows, table.nbytes)
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(self.batches, schema=self.schema)
 
 
 def as_view_types(table: pa.Table, embeddings: dict[str, pa.DataType]) -> pa.Table:

@@ -17,7 +17,7 @@ from grammar.errors import ValidationError
 from raise_.engine import ingest, names, registry, results, security
 from raise_.engine.handlers import HANDLERS
 from raise_.engine.models import MODEL_SCHEMAS
-from raise_.engine.query import QueryContext, insert_target
+from raise_.engine.query import QueryContext, ResultStream, insert_target
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
@@ -67,6 +67,16 @@ class Session:
         for statement in statements:
             result = self.run(statement, params)
         return result
+
+    def stream(self, sql: str, params: Sequence[Any] | None = None) -> ResultStream:
+        """Like ``execute``, but a single query is only planned and authorized here: its rows
+        are computed as the returned stream is read. Anything else runs at once and its result
+        is streamed from memory."""
+        statements = parse(sql)
+        if len(statements) == 1 and _is_query(statements[0]):
+            with security.audited(self):
+                return self.query_context(statements[0].sql).stream(statements[0].sql, params)
+        return ResultStream.of(self.execute(sql, params))
 
     def _script_transaction(self, statements: list[ast.Statement], params) -> pa.Table:
         end = _keyword(statements[-1])
@@ -221,6 +231,13 @@ def _keyword(statement: ast.Statement) -> str | None:
     if not isinstance(statement, ast.Passthrough):
         return None
     return " ".join(statement.sql.upper().split())
+
+
+def _is_query(statement: ast.Statement) -> bool:
+    """A statement DataFusion answers (not a Raise statement, transaction control or INSERT)."""
+    return (isinstance(statement, ast.Passthrough)
+            and _keyword(statement) not in _BEGIN + ("COMMIT", "ROLLBACK")
+            and insert_target(statement.sql) is None)
 
 
 def _as_table(data: Any) -> pa.Table:

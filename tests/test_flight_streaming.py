@@ -1,0 +1,117 @@
+"""Query results streamed by DoGet: planned at GetFlightInfo, computed while they are sent."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from flight_server import flight_sql_pb2 as pb
+from flight_server.protocol import pack
+from flight_server.statements import TARGET_BATCH_BYTES, split_batch
+from grammar import errors
+
+pytest_plugins = ["conftest_flight"]
+
+_numbers = itertools.count(1)
+ROWS = 300_000
+
+
+@pytest.fixture(scope="module")
+def project(flight_server) -> str:
+    """``wide`` (ROWS rows: ``id``, ``a``, ``b`` float64, ~7 MB) and ``words`` (2 rows)."""
+    org = f"stream{next(_numbers)}"
+    with flight_server.connect() as conn:
+        conn.execute(f"CREATE ORGANIZATION {org}; CREATE DOMAIN {org}/ml; CREATE PROJECT {org}/ml/rec")
+        conn.use(f"{org}/ml/rec")
+        conn.execute("CREATE FEATURE GROUP wide KEY (id INT64); CREATE FEATURE wide.a FLOAT64; "
+                     "CREATE FEATURE wide.b FLOAT64; "
+                     "CREATE FEATURE GROUP words KEY (id INT64); CREATE FEATURE words.word STRING")
+        ids = np.arange(ROWS, dtype=np.int64)
+        conn.ingest("wide", pa.table({"id": ids, "a": ids * 0.5, "b": -ids.astype(np.float64)}))
+        conn.ingest("words", pa.table({"id": [1, 2], "word": ["12", "twelve"]}))
+    return f"{org}/ml/rec"
+
+
+@pytest.fixture
+def client(flight_server, project):
+    """A raw Flight client logged in, its session's current project set to ``project``."""
+    client = flight.connect(flight_server.url)
+    headers = [client.authenticate_basic_token(flight_server.user, flight_server.password)]
+    options = flight.FlightCallOptions(headers=headers)
+    org, domain, name = project.split("/")
+    request = pb.SetSessionOptionsRequest()
+    request.session_options["catalog"].string_value = org
+    request.session_options["schema"].string_value = f"{domain}/{name}"
+    list(client.do_action(flight.Action("SetSessionOptions", request.SerializeToString()), options))
+    yield client, options
+    client.close()
+
+
+def _info(client, options, sql: str) -> flight.FlightInfo:
+    command = pack(pb.CommandStatementQuery(query=sql))
+    return client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
+
+
+def test_large_results_arrive_whole_in_messages_under_the_limit(client):
+    client, options = client
+    info = _info(client, options, "SELECT id, a, b FROM wide")
+    assert info.schema.names == ["id", "a", "b"]
+    chunks = [chunk.data for chunk in client.do_get(info.endpoints[0].ticket, options)]
+    assert len(chunks) > 1
+    assert max(batch.nbytes for batch in chunks) <= TARGET_BATCH_BYTES
+    table = pa.Table.from_batches(chunks).sort_by("id")
+    assert table.num_rows == ROWS
+    assert table["id"].to_pylist()[:3] == [0, 1, 2] and table["id"].to_pylist()[-1] == ROWS - 1
+    assert table["a"].to_pylist()[-1] == (ROWS - 1) * 0.5
+    assert sum(table["b"].to_pylist()) == -ROWS * (ROWS - 1) / 2
+
+
+def test_result_is_the_data_as_of_planning(flight_server, project, client):
+    client, options = client
+    with flight_server.connect(project=project) as conn:
+        conn.execute("CREATE FEATURE GROUP growing KEY (id INT64); CREATE FEATURE growing.v INT64")
+        conn.ingest("growing", pa.table({"id": [1, 2], "v": [10, 20]}))
+        info = _info(client, options, "SELECT id, v FROM growing ORDER BY id")
+        assert conn.ingest("growing", pa.table({"id": [3], "v": [30]})) == 1
+        assert client.do_get(info.endpoints[0].ticket, options).read_all().to_pydict() == {
+            "id": [1, 2], "v": [10, 20]}
+        assert conn.execute("SELECT count(*) AS n FROM growing").to_pylist() == [{"n": 3}]
+
+
+def test_errors_found_while_streaming_keep_their_class_and_code(flight_server, project):
+    with flight_server.connect(project=project) as conn:
+        with pytest.raises(errors.ExecutionError) as info:
+            conn.execute("SELECT CAST(word AS INT) AS n FROM words")
+        assert info.value.code == "RAISE-X001"
+        assert "Cannot cast string 'twelve'" in info.value.message
+        assert "Traceback" not in str(info.value)
+        assert conn.execute("SELECT count(*) AS n FROM words").to_pylist() == [{"n": 2}]
+
+
+def test_errors_found_while_streaming_reach_adbc_as_invalid_argument(flight_server, project):
+    import adbc_driver_manager
+
+    org, domain, name = project.split("/")
+    with flight_server.dbapi() as conn, conn.cursor() as cursor:
+        conn.adbc_connection.set_options(**{"adbc.connection.catalog": org,
+                                            "adbc.connection.db_schema": f"{domain}/{name}"})
+        cursor.execute("SELECT id / (id - 1) AS q FROM words")
+        with pytest.raises(adbc_driver_manager.Error) as info:
+            cursor.fetch_arrow_table()
+        assert info.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+        assert "RAISE-X001" in str(info.value) and "Divide by zero" in str(info.value)
+        cursor.execute("SELECT word FROM words ORDER BY id")
+        assert cursor.fetch_arrow_table()["word"].to_pylist() == ["12", "twelve"]
+
+
+def test_split_batch_cuts_zero_copy_slices_in_order():
+    batch = pa.record_batch({"x": np.arange(10_000, dtype=np.int64)})
+    parts = list(split_batch(batch, target_bytes=8 * 1_000))
+    assert [part.num_rows for part in parts] == [1_000] * 10
+    assert pa.Table.from_batches(parts)["x"].to_pylist() == list(range(10_000))
+    assert all(part.column(0).buffers()[1].address == batch.column(0).buffers()[1].address
+               for part in parts)
+    assert list(split_batch(batch)) == [batch]
