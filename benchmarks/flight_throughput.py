@@ -1,18 +1,27 @@
 """Result streaming throughput: ADBC through ``raise serve`` vs raw Arrow Flight vs Parquet.
 
-The same table (an ``id`` key and float64 features, ~1.1 GB at full size) is read three ways in
-one run:
+The same table (an ``id`` key and float64 features, ~1.1 GB at full size) is read three ways:
 
 - ``adbc``: a feature group in a Raise store, ``SELECT id, f0, …`` through ``raise serve`` with
   ADBC's Flight SQL driver (``adbc_driver_flightsql.dbapi``), timed from execute to the last
-  batch (the engine scans the Delta table and runs the query, then the result streams);
-  ``adbc_fetch`` is the streaming part alone (DoGet after the statement ran);
+  batch (the server plans the query at GetFlightInfo and computes it while DoGet streams it);
+  ``adbc_fetch`` is the DoGet part alone;
 - ``raw_flight``: a plain ``pyarrow.flight`` server holding the table in memory, read with
   ``FlightClient.do_get`` (no SQL, no storage: the transport's ceiling);
 - ``parquet``: ``pyarrow.parquet.read_table`` of the same data from a local file.
 
-Both servers run in their own processes on 127.0.0.1. Each measurement is repeated and the
-best run kept. The last line is ``name=value`` pairs, ratios first.
+Both servers run in their own processes on 127.0.0.1; the Raise server gets a table cache big
+enough for the data (``raise serve --cache``), as a server sized for its working set would.
+The reads run in a client process, interleaved round by round (so a slow spell on the machine
+hits every path alike), and each path keeps its best round.
+
+ADBC's driver is a Go library, and Go's garbage collector is tuned only through the client
+process's environment at start-up. With Go's default (``GOGC=100``) it collects every few
+dozen MB received, and each collection empties gRPC's buffer pools, so the client process is
+run twice: with Go's defaults (``adbc``) and with ``GOGC=400`` (``adbc_gogc400``, the setting
+the README recommends for bulk reads); raw Flight and Parquet are measured in both and the
+ratios pair each ADBC figure with the raw figure of its own run. The last line is ``name=value``
+pairs, ratios first.
 
     python benchmarks/flight_throughput.py            # full size, ~1.1 GB
     python benchmarks/flight_throughput.py --quick    # ~100 MB, under a minute
@@ -20,6 +29,8 @@ best run kept. The last line is ``name=value`` pairs, ratios first.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import subprocess
 import sys
@@ -114,17 +125,6 @@ def serve_raw(parquet: str) -> None:
     server.serve()
 
 
-def best(runs: int, read) -> dict[str, float]:
-    """Per phase, the fastest of ``runs`` calls of ``read`` (which returns phase -> seconds),
-    plus ``bytes`` read."""
-    fastest: dict[str, float] = {}
-    for _ in range(runs):
-        timings = read()
-        for phase, value in timings.items():
-            fastest[phase] = value if phase == "bytes" else min(value, fastest.get(phase, value))
-    return fastest
-
-
 def read_adbc(url: str) -> dict[str, float]:
     import adbc_driver_flightsql.dbapi
 
@@ -157,33 +157,70 @@ def read_parquet(path: Path) -> dict[str, float]:
     return {"total": time.perf_counter() - started, "bytes": size}
 
 
-def report(rows: int, runs: int, adbc: dict, raw: dict, local: dict) -> None:
+#: Client process environments: Go's defaults, and the GC setting recommended for bulk reads.
+CLIENTS = {"": {}, "_gogc400": {"GOGC": "400"}}
+GO_SETTINGS = ("GOGC", "GOMEMLIMIT")
+
+
+def run_client(raise_url: str, raw_url: str, parquet: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """``--client``: ``rounds`` rounds of ADBC, raw Flight and Parquet reads, interleaved;
+    per path and phase the best seconds, plus bytes read."""
+    reads = {"adbc": lambda: read_adbc(raise_url), "raw": lambda: read_raw(raw_url),
+             "parquet": lambda: read_parquet(parquet)}
+    fastest: dict[str, dict[str, float]] = {name: {} for name in reads}
+    for _ in range(rounds):
+        for name, read in reads.items():
+            for phase, value in read().items():
+                best = fastest[name]
+                best[phase] = value if phase == "bytes" else min(value, best.get(phase, value))
+    return fastest
+
+
+def measure(raise_url: str, raw_url: str, parquet: Path, rounds: int) -> dict[str, float]:
+    """GB/s per path, from one client process per entry of ``CLIENTS``."""
+    gbps: dict[str, float] = {}
+    for suffix, settings in CLIENTS.items():
+        env = {k: v for k, v in os.environ.items() if k not in GO_SETTINGS} | settings
+        out = subprocess.run([sys.executable, __file__, "--client", raise_url, raw_url, str(parquet),
+                              str(rounds)], env=env, capture_output=True, text=True, check=True)
+        best = json.loads(out.stdout.strip().splitlines()[-1])
+        adbc, raw, local = best["adbc"], best["raw"], best["parquet"]
+        gbps[f"adbc{suffix}"] = adbc["bytes"] / adbc["total"] / 1e9
+        gbps[f"adbc{suffix}_fetch"] = adbc["bytes"] / adbc["fetch"] / 1e9
+        gbps[f"raw_flight{suffix}"] = raw["bytes"] / raw["total"] / 1e9
+        gbps[f"parquet{suffix}"] = local["bytes"] / local["total"] / 1e9
+        gbps[f"gb{suffix}"] = adbc["bytes"] / 1e9
+    return gbps
+
+
+def report(rows: int, rounds: int, gbps: dict[str, float]) -> None:
     """Print GB/s per path and the ``name=value`` line, ratios first."""
-    gbps = {
-        "adbc": adbc["bytes"] / adbc["total"] / 1e9,
-        "adbc_fetch": adbc["bytes"] / adbc["fetch"] / 1e9,
-        "raw_flight": raw["bytes"] / raw["total"] / 1e9,
-        "parquet": local["bytes"] / local["total"] / 1e9,
-    }
-    print(f"rows={rows}: {adbc['bytes'] / 1e9:.2f} GB through ADBC, {raw['bytes'] / 1e9:.2f} GB raw Flight, "
-          f"{local['bytes'] / 1e9:.2f} GB Parquet; best of {runs}")
+    print(f"rows={rows}: {gbps['gb']:.2f} GB per read; best of {rounds} interleaved rounds per client process")
     for name, value in gbps.items():
-        print(f"  {name:<11} {value:6.2f} GB/s")
-    print(f"adbc_vs_raw_flight={gbps['adbc'] / gbps['raw_flight']:.2f} "
-          f"adbc_fetch_vs_raw_flight={gbps['adbc_fetch'] / gbps['raw_flight']:.2f} "
-          f"adbc_vs_parquet={gbps['adbc'] / gbps['parquet']:.2f} "
-          + " ".join(f"{name}_gbps={value:.2f}" for name, value in gbps.items())
-          + f" gb={adbc['bytes'] / 1e9:.2f}")
+        if not name.startswith("gb"):
+            print(f"  {name:<20} {value:6.2f} GB/s")
+    ratios = {}
+    for suffix in CLIENTS:
+        ratios[f"adbc{suffix}_vs_raw_flight"] = gbps[f"adbc{suffix}"] / gbps[f"raw_flight{suffix}"]
+        ratios[f"adbc{suffix}_fetch_vs_raw_flight"] = gbps[f"adbc{suffix}_fetch"] / gbps[f"raw_flight{suffix}"]
+        ratios[f"adbc{suffix}_vs_parquet"] = gbps[f"adbc{suffix}"] / gbps[f"parquet{suffix}"]
+    figures = {**ratios, **{f"{k}_gbps" if not k.startswith("gb") else k: v for k, v in gbps.items()}}
+    print(" ".join(f"{name}={value:.2f}" for name, value in figures.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~100 MB instead of ~1.1 GB")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per client process")
     parser.add_argument("--raw-server", metavar="PARQUET", help=argparse.SUPPRESS)
+    parser.add_argument("--client", nargs=4, metavar=("RAISE", "RAW", "PARQUET", "ROUNDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_server:
         serve_raw(args.raw_server)
+        return
+    if args.client:
+        raise_url, raw_url, parquet, rounds = args.client
+        print(json.dumps(run_client(raise_url, raw_url, Path(parquet), int(rounds))))
         return
     rows = (100 << 20) // BYTES_PER_ROW if args.quick else (1100 << 20) // BYTES_PER_ROW
     with tempfile.TemporaryDirectory(prefix="raise-flight-bench-") as tmp:
@@ -198,14 +235,12 @@ def main() -> None:
              "--cache", str(2 * rows * BYTES_PER_ROW), "--log-level", "WARNING"], work / "raise.log")
         raw_server, raw_url = start([sys.executable, __file__, "--raw-server", str(parquet)], work / "raw.log")
         try:
-            adbc = best(args.runs, lambda: read_adbc(raise_url))
-            raw = best(args.runs, lambda: read_raw(raw_url))
-            local = best(args.runs, lambda: read_parquet(parquet))
+            gbps = measure(raise_url, raw_url, parquet, args.rounds)
         finally:
             for process in (raise_server, raw_server):
                 process.terminate()
                 process.wait(timeout=60)
-    report(rows, args.runs, adbc, raw, local)
+    report(rows, args.rounds, gbps)
 
 
 if __name__ == "__main__":

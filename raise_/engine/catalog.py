@@ -43,6 +43,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
+_BUMP_GENERATION = """INSERT INTO counters (name, value) VALUES ('generation', 1)
+                       ON CONFLICT (name) DO UPDATE SET value = value + 1"""
+
+
 def now() -> str:
     """Current UTC time as ISO-8601 text (how the catalog stores times)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -91,15 +95,27 @@ class Catalog:
             return
         conn.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
+        changes = conn.total_changes
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         else:
+            if conn.total_changes != changes:
+                conn.execute(_BUMP_GENERATION)
             conn.execute("COMMIT")
         finally:
             self._local.depth = 0
+
+    def generation(self) -> int | None:
+        """A number that changes whenever any connection, in any process, commits a change;
+        None inside a transaction, whose state is not committed (so must not be cached)."""
+        conn = self._connection()
+        if self._local.depth:
+            return None
+        row = conn.execute("SELECT value FROM counters WHERE name = 'generation'").fetchone()
+        return row[0] if row else 0
 
     # -- objects ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from raise_.engine.cache import TableCache, default_capacity
 from raise_.engine.catalog import Catalog
 from raise_.engine.session import Session
 from raise_.engine.storage import Storage
+from raise_.engine.views import ViewCache
 
 DEFAULT_MEMORY = 4 << 30
 #: Vector UDFs pay a fixed cost per batch: bigger batches than DataFusion's 8192 rows help.
@@ -54,6 +55,7 @@ class Engine:
         self.batch_size = batch_size
         self._spill = self.home / "spill"
         self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
+        self.views = ViewCache(self.catalog)
         self.target_partitions = target_partitions
 
     def __repr__(self) -> str:

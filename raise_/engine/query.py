@@ -106,11 +106,11 @@ class QueryContext:
         name = name or hidden_table(group)
         if name not in self._registered:
             storage = self.session.engine.storage
-            if as_of is None and not storage.exists(group["uri"]):
+            table = storage.latest(group["uri"]) if as_of is None else storage.open(group["uri"], as_of)
+            if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
                 self._stored[name] = set()
             else:
-                table = storage.open(group["uri"], as_of)
                 self._register_snapshot(name, group, table, cached=as_of is None)
                 self._stored[name] = {f.name for f in table.schema().fields}
             self._registered.add(name)
@@ -153,11 +153,12 @@ class QueryContext:
     def add_view(self, group: dict[str, Any]) -> GroupView:
         """Plan ``group``'s view and register it under its qualified name."""
         self._table(group)
-        view = group_view(self.session.catalog, group, self.stored_columns)
+        views = self.session.engine.views
+        view = views.view(group, self.stored_columns)
         try:
             frame = self.ctx.sql(view.sql)
         except Exception as error:  # one bad derived expression must not hide the whole group
-            fallback = group_view(self.session.catalog, group, self.stored_columns, derived=False)
+            fallback = views.view(group, self.stored_columns, derived=False)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             try:

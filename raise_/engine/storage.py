@@ -60,11 +60,14 @@ class Storage:
     def exists(self, uri: str) -> bool:
         """Whether the table has been created (a group with no key or time column gets its
         table on the first write: Delta has no zero-column tables)."""
+        return self.latest(uri) is not None
+
+    def latest(self, uri: str) -> DeltaTable | None:
+        """The table at its latest version, or None if it has not been created yet."""
         try:
-            DeltaTable(uri, storage_options=self.options)
+            return DeltaTable(uri, storage_options=self.options)
         except TableNotFoundError:
-            return False
-        return True
+            return None
 
     def drop(self, uri: str) -> None:
         """Remove a table's files (local stores; object-store tables are left to lifecycle rules)."""

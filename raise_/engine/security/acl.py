@@ -113,10 +113,11 @@ def feature_versions(catalog: Catalog, path: str) -> list[dict[str, Any]]:
     return [r for r in catalog.list("feature", parent=group_key) if r["name"] == name]
 
 
-def owners(catalog: Catalog, path: str) -> tuple[str, ...]:
-    """Who administers ``path`` by having made it: its creator and the owner it records."""
+def owners(catalog: Catalog, path: str, versions: list[dict[str, Any]] | None = None) -> tuple[str, ...]:
+    """Who administers ``path`` by having made it: its creator and the owner it records
+    (``versions``: a feature's version records, when the caller has them)."""
     if level_of(path) == "feature":
-        found = [r.get("owner") for r in feature_versions(catalog, path)]
+        found = [r.get("owner") for r in (feature_versions(catalog, path) if versions is None else versions)]
     else:
         record = record_of(catalog, path)
         found = [record.get("owner")] if record else []
@@ -165,6 +166,7 @@ class AccessControl:
         self._identities: frozenset[str] | None = None
         self._org: tuple[str | None] | None = None
         self._links: dict[str, Link] = {}
+        self._features: dict[str, list[dict[str, Any]]] = {}  # group path -> its feature versions
         self._visible: dict[str, bool] = {}
 
     def __repr__(self) -> str:
@@ -184,7 +186,13 @@ class AccessControl:
 
     def link(self, path: str) -> Link:
         if path not in self._links:
-            self._links[path] = Link(path, stored(self.catalog, path), owners(self.catalog, path))
+            versions = None
+            if level_of(path) == "feature":  # a query checks many features of one group
+                group_key, _, name = path.rpartition("/")
+                if group_key not in self._features:
+                    self._features[group_key] = self.catalog.list("feature", parent=group_key)
+                versions = [r for r in self._features[group_key] if r["name"] == name]
+            self._links[path] = Link(path, stored(self.catalog, path), owners(self.catalog, path, versions))
         return self._links[path]
 
     def chain(self, path: str) -> list[Link]:
