@@ -12,16 +12,16 @@ The same table (an ``id`` key and float64 features, ~1.1 GB at full size) is rea
 
 Both servers run in their own processes on 127.0.0.1; the Raise server gets a table cache big
 enough for the data (``raise serve --cache``), as a server sized for its working set would.
-The reads run in a client process, interleaved round by round (so a slow spell on the machine
-hits every path alike), and each path keeps its best round.
+Each path reads in its own long-lived process; the reads are interleaved round by round (so a
+slow spell on the machine hits every path alike). Ratios are given two ways: of each path's
+best round, and the median over rounds of the round's own ratio; on a shared machine the
+second moves less from run to run.
 
 ADBC's driver is a Go library, and Go's garbage collector is tuned only through the client
 process's environment at start-up. With Go's default (``GOGC=100``) it collects every few
-dozen MB received, and each collection empties gRPC's buffer pools, so the client process is
-run twice: with Go's defaults (``adbc``) and with ``GOGC=400`` (``adbc_gogc400``, the setting
-the README recommends for bulk reads); raw Flight and Parquet are measured in both and the
-ratios pair each ADBC figure with the raw figure of its own run. The last line is ``name=value``
-pairs, ratios first.
+dozen MB received, and each collection empties gRPC's buffer pools, so ADBC is measured twice:
+with Go's defaults (``adbc``) and with ``GOGC=400`` (``adbc_gogc400``, the setting the README
+recommends for bulk reads). The last line is ``name=value`` pairs, ratios first.
 
     python benchmarks/flight_throughput.py            # full size, ~1.1 GB
     python benchmarks/flight_throughput.py --quick    # ~100 MB, under a minute
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,70 +158,92 @@ def read_parquet(path: Path) -> dict[str, float]:
     return {"total": time.perf_counter() - started, "bytes": size}
 
 
-#: Client process environments: Go's defaults, and the GC setting recommended for bulk reads.
-CLIENTS = {"": {}, "_gogc400": {"GOGC": "400"}}
 GO_SETTINGS = ("GOGC", "GOMEMLIMIT")
+#: One reader process per path: (how it reads, extra environment). ADBC runs twice, with Go's
+#: default GC and with the setting the README recommends for bulk reads.
+READERS = {
+    "adbc": ("adbc", {}),
+    "adbc_gogc400": ("adbc", {"GOGC": "400"}),
+    "raw_flight": ("raw", {}),
+    "parquet": ("parquet", {}),
+}
 
 
-def run_client(raise_url: str, raw_url: str, parquet: Path, rounds: int) -> dict[str, dict[str, float]]:
-    """``--client``: ``rounds`` rounds of ADBC, raw Flight and Parquet reads, interleaved;
-    per path and phase the best seconds, plus bytes read."""
-    reads = {"adbc": lambda: read_adbc(raise_url), "raw": lambda: read_raw(raw_url),
-             "parquet": lambda: read_parquet(parquet)}
-    fastest: dict[str, dict[str, float]] = {name: {} for name in reads}
-    for _ in range(rounds):
-        for name, read in reads.items():
-            for phase, value in read().items():
-                best = fastest[name]
-                best[phase] = value if phase == "bytes" else min(value, best.get(phase, value))
-    return fastest
+def worker(kind: str, source: str) -> None:
+    """``--worker``: one read of ``source`` per ``go`` line on stdin, its timings as JSON."""
+    read = {"adbc": read_adbc, "raw": read_raw, "parquet": lambda path: read_parquet(Path(path))}[kind]
+    for _ in sys.stdin:
+        print(json.dumps(read(source)), flush=True)
 
 
-def measure(raise_url: str, raw_url: str, parquet: Path, rounds: int) -> dict[str, float]:
-    """GB/s per path, from one client process per entry of ``CLIENTS``."""
-    gbps: dict[str, float] = {}
-    for suffix, settings in CLIENTS.items():
+def measure(sources: dict[str, str], rounds: int) -> list[dict[str, dict[str, float]]]:
+    """Each round's timings per reader (phase -> seconds, plus bytes read).
+
+    Each reader is its own long-lived process (Go's and Arrow's allocators do not share a
+    heap, and the Go runtime reads its settings only at start-up); a round asks each in turn
+    for one read, so a slow spell on the machine hits every path alike."""
+    workers = {}
+    for name, (kind, settings) in READERS.items():
         env = {k: v for k, v in os.environ.items() if k not in GO_SETTINGS} | settings
-        out = subprocess.run([sys.executable, __file__, "--client", raise_url, raw_url, str(parquet),
-                              str(rounds)], env=env, capture_output=True, text=True, check=True)
-        best = json.loads(out.stdout.strip().splitlines()[-1])
-        adbc, raw, local = best["adbc"], best["raw"], best["parquet"]
-        gbps[f"adbc{suffix}"] = adbc["bytes"] / adbc["total"] / 1e9
-        gbps[f"adbc{suffix}_fetch"] = adbc["bytes"] / adbc["fetch"] / 1e9
-        gbps[f"raw_flight{suffix}"] = raw["bytes"] / raw["total"] / 1e9
-        gbps[f"parquet{suffix}"] = local["bytes"] / local["total"] / 1e9
-        gbps[f"gb{suffix}"] = adbc["bytes"] / 1e9
-    return gbps
+        workers[name] = subprocess.Popen([sys.executable, __file__, "--worker", kind, sources[kind]], env=env,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    results = []
+    try:
+        for _ in range(rounds):
+            timings = {}
+            for name, process in workers.items():
+                process.stdin.write("go\n")
+                process.stdin.flush()
+                line = process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"the {name} reader stopped (exit {process.wait()})")
+                timings[name] = json.loads(line)
+            results.append(timings)
+    finally:
+        for process in workers.values():
+            process.stdin.close()
+            process.wait(timeout=60)
+    return results
 
 
-def report(rows: int, rounds: int, gbps: dict[str, float]) -> None:
-    """Print GB/s per path and the ``name=value`` line, ratios first."""
-    print(f"rows={rows}: {gbps['gb']:.2f} GB per read; best of {rounds} interleaved rounds per client process")
+def report(rows: int, results: list[dict[str, dict[str, float]]]) -> None:
+    """Print GB/s per path (best round) and the ``name=value`` line, ratios first: of the best
+    rounds, and the median over rounds of each round's own ratio (robust to a noisy machine)."""
+    def rate(timing: dict[str, float], phase: str = "total") -> float:
+        return timing["bytes"] / timing[phase] / 1e9
+
+    gbps = {name: max(rate(r[name]) for r in results) for name in READERS}
+    for name in ("adbc", "adbc_gogc400"):
+        gbps[f"{name}_fetch"] = max(rate(r[name], "fetch") for r in results)
+    size = results[0]["adbc"]["bytes"] / 1e9
+    print(f"rows={rows}: {size:.2f} GB per read; {len(results)} interleaved rounds")
     for name, value in gbps.items():
-        if not name.startswith("gb"):
-            print(f"  {name:<20} {value:6.2f} GB/s")
+        rounds = " ".join(f"{rate(r[name.removesuffix('_fetch')], 'fetch' if name.endswith('_fetch') else 'total'):.2f}"
+                          for r in results)
+        print(f"  {name:<19} best {value:5.2f} GB/s   rounds: {rounds}")
     ratios = {}
-    for suffix in CLIENTS:
-        ratios[f"adbc{suffix}_vs_raw_flight"] = gbps[f"adbc{suffix}"] / gbps[f"raw_flight{suffix}"]
-        ratios[f"adbc{suffix}_fetch_vs_raw_flight"] = gbps[f"adbc{suffix}_fetch"] / gbps[f"raw_flight{suffix}"]
-        ratios[f"adbc{suffix}_vs_parquet"] = gbps[f"adbc{suffix}"] / gbps[f"parquet{suffix}"]
-    figures = {**ratios, **{f"{k}_gbps" if not k.startswith("gb") else k: v for k, v in gbps.items()}}
+    for name in ("adbc", "adbc_gogc400"):
+        ratios[f"{name}_vs_raw_flight"] = gbps[name] / gbps["raw_flight"]
+        ratios[f"{name}_vs_raw_flight_median"] = statistics.median(
+            rate(r[name]) / rate(r["raw_flight"]) for r in results)
+        ratios[f"{name}_fetch_vs_raw_flight"] = gbps[f"{name}_fetch"] / gbps["raw_flight"]
+        ratios[f"{name}_vs_parquet"] = gbps[name] / gbps["parquet"]
+    figures = {**ratios, **{f"{name}_gbps": value for name, value in gbps.items()}, "gb": size}
     print(" ".join(f"{name}={value:.2f}" for name, value in figures.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~100 MB instead of ~1.1 GB")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per client process")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--raw-server", metavar="PARQUET", help=argparse.SUPPRESS)
-    parser.add_argument("--client", nargs=4, metavar=("RAISE", "RAW", "PARQUET", "ROUNDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, metavar=("KIND", "SOURCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_server:
         serve_raw(args.raw_server)
         return
-    if args.client:
-        raise_url, raw_url, parquet, rounds = args.client
-        print(json.dumps(run_client(raise_url, raw_url, Path(parquet), int(rounds))))
+    if args.worker:
+        worker(*args.worker)
         return
     rows = (100 << 20) // BYTES_PER_ROW if args.quick else (1100 << 20) // BYTES_PER_ROW
     with tempfile.TemporaryDirectory(prefix="raise-flight-bench-") as tmp:
@@ -235,12 +258,12 @@ def main() -> None:
              "--cache", str(2 * rows * BYTES_PER_ROW), "--log-level", "WARNING"], work / "raise.log")
         raw_server, raw_url = start([sys.executable, __file__, "--raw-server", str(parquet)], work / "raw.log")
         try:
-            gbps = measure(raise_url, raw_url, parquet, args.rounds)
+            results = measure({"adbc": raise_url, "raw": raw_url, "parquet": str(parquet)}, args.rounds)
         finally:
             for process in (raise_server, raw_server):
                 process.terminate()
                 process.wait(timeout=60)
-    report(rows, args.rounds, gbps)
+    report(rows, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Query results streamed by DoGet: planned at GetFlightInfo, computed while they are sent."""
 from __future__ import annotations
 
+import argparse
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ import pyarrow.flight as flight
 import pytest
 
 from flight_server import flight_sql_pb2 as pb
+from flight_server.cli import parse_size
 from flight_server.protocol import pack
 from flight_server.statements import TARGET_BATCH_BYTES, split_batch
 from grammar import errors
@@ -115,3 +117,37 @@ def test_split_batch_cuts_zero_copy_slices_in_order():
     assert all(part.column(0).buffers()[1].address == batch.column(0).buffers()[1].address
                for part in parts)
     assert list(split_batch(batch)) == [batch]
+
+
+@pytest.mark.parametrize("text, size", [("0", 0), ("512MiB", 512 << 20), ("8GiB", 8 << 30), ("1.5g", 3 << 29),
+                                        ("2048", 2048), (" 64 kb ", 64 << 10)])
+def test_cache_sizes_parse_with_binary_units(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "5 parsecs", "-1GiB", "1e9"])
+def test_bad_cache_sizes_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
+        parse_size(text)
+
+
+def test_a_server_without_a_cache_streams_from_the_delta_files(tmp_path, start_flight_server):
+    from raise_.engine import Engine
+
+    session = Engine(tmp_path).session()
+    session.execute("CREATE ORGANIZATION o; CREATE DOMAIN o/d; CREATE PROJECT o/d/p; USE o/d/p; "
+                    "CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.v FLOAT64")
+    ids = np.arange(ROWS, dtype=np.int64)
+    session.ingest("g", pa.table({"id": ids, "v": ids * 2.0}))
+    server = start_flight_server(tmp_path, "--cache", "0", "--insecure-no-auth")
+    client = flight.connect(server.url)
+    request = pb.SetSessionOptionsRequest()
+    request.session_options["catalog"].string_value = "o"
+    request.session_options["schema"].string_value = "d/p"
+    list(client.do_action(flight.Action("SetSessionOptions", request.SerializeToString())))
+    info = _info(client, flight.FlightCallOptions(), "SELECT id, v FROM g WHERE id % 1000 = 0")
+    table = client.do_get(info.endpoints[0].ticket).read_all().sort_by("id")
+    assert table["id"].to_pylist() == list(range(0, ROWS, 1000))
+    assert table["v"].to_pylist() == [2.0 * i for i in range(0, ROWS, 1000)]
+    client.close()
+    assert server.stop() == 0
