@@ -9,7 +9,8 @@ Fixtures:
 
 - ``flight_server``: one authenticated server for the session, yielding
   ``FlightServerInfo(url, user, password, home)``; ``.connect(project=…)`` opens the SDK's
-  ``FlightConnection``, ``.dbapi()`` an ADBC DB-API connection.
+  ``FlightConnection``, ``.new_project(org)`` one in a fresh ``org/ml/rec``, ``.dbapi()`` an
+  ADBC DB-API connection.
 - ``start_flight_server``: ``start(home, *serve_args) -> ServerProcess`` for other servers
   (TLS, no-auth …); each is stopped with SIGTERM at the end of the session if still running.
 - ``add_flight_user``: ``add(home, name, password)`` creates a user in a store.
@@ -60,6 +61,13 @@ class FlightServerInfo(NamedTuple):
             options["adbc.flight.sql.client_option.tls_root_certs"] = self.tls_root_certs
         options.update(db_kwargs)
         return adbc_driver_flightsql.dbapi.connect(self.url, db_kwargs=options, autocommit=True)
+
+    def new_project(self, org: str):
+        """An SDK connection whose current project is a fresh ``org/ml/rec`` (created here)."""
+        conn = self.connect()
+        conn.execute(f"CREATE ORGANIZATION {org}; CREATE DOMAIN {org}/ml; CREATE PROJECT {org}/ml/rec")
+        conn.use(f"{org}/ml/rec")
+        return conn
 
     @property
     def log(self) -> str:

@@ -22,9 +22,7 @@ _numbers = itertools.count(1)
 def project(flight_server) -> str:
     """A fresh organization/domain/project holding feature group ``user-signals`` (3 rows)."""
     org = f"org{next(_numbers)}"
-    with flight_server.connect() as conn:
-        conn.execute(f"CREATE ORGANIZATION {org}; CREATE DOMAIN {org}/ml; CREATE PROJECT {org}/ml/rec")
-        conn.use(f"{org}/ml/rec")
+    with flight_server.new_project(org) as conn:
         conn.execute('CREATE FEATURE GROUP "user-signals" KEY (user_id INT64); '
                      'CREATE FEATURE "user-signals".clicks INT64; '
                      'CREATE FEATURE "user-signals".country STRING')

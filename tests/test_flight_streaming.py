@@ -25,9 +25,7 @@ ROWS = 300_000
 def project(flight_server) -> str:
     """``wide`` (ROWS rows: ``id``, ``a``, ``b`` float64, ~7 MB) and ``words`` (2 rows)."""
     org = f"stream{next(_numbers)}"
-    with flight_server.connect() as conn:
-        conn.execute(f"CREATE ORGANIZATION {org}; CREATE DOMAIN {org}/ml; CREATE PROJECT {org}/ml/rec")
-        conn.use(f"{org}/ml/rec")
+    with flight_server.new_project(org) as conn:
         conn.execute("CREATE FEATURE GROUP wide KEY (id INT64); CREATE FEATURE wide.a FLOAT64; "
                      "CREATE FEATURE wide.b FLOAT64; "
                      "CREATE FEATURE GROUP words KEY (id INT64); CREATE FEATURE words.word STRING")
