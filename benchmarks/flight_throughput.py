@@ -201,8 +201,11 @@ def measure(sources: dict[str, str], rounds: int) -> list[dict[str, dict[str, fl
             results.append(timings)
     finally:
         for process in workers.values():
-            process.stdin.close()
-            process.wait(timeout=60)
+            try:
+                process.stdin.close()
+                process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):  # it died or hangs: keep the first error
+                process.kill()
     return results
 
 

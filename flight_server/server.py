@@ -30,6 +30,7 @@ from flight_server.protocol import check_size, pack, parameter_schema, parse, re
 from flight_server.sessions import Connection, Connections
 from flight_server.users import UserStore
 from grammar.errors import ValidationError
+from raise_.batches import bounded, split_batch
 from raise_.engine import ResultStream
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ class RaiseFlightServer(flight.FlightServerBase):
             raise ProtocolError(f"a {type(command).__name__} is not a ticket")
         with connection.lock:
             table = _METADATA[type(command)](connection, command)
-        return flight.RecordBatchStream(statements.stream_batches(table))
+        return flight.RecordBatchStream(bounded(table))
 
     # -- DoPut -----------------------------------------------------------------------------
 
@@ -264,7 +265,7 @@ def _sent(result: ResultStream) -> Iterator[pa.RecordBatch]:
     """``result``'s batches as DoGet sends them: cut to the message size, errors as statuses."""
     try:
         for batch in result.batches:
-            yield from statements.split_batch(batch)
+            yield from split_batch(batch)
     except Exception as error:  # noqa: BLE001 - mapped to a status, logged if unexpected
         raise to_flight_error(error) from None
 

@@ -3,7 +3,7 @@
 A query is planned and authorized when the client asks for its FlightInfo, and computed while
 DoGet sends it (``Session.stream``): the first batches are on the wire before the last are
 computed. Other statements run at once. Either way results go out in record batches of at most
-``TARGET_BATCH_BYTES``, well under the 16 MiB message cap ADBC and other gRPC clients use by
+``raise_.batches.TARGET_BATCH_BYTES``, well under the 16 MiB message cap ADBC and other gRPC clients use by
 default.
 
 Ingest (``adbc_ingest``, Flight SQL CommandStatementIngest) writes into an existing feature
@@ -37,7 +37,6 @@ from flight_server.sessions import Connection, PreparedStatement
 from raise_.engine import ResultStream
 from grammar.errors import AlreadyExists, NotFound, Unsupported, ValidationError
 
-TARGET_BATCH_BYTES = 4 << 20
 INGEST_MODE_OPTION = "raise.ingest.mode"
 INGEST_MODE_HEADER = "x-raise-ingest-mode"
 INGEST_MODES = ("append", "upsert", "overwrite")
@@ -95,25 +94,6 @@ def affected_rows(result: pa.Table) -> int:
         if name in result.column_names:
             return int(pc.sum(result[name]).as_py() or 0)
     return -1
-
-
-def stream_batches(table: pa.Table, target_bytes: int = TARGET_BATCH_BYTES) -> pa.Table:
-    """``table`` re-chunked so each record batch is about ``target_bytes`` or less."""
-    if table.nbytes <= target_bytes:
-        return table
-    rows = max(1, table.num_rows * target_bytes // table.nbytes)
-    return pa.Table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
-
-
-def split_batch(batch: pa.RecordBatch, target_bytes: int = TARGET_BATCH_BYTES) -> Iterator[pa.RecordBatch]:
-    """``batch`` as zero-copy slices of about ``target_bytes`` or less."""
-    size = batch.nbytes
-    if size <= target_bytes or batch.num_rows <= 1:
-        yield batch
-        return
-    rows = max(1, batch.num_rows * target_bytes // size)
-    for offset in range(0, batch.num_rows, rows):
-        yield batch.slice(offset, rows)
 
 
 # -- ingest ----------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Planning a query: the catalog generation, the view cache and lazily computed results."""
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pyarrow as pa
 import pytest
 
-from grammar.errors import ExecutionError, NotFound
+from grammar.errors import ExecutionError, NotFound, PermissionDenied, ValidationError
 from raise_.engine import Engine, ResultStream
 from raise_.engine.catalog import Catalog
+from raise_.engine.security import log_for
 
 SETUP = ("CREATE ORGANIZATION acme; CREATE DOMAIN acme/ml; CREATE PROJECT acme/ml/rec; USE acme/ml/rec; "
          "CREATE FEATURE GROUP users KEY (user_id INT64); CREATE FEATURE users.clicks INT64")
@@ -99,3 +103,48 @@ def test_stream_errors_are_raise_errors_at_planning_or_reading(session):
     with pytest.raises(ExecutionError) as failed:
         stream.table()
     assert failed.value.code == "RAISE-X001" and "Cannot cast string 'five'" in failed.value.message
+
+
+def test_a_stream_that_fails_while_read_is_audited_as_an_error(engine, session):
+    session.execute("CREATE FEATURE users.word STRING")
+    session.ingest("users", pa.table({"user_id": [5], "clicks": [1], "word": ["five"]}))
+    stream = session.stream("SELECT CAST(word AS INT) AS n FROM users")
+    log = log_for(engine.home)
+    planned = [(e.action, e.resource, e.outcome) for e in log.entries()][-2:]
+    assert planned == [("READ", "acme/ml/rec/users/word", "ALLOWED"), ("QUERY", "acme/ml/rec/users", "ALLOWED")]
+    with pytest.raises(ExecutionError):
+        stream.table()
+    failed = [(e.action, e.resource, e.outcome) for e in log.entries()][-2:]
+    assert failed == [("READ", "acme/ml/rec/users/word", "ERROR"), ("QUERY", "acme/ml/rec/users", "ERROR")]
+
+
+def test_a_group_dropped_after_planning_is_not_found_without_paths(tmp_path):
+    session = Engine(tmp_path, cache_bytes=0).session(principal="alice@acme.com")
+    session.execute(SETUP)
+    session.ingest("users", pa.table({"user_id": [1], "clicks": [10]}))
+    stream = session.stream("SELECT clicks FROM users")
+    session.execute("DROP FEATURE GROUP users CASCADE")
+    with pytest.raises(NotFound) as gone:
+        stream.table()
+    assert gone.value.code == "RAISE-N004" and str(tmp_path) not in str(gone.value)
+
+
+def test_views_naming_another_organization_follow_its_grant_expiring(engine):
+    alice, dave = "alice@acme.com", "dave@partner-org.com"
+    engine.session(alice).execute(SETUP)
+    engine.session(dave).execute(
+        'CREATE ORGANIZATION "partner-org"; CREATE DOMAIN "partner-org"/shared; '
+        'CREATE PROJECT "partner-org"/shared/emb; USE "partner-org"/shared/emb; '
+        "CREATE FEATURE GROUP items KEY (item_id INT64, region STRING); CREATE FEATURE items.score FLOAT64")
+    expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1.5)).isoformat()
+    engine.session(dave, ("partner-org", "shared", "emb")).execute(
+        f"GRANT READ ON FEATURE GROUP items (score) TO ORGANIZATION acme EXPIRES '{expires}'")
+    session = engine.session(alice, ("acme", "ml", "rec"))
+    session.execute("CREATE FEATURE users.boost FLOAT64 DERIVED AS clicks * @partner-org/shared/emb/items.score")
+    with pytest.raises(ValidationError) as unshared:  # granted, but the groups share no key
+        session.execute("SELECT boost FROM users")
+    assert unshared.value.code == "RAISE-V045"
+    time.sleep(max(0.0, (dt.datetime.fromisoformat(expires) - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.2)
+    with pytest.raises(PermissionDenied) as expired:  # expired: nothing about the partner's keys
+        session.execute("SELECT boost FROM users")
+    assert expired.value.code == "RAISE-P003" and "region" not in expired.value.message

@@ -14,7 +14,8 @@ from flight_server.errors import (InvalidArgument, NotFoundStatus, ProtocolError
                                   Unimplemented, UnknownCommand, to_flight_error)
 from flight_server.protocol import MAX_REQUEST_BYTES, pack, parameter_schema, rewrite_placeholders, unpack
 from flight_server.server import ServerConfig, is_loopback
-from flight_server.statements import affected_rows, ingest_mode, ingest_target, stream_batches
+from flight_server.statements import affected_rows, ingest_mode, ingest_target
+from raise_.batches import bounded
 from grammar import errors
 from raise_.client.flight import error_from_flight
 
@@ -133,12 +134,12 @@ def test_affected_rows_reads_ddl_and_insert_counts():
 
 def test_results_are_rechunked_under_the_message_limit():
     table = pa.table({"x": pa.array(range(1_000_000), pa.int64())})
-    chunked = stream_batches(table, target_bytes=1 << 20)
+    chunked = bounded(table, target_bytes=1 << 20)
     assert chunked.num_rows == table.num_rows
     assert max(batch.nbytes for batch in chunked.to_batches()) <= 1 << 20
     assert chunked.num_rows == sum(b.num_rows for b in chunked.to_batches())
     small = pa.table({"x": [1]})
-    assert stream_batches(small) is small
+    assert bounded(small) is small
 
 
 # -- ingest modes ----------------------------------------------------------------------------
@@ -237,6 +238,26 @@ def test_client_keeps_subclass_codes_and_falls_back_on_status():
     assert type(custom) is errors.NotFound and custom.code == "RAISE-N003"
     plain = error_from_flight(_AdbcLikeError("UNAUTHENTICATED: [FlightSQL] no token", 13, None))
     assert type(plain) is errors.Unauthenticated
+
+
+def test_client_reads_errors_that_end_a_result_stream():
+    server_text = '[RAISE-N004] data files this query reads are gone\n[raise-name: "g"]'
+    ended = OSError(f"[FlightSQL] {server_text}. Detail: Python exception: flight_server.errors.NotFoundStatus: "
+                    f"{server_text} (NotFound; DoGet: endpoint 0: [])")
+    received = error_from_flight(ended)
+    assert type(received) is errors.NotFound
+    assert (received.code, received.message, received.name) == (
+        "RAISE-N004", "data files this query reads are gone", "g")
+    denied = error_from_flight(OSError("[FlightSQL] [RAISE-P001] may not read x. Detail: Unauthorized "
+                                       "(PermissionDenied; DoGet: endpoint 0: [])"))
+    assert type(denied) is errors.PermissionDenied and denied.message == "may not read x"
+    too_big = error_from_flight(OSError("[FlightSQL] grpc: received message larger than max (30107353 vs. "
+                                        "16777216) (ResourceExhausted; DoGet: endpoint 0: [])"))
+    assert type(too_big) is errors.ExecutionError and too_big.message.startswith("grpc: received message")
+    odd = error_from_flight(OSError("[FlightSQL] [RAISE-V001] has. Detail: inside. Detail: Python exception: "
+                                    "x.InvalidArgument: [RAISE-V001] has. Detail: inside (InvalidArgument; "
+                                    "DoGet: endpoint 0: [])"))
+    assert type(odd) is errors.ValidationError and odd.message == "has. Detail: inside"
 
 
 # -- configuration ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from flight_server import flight_sql_pb2 as pb
 from flight_server.cli import parse_size
 from flight_server.protocol import pack
-from flight_server.statements import TARGET_BATCH_BYTES, split_batch
+from raise_.batches import TARGET_BATCH_BYTES, split_batch
 from grammar import errors
 
 pytest_plugins = ["conftest_flight"]
@@ -117,6 +117,14 @@ def test_split_batch_cuts_zero_copy_slices_in_order():
     assert list(split_batch(batch)) == [batch]
 
 
+def test_split_batch_cuts_again_where_rows_are_bigger_than_average():
+    values = ["x" * 1_000] * 10 + [""] * 990
+    batch = pa.record_batch({"s": pa.array(values)})
+    parts = list(split_batch(batch, target_bytes=2_000))
+    assert all(part.nbytes <= 2_000 or part.num_rows == 1 for part in parts)
+    assert pa.Table.from_batches(parts)["s"].to_pylist() == values
+
+
 @pytest.mark.parametrize("text, size", [("0", 0), ("512MiB", 512 << 20), ("8GiB", 8 << 30), ("1.5g", 3 << 29),
                                         ("2048", 2048), (" 64 kb ", 64 << 10)])
 def test_cache_sizes_parse_with_binary_units(text, size):
@@ -147,5 +155,26 @@ def test_a_server_without_a_cache_streams_from_the_delta_files(tmp_path, start_f
     table = client.do_get(info.endpoints[0].ticket).read_all().sort_by("id")
     assert table["id"].to_pylist() == list(range(0, ROWS, 1000))
     assert table["v"].to_pylist() == [2.0 * i for i in range(0, ROWS, 1000)]
+    info = _info(client, flight.FlightCallOptions(), "SELECT id, v FROM g")
+    session.execute("DROP FEATURE GROUP g CASCADE")
+    with pytest.raises(pa.ArrowKeyError) as gone:  # NOT_FOUND
+        client.do_get(info.endpoints[0].ticket).read_all()
+    assert "RAISE-N004" in str(gone.value) and str(tmp_path) not in str(gone.value)
     client.close()
     assert server.stop() == 0
+
+
+def test_rows_much_larger_than_average_still_go_out_in_small_messages(flight_server, project, client):
+    raw, options = client
+    with flight_server.connect(project=project) as conn:
+        conn.execute("CREATE FEATURE GROUP docs KEY (id INT64); CREATE FEATURE docs.body STRING")
+        rows = 65_536
+        bodies = ["x" * 100_000] * 300 + [""] * (rows - 300)  # 30 MB in the first 300 rows
+        conn.ingest("docs", pa.table({"id": np.arange(rows, dtype=np.int64), "body": bodies}))
+        result = conn.execute("SELECT id, length(body) AS n FROM docs WHERE length(body) > 0")
+        assert result.num_rows == 300
+        whole = conn.execute("SELECT id, body FROM docs")
+        assert whole.num_rows == rows and sum(len(b) for b in whole["body"].to_pylist()) == 30_000_000
+    info = _info(raw, options, "SELECT id, body FROM docs")
+    sizes = [chunk.data.nbytes for chunk in raw.do_get(info.endpoints[0].ticket, options)]
+    assert sum(sizes) >= 30_000_000 and max(sizes) <= TARGET_BATCH_BYTES

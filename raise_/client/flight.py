@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 
 from grammar import errors
+from raise_.batches import bounded
 
 __all__ = ["FlightConnection", "ServerUnavailable", "error_from_flight"]
 
@@ -33,8 +34,12 @@ _RAISE_MESSAGE = re.compile(
     re.DOTALL,
 )
 
+# An error that ends a result stream reaches Python as "[FlightSQL] <server message>. Detail:
+# Python exception: <server-side class>: <message> (<gRPC status>; DoGet: endpoint N: [...])".
 _DRIVER_PREFIX = "[FlightSQL] "
-_DETAIL_SEPARATOR = ". Detail: "
+_PYTHON_DETAIL = ". Detail: Python exception: "
+_STREAM_TRAILER = re.compile(r"\s*\((?P<status>\w+); DoGet: endpoint \d+: .*\)\s*\Z", re.DOTALL)
+_FLIGHT_DETAIL = re.compile(r"\. Detail: \w+\Z")  # a Flight status's own code, e.g. "Unauthorized"
 
 
 class ServerUnavailable(errors.RaiseError):
@@ -51,6 +56,15 @@ _BY_ADBC_STATUS = {
 }
 
 
+# gRPC status names (as stream errors spell them) -> the class for errors without a code.
+_BY_GRPC_NAME = {
+    "Unimplemented": errors.Unsupported, "NotFound": errors.NotFound, "AlreadyExists": errors.AlreadyExists,
+    "InvalidArgument": errors.ValidationError, "Unavailable": ServerUnavailable,
+    "Unauthenticated": errors.Unauthenticated, "PermissionDenied": errors.PermissionDenied,
+    "ResourceExhausted": errors.ExecutionError,
+}
+
+
 def _classes_by_code() -> dict[str, type[errors.RaiseError]]:
     found: dict[str, type[errors.RaiseError]] = {}
     pending = [errors.RaiseError]
@@ -64,20 +78,22 @@ def _classes_by_code() -> dict[str, type[errors.RaiseError]]:
 def error_from_flight(error: Exception) -> errors.RaiseError:
     """The ``RaiseError`` an ADBC/Flight error stands for (same class and code as the server's)."""
     details = dict(getattr(error, "details", None) or [])
-    text = details.get(_MESSAGE_KEY, b"").decode("utf-8", "replace") or _stream_error_text(error)
+    text = details.get(_MESSAGE_KEY, b"").decode("utf-8", "replace")
+    status = getattr(error, "status_code", None)
+    fallback = _BY_ADBC_STATUS.get(int(status), errors.RaiseError) if status is not None else errors.RaiseError
+    if not text:
+        text, by_name = _stream_error(error)
+        fallback = by_name or fallback
     name = None
     trailer = _NAME_TRAILER.search(text)
     if trailer is not None:
         name = json.loads(trailer.group(1))
         text = text[: trailer.start()] + text[trailer.end():]
     match = _RAISE_MESSAGE.search(text)
-    status = getattr(error, "status_code", None)
     if match is None:
-        cls = _BY_ADBC_STATUS.get(int(status) if status is not None else -1, errors.RaiseError)
-        return cls(text.strip())
+        return fallback(text.strip())
     code = match["code"]
-    cls = _classes_by_code().get(code) or _BY_ADBC_STATUS.get(int(status or -1), errors.RaiseError)
-    return cls(
+    return (_classes_by_code().get(code) or fallback)(
         match["message"], code=code,
         line=int(match["line"]) if match["line"] else None,
         column=int(match["column"]) if match["column"] else None,
@@ -85,13 +101,17 @@ def error_from_flight(error: Exception) -> errors.RaiseError:
     )
 
 
-def _stream_error_text(error: Exception) -> str:
-    """The server's message in an error read from a result stream (``[FlightSQL] <message>.
-    Detail: ...``), or the error's whole text."""
-    text = str(error)
-    if text.startswith(_DRIVER_PREFIX):
-        text = text[len(_DRIVER_PREFIX):]
-    return text.split(_DETAIL_SEPARATOR, 1)[0]
+def _stream_error(error: Exception) -> tuple[str, type[errors.RaiseError] | None]:
+    """The server's message in an error that ended a result stream, and the class its gRPC
+    status stands for (None if unknown)."""
+    text = str(error).removeprefix(_DRIVER_PREFIX)
+    cls = None
+    trailer = _STREAM_TRAILER.search(text)
+    if trailer is not None:
+        text, cls = text[: trailer.start()], _BY_GRPC_NAME.get(trailer["status"])
+    detail = text.find(_PYTHON_DETAIL)
+    text = text[:detail] if detail >= 0 else _FLIGHT_DETAIL.sub("", text)
+    return text, cls
 
 
 def _root_certs(tls_root_certs: str | bytes | Path | None) -> str | None:
@@ -177,7 +197,8 @@ class FlightConnection:
                                                names=[str(i) for i in range(1, len(params) + 1)]))
             stream, _ = statement.execute_query()
             return pa.RecordBatchReader.from_stream(stream).read_all()
-        except (adbc_driver_manager.Error, pa.ArrowException) as error:  # the latter: while streaming
+        # the driver raises ArrowException or OSError for an error that ends the result stream
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
             raise error_from_flight(error) from None
         finally:
             statement.close()
@@ -202,7 +223,7 @@ class FlightConnection:
         statement = adbc_driver_manager.AdbcStatement(self._connection)
         try:
             statement.set_options(**options)
-            statement.bind_stream(pa.table(data) if not isinstance(data, (pa.Table, pa.RecordBatchReader)) else data)
+            statement.bind_stream(data if isinstance(data, pa.RecordBatchReader) else bounded(pa.table(data)))
             return statement.execute_update()
         except adbc_driver_manager.Error as error:
             raise error_from_flight(error) from None

@@ -251,6 +251,9 @@ class QueryContext:
         if raised is not None:
             return raised
         text = str(error)
+        if "Object Store error" in text and re.search(r"not found|No such file", text, re.IGNORECASE):
+            return NotFound("data files this query reads are gone: the feature group was dropped or "
+                            "rewritten after the query was planned; run it again", code="RAISE-N004")
         missing = re.search(r"No field named (\"[^\"]+\"|[^\s.]+(?:\.[^\s.]+)?)", text)
         if missing:
             name = _unquote(missing.group(1).split(".")[-1])
@@ -297,6 +300,7 @@ class ResultStream:
         return cls(table.schema, iter(table.to_batches()), table.num_rows, table.nbytes)
 
     def table(self) -> pa.Table:
+        """Read the whole stream (a stream is read once)."""
         return pa.Table.from_batches(self.batches, schema=self.schema)
 
 

@@ -7,8 +7,9 @@ of the rows its source query yields.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -73,10 +74,21 @@ class Session:
         are computed as the returned stream is read. Anything else runs at once and its result
         is streamed from memory."""
         statements = parse(sql)
-        if len(statements) == 1 and _is_query(statements[0]):
-            with security.audited(self):
-                return self.query_context(statements[0].sql).stream(statements[0].sql, params)
-        return ResultStream.of(self.execute(sql, params))
+        if len(statements) != 1 or not _is_query(statements[0]):
+            return ResultStream.of(self.execute(sql, params))
+        with security.audited(self) as scope:
+            result = self.query_context(statements[0].sql).stream(statements[0].sql, params)
+            events = list(scope.events)
+        return dataclasses.replace(result, batches=self._audit_failure(events, result.batches))
+
+    def _audit_failure(self, events: list, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """A planned query's batches. Planning recorded its reads as ALLOWED; if computing
+        them fails, the reads are recorded again with outcome ERROR."""
+        try:
+            yield from batches
+        except Exception:
+            security.record(self, events, "ERROR")
+            raise
 
     def _script_transaction(self, statements: list[ast.Statement], params) -> pa.Table:
         end = _keyword(statements[-1])

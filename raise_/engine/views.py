@@ -82,6 +82,7 @@ class GroupView:
     sql: str
     columns: list[str]
     unavailable: dict[str, RaiseError] = field(default_factory=dict)
+    external: bool = False  # it references another organization's features (under grants)
     frame: Any = None  # the planned DataFusion DataFrame, once registered
 
 
@@ -96,11 +97,13 @@ class _Compiler:
         self.stored = stored  # group record -> physical columns present in its Delta table
         self.joins: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
         self.stack: list[str] = []
+        self.external = False  # whether a derived expression names another organization's feature
 
     # -- references ------------------------------------------------------------------------
 
     def resolve_group(self, path: FeaturePath, home: dict[str, Any]) -> dict[str, Any]:
         if path.external:
+            self.external = True  # even if the grant is refused: it may be granted or expire
             return resolve_external(self.catalog, path, home)
         if path.group is None:
             return home
@@ -202,7 +205,7 @@ class _Compiler:
             has_sequence = SEQUENCE_COLUMN in self.stored(target)
             query = query.join(latest_per_key(target, shared, has_sequence), join_type="left",
                                join_alias=alias, on=on)
-        return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable)
+        return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable, external=self.external)
 
 
 def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -> exp.Expression:
@@ -235,8 +238,8 @@ class ViewCache:
 
     An entry is keyed by the catalog's generation (any committed catalog change makes new
     keys) and remembers the stored columns of every table it was built against; it is used
-    only while those are unchanged, since a write can add a feature's first column. Views
-    joining another organization's group are not kept: their grant can expire without any
+    only while those are unchanged, since a write can add a feature's first column. Views that
+    reference another organization's features are not kept: a grant can expire without any
     catalog change.
     """
 
@@ -266,9 +269,7 @@ class ViewCache:
             return columns
 
         view = group_view(self.catalog, group, recording, derived)
-        # a cross-organization reference holds only while its grant has not expired
-        external = any(target["project"][0] != group["project"][0] for target, _ in seen.values())
-        if generation is not None and not external:
+        if generation is not None and not view.external:  # a grant can expire: see class doc
             with self._lock:
                 self._entries[key] = (view, list(seen.values()))
                 while len(self._entries) > self.capacity:
