@@ -148,3 +148,16 @@ def test_views_naming_another_organization_follow_its_grant_expiring(engine):
     with pytest.raises(PermissionDenied) as expired:  # expired: nothing about the partner's keys
         session.execute("SELECT boost FROM users")
     assert expired.value.code == "RAISE-P003" and "region" not in expired.value.message
+
+
+def test_local_version_reads_the_newest_commit_off_the_log(engine, session):
+    from deltalake import DeltaTable
+
+    uri = session._group("users")["uri"]
+    assert engine.storage.local_version(uri) == DeltaTable(uri).version()
+    for clicks in (30, 40):
+        session.ingest("users", pa.table({"user_id": [clicks], "clicks": [clicks]}))
+        assert engine.storage.local_version(uri) == DeltaTable(uri).version()
+    assert engine.storage.local_version(uri + "-missing") is None
+    assert engine.storage.local_version("s3://bucket/table") is None
+    assert session.execute("SELECT count(*) AS n FROM users").to_pylist() == [{"n": 4}]

@@ -47,6 +47,12 @@ class TableCache:
         make_resident(uri, version, entry[2], vectors)
         return entry[0]
 
+    def columns(self, uri: str, version: int) -> list[str] | None:
+        """The column names of a cached table version, or None if it is not cached."""
+        with self._lock:
+            entry = self._entries.get((uri, version))
+        return None if entry is None else entry[2].column_names
+
     def put(self, uri: str, version: int, table: pa.Table, batch_size: int,
             vectors: tuple[str, ...] = (), partitions: int | None = None) -> list[list[pa.RecordBatch]]:
         """Split ``table`` into one partition per core; keep it if it fits the budget.

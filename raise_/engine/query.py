@@ -106,6 +106,8 @@ class QueryContext:
         name = name or hidden_table(group)
         if name not in self._registered:
             storage = self.session.engine.storage
+            if as_of is None and self._register_cached(name, group):
+                return name
             table = storage.latest(group["uri"]) if as_of is None else storage.open(group["uri"], as_of)
             if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
@@ -115,6 +117,22 @@ class QueryContext:
                 self._stored[name] = {f.name for f in table.schema().fields}
             self._registered.add(name)
         return name
+
+    def _register_cached(self, name: str, group: dict[str, Any]) -> bool:
+        """Register the latest version from the cache when the log says it is cached (no
+        Delta table is opened: that costs milliseconds per query)."""
+        engine, uri = self.session.engine, group["uri"]
+        version = engine.storage.local_version(uri)
+        columns = engine.cache.columns(uri, version) if version is not None else None
+        if columns is None:
+            return False
+        partitions = engine.cache.get(uri, version, tuple(self._embeddings(group)))
+        if partitions is None:  # evicted in between
+            return False
+        self.ctx.register_record_batches(name, partitions)
+        self._stored[name] = set(columns)
+        self._registered.add(name)
+        return True
 
     def _register_snapshot(self, name: str, group: dict[str, Any], table: Any, cached: bool) -> None:
         """Register a Delta snapshot: from the engine's decoded-table cache when it fits.

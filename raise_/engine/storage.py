@@ -7,6 +7,7 @@ Every write is one Delta commit, so a failed write leaves the table as it was.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -61,6 +62,20 @@ class Storage:
         """Whether the table has been created (a group with no key or time column gets its
         table on the first write: Delta has no zero-column tables)."""
         return self.latest(uri) is not None
+
+    def local_version(self, uri: str) -> int | None:
+        """The newest committed version of a local table, read off its log folder without
+        opening the table (None for object stores, or a table not created yet). Every commit
+        adds its own ``_delta_log/<version>.json``, so the highest one is the newest."""
+        if not _is_local(uri):
+            return None
+        try:
+            names = os.listdir(Path(uri.removeprefix("file://")) / "_delta_log")
+        except OSError:
+            return None
+        versions = [int(name[:-5]) for name in names if len(name) == 25 and name.endswith(".json")
+                    and name[:-5].isdigit()]
+        return max(versions) if versions else None
 
     def latest(self, uri: str) -> DeltaTable | None:
         """The table at its latest version, or None if it has not been created yet."""
