@@ -161,3 +161,23 @@ def test_local_version_reads_the_newest_commit_off_the_log(engine, session):
     assert engine.storage.local_version(uri + "-missing") is None
     assert engine.storage.local_version("s3://bucket/table") is None
     assert session.execute("SELECT count(*) AS n FROM users").to_pylist() == [{"n": 4}]
+
+
+def test_insert_without_a_column_list_fills_columns_in_creation_order(session):
+    session.execute("CREATE FEATURE users.word STRING DEFAULT 'none'; CREATE FEATURE users.age INT64; "
+                    "CREATE FEATURE users.twice INT64 DERIVED AS clicks * 2")
+    assert session.execute("INSERT INTO users VALUES (3, 30, 'three', 33)").to_pylist() == [{"count": 1}]
+    session.execute("INSERT INTO users VALUES (4, 40)")  # the rest take their defaults
+    session.execute("INSERT INTO users SELECT 5, 50, 'five', 55")
+    session.execute("INSERT INTO users SELECT 66 AS age, 6 AS user_id")  # named: by name
+    rows = session.execute("SELECT user_id, clicks, word, age, twice FROM users WHERE user_id > 2 ORDER BY user_id")
+    assert rows.to_pylist() == [
+        {"user_id": 3, "clicks": 30, "word": "three", "age": 33, "twice": 60},
+        {"user_id": 4, "clicks": 40, "word": "none", "age": None, "twice": 80},
+        {"user_id": 5, "clicks": 50, "word": "five", "age": 55, "twice": 100},
+        {"user_id": 6, "clicks": None, "word": "none", "age": 66, "twice": None},
+    ]
+    with pytest.raises(ValidationError) as extra:
+        session.execute("INSERT INTO users VALUES (7, 70, 'seven', 77, 154)")
+    assert extra.value.code == "RAISE-V055" and "user_id, clicks, word, age" in extra.value.message
+    assert session.execute("SELECT count(*) AS n FROM users").to_pylist() == [{"n": 6}]

@@ -68,6 +68,14 @@ def test_ddl_and_insert_report_affected_rows(dbapi, project):
         assert cursor.fetchall() == [(4, 0.5), (5, 1.5)]
 
 
+def test_insert_values_by_position_with_bound_parameters(dbapi):
+    with dbapi.cursor() as cursor:
+        cursor.executemany('INSERT INTO "user-signals" VALUES (?, ?, ?)', [(8, 80, "pt"), (9, 90, "pt")])
+        assert cursor.rowcount == 2
+        cursor.execute('SELECT user_id, clicks FROM "user-signals" WHERE country = ? ORDER BY user_id', ["pt"])
+        assert cursor.fetchall() == [(8, 80), (9, 90)]
+
+
 def test_statement_update_counts_through_execute_update(dbapi):
     statement = adbc_driver_manager.AdbcStatement(dbapi.adbc_connection)
     try:

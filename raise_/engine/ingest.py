@@ -67,6 +67,19 @@ def write_sequence(rows: int) -> pa.Array:
     return pa.array(range(start, start + rows), pa.int64())
 
 
+def insert_order(catalog: Catalog, group: dict[str, Any]) -> list[str]:
+    """The columns ``INSERT INTO group VALUES (...)`` fills by position: keys, the event-time
+    column, then each stored feature (its current version) in the order the features were
+    first created, as SQL fills a table's columns in the order of its DDL."""
+    first: dict[str, str] = {}
+    for record in registry.versions(catalog, group["key"]):
+        first[record["name"]] = min(first.get(record["name"], record["created_at"]), record["created_at"])
+    stored = [name for name, record in registry.current_features(catalog, group["key"]).items()
+              if record.get("derived_as") is None and record["status"] != "archived"]
+    order = [k["name"] for k in group["keys"]] + ([group["timestamp"]] if group.get("timestamp") else [])
+    return order + sorted(stored, key=lambda name: (first[name], name))
+
+
 def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DType, bool, Any]]:
     """Writable name -> (physical column, dtype, nullable, default)."""
     out: dict[str, tuple[str, DType, bool, Any]] = {}

@@ -176,15 +176,29 @@ class Session:
     def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
         group, columns, source = target
         rows = self.query_context(source).run(source, params)
-        if columns is not None:
-            if len(columns) != rows.num_columns:
-                raise ValidationError(
-                    f"INSERT names {len(columns)} column(s) but its source yields {rows.num_columns}",
-                    code="RAISE-V055",
-                )
-            rows = rows.rename_columns(columns)
-        written = self.ingest(group, rows, "append")
+        if columns is None:
+            columns = self._positional(group, rows.column_names)
+        if len(columns) != rows.num_columns:
+            raise ValidationError(
+                f"INSERT names {len(columns)} column(s) but its source yields {rows.num_columns}",
+                code="RAISE-V055",
+            )
+        written = self.ingest(group, rows.rename_columns(columns), "append")
         return pa.table({"count": pa.array([written], pa.uint64())})
+
+    def _positional(self, group: str, names: list[str]) -> list[str]:
+        """Target columns for an INSERT without a column list: the source's own names when
+        they are all the group's columns (``INSERT INTO g SELECT ... AS id, ...``), else the
+        group's columns by position (``VALUES``), the rest taking their defaults."""
+        record = self._group(group)
+        order = ingest.insert_order(self.catalog, record)
+        if set(names) <= set(order) or any("@" in n for n in names):
+            return names
+        if len(names) > len(order):
+            raise ValidationError(
+                f"INSERT gives {len(names)} values per row but {record['name']!r} has {len(order)} "
+                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record["name"])
+        return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
         project, _, group = name.rpartition("/") if "/" in name else ("", "", name)
