@@ -58,11 +58,6 @@ class Storage:
         except (DeltaError, OSError) as error:
             raise ExecutionError(f"cannot create the feature table at {uri}: {error}") from None
 
-    def exists(self, uri: str) -> bool:
-        """Whether the table has been created (a group with no key or time column gets its
-        table on the first write: Delta has no zero-column tables)."""
-        return self.latest(uri) is not None
-
     def local_version(self, uri: str) -> int | None:
         """The newest committed version of a local table, read off its log folder without
         opening the table (None for object stores, or a table not created yet). Every commit
@@ -78,7 +73,9 @@ class Storage:
         return max(versions) if versions else None
 
     def latest(self, uri: str) -> DeltaTable | None:
-        """The table at its latest version, or None if it has not been created yet."""
+        """The table at its latest version, or None if it has not been created yet (a group
+        with no key or time column gets its table on the first write: Delta has no
+        zero-column tables)."""
         try:
             return DeltaTable(uri, storage_options=self.options)
         except TableNotFoundError:
