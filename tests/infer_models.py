@@ -19,6 +19,13 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 WORDS = ["hello", "world", "feature", "store", "model"]
 
 
+@pytest.fixture(autouse=True)
+def model_cache(tmp_path, monkeypatch):
+    """A private model cache and CPU execution for each test of a module that imports it."""
+    monkeypatch.setenv("RAISE_MODEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAISE_DEVICE", "cpu")
+
+
 def _save(graph, path: Path) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from infer_models import classifier, linear, text_model, token_ids
+from infer_models import classifier, linear, text_model, token_ids, model_cache  # noqa: F401 (autouse)
 from grammar.errors import NotFound, Unsupported, ValidationError
 from udfs.infer import (
     BadInferCall, BatchConfig, Column, InferenceFailed, InferenceTimeout, LoadedModel, ModelRecord,
@@ -21,12 +21,6 @@ from udfs.infer.resolve import MODEL_PATH_ENV, ModelNotFound, NoResolver
 from udfs.infer.tensors import TensorSpec
 
 W = np.arange(8, dtype=np.float32).reshape(4, 2)
-
-
-@pytest.fixture(autouse=True)
-def model_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAISE_MODEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAISE_DEVICE", "cpu")
 
 
 @pytest.fixture

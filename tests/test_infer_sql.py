@@ -5,16 +5,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from infer_models import classifier, linear, text_model
+from infer_models import classifier, linear, text_model, model_cache  # noqa: F401 (autouse)
 from grammar.errors import AlreadyExists, NotFound, Unsupported
 
 W = np.arange(8, dtype=np.float32).reshape(4, 2)
-
-
-@pytest.fixture(autouse=True)
-def model_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAISE_MODEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAISE_DEVICE", "cpu")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from infer_models import classifier, linear
+from infer_models import classifier, linear, model_cache  # noqa: F401 (autouse)
 from grammar.errors import Unsupported, ValidationError
 from grammar.models import parse_model_statement
 from raise_.inference import (
@@ -19,12 +19,6 @@ from raise_.inference import (
 from raise_.inference.spec import gpu_devices
 
 W = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], dtype=np.float32)
-
-
-@pytest.fixture(autouse=True)
-def model_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RAISE_MODEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAISE_DEVICE", "cpu")
 
 
 @pytest.fixture
