@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from grammar import ast
 from raise_.engine import derived, names, registry, results
-from raise_.engine.scope import feature_of, group_of, project_of
+from raise_.engine.resolve import feature_of, group_of, project_of
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session

@@ -16,7 +16,7 @@ from grammar import ast
 from grammar.dtypes import parse_dtype
 from grammar.errors import AlreadyExists, TypeMismatch, ValidationError
 from raise_.engine import derived, ingest, names, registry, results
-from raise_.engine.scope import feature_of, group_of
+from raise_.engine.resolve import feature_of, group_of
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session

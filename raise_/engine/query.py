@@ -18,13 +18,10 @@ from datafusion import SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 import udfs
-from udfs.infer import register_infer
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
 from grammar.dtypes import parse_dtype
-from raise_.engine import registry
-from raise_.engine.models import model_lookup
+from raise_.engine import families, registry, security
 from raise_.types import to_arrow
-from raise_.engine import security
 from raise_.engine.views import GroupView, group_view, hidden_table
 
 if TYPE_CHECKING:
@@ -69,7 +66,7 @@ class QueryContext:
         self.session = session
         self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
         session.engine.register_functions(self.ctx)
-        self.infer = register_infer(self.ctx, model_lookup(session))
+        self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
         self.views: dict[str, GroupView] = {}
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
@@ -227,7 +224,10 @@ class QueryContext:
     def dataframe(self, sql: str, params: Sequence[Any] | None = None):
         values = {str(i + 1): v for i, v in enumerate(params or ())}
         try:
-            text = constant_vectors(self._snapshots(self.infer.prepare(sql)))
+            text = sql
+            for rewrite in self.rewrites:
+                text = rewrite(text)
+            text = constant_vectors(self._snapshots(text))
             return self.ctx.sql_with_options(text, _OPTIONS, param_values=values or None)
         except RaiseError:
             raise

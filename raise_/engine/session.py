@@ -15,9 +15,7 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import ingest, names, registry, results, security
-from raise_.engine.handlers import HANDLERS
-from raise_.engine.models import MODEL_SCHEMAS
+from raise_.engine import families, ingest, names, registry, results, security
 from raise_.engine.query import QueryContext, ResultStream, insert_target
 
 if TYPE_CHECKING:
@@ -128,14 +126,14 @@ class Session:
                 if target is not None:
                     return self._insert(statement.sql, target, params)
                 return self.query_context(statement.sql).run(statement.sql, params)
-            handler = HANDLERS[type(statement)]
+            entry = families.statement(type(statement))
 
             def work() -> pa.Table:
-                security.authorize_statement(self, statement)
-                return handler(self, statement)
+                security.authorize_statement(self, statement, entry.rule)
+                return entry.handler(self, statement)
 
             result = work() if self._depth else self._transaction(work)
-            return security.filter_result(self, statement, result)
+            return entry.listing(self, statement, result)
 
     def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:
         self._rollback, self._after = [], []
@@ -219,17 +217,7 @@ class Session:
             if insert_target(statement.sql) is not None:
                 return pa.schema([("count", pa.uint64())])
             return self.query_context(statement.sql).schema(statement.sql)
-        if isinstance(statement, ast.Show):
-            return {"feature groups": results.GROUP_SCHEMA, "features": results.FEATURE_SCHEMA,
-                    "versions": results.FEATURE_SCHEMA}.get(statement.kind, results.NAMESPACE_SCHEMA)
-        if isinstance(statement, ast.Describe):
-            return {"feature group": results.GROUP_SCHEMA, "feature": results.FEATURE_SCHEMA}.get(
-                statement.kind, results.NAMESPACE_SCHEMA)
-        if isinstance(statement, ast.ValidateFeature):
-            return results.VALIDATION_SCHEMA
-        if type(statement) in MODEL_SCHEMAS:
-            return MODEL_SCHEMAS[type(statement)]
-        return security.SECURITY_SCHEMAS.get(type(statement), results.DDL_SCHEMA)
+        return families.statement(type(statement)).result_schema(statement)
 
     def use(self, path: Sequence[str]) -> None:
         self.run(ast.Use(path=tuple(path)))

@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pyarrow as pa
 
-from grammar import ast
 from raise_.engine import registry
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security import grants, plans, principals
 from raise_.engine.security.acl import AccessControl, level_of
 from raise_.engine.security.audit import Event
-from raise_.engine.security.scope import AccessDenied, allow, deny
+from raise_.engine.security.audit_scope import AccessDenied, allow, deny
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -289,12 +288,12 @@ def feature_readable(ac: AccessControl, group_key: str, name: str, version: str 
                for path in upstream_paths(ac.catalog, record))
 
 
-def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
-    """A SHOW/DESCRIBE result without what the principal may not see: rows of hidden objects,
-    and lineage entries naming features it may not read (other results unchanged)."""
-    if table.num_rows and "upstream" in table.column_names:
-        table = _filter_lineage(control(session), table)
-    if not isinstance(statement, ast.Show) or table.num_rows == 0:
+def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of the core SHOW statements: rows of objects the principal may not
+    see are left out, and so are lineage entries naming features it may not read; a group's
+    feature count counts only the features it may read."""
+    table = readable_lineage(session, statement, table)
+    if table.num_rows == 0:
         return table
     ac = control(session)
     if statement.kind in ("features", "versions"):
@@ -311,6 +310,15 @@ def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Tab
                   for key in table.column("path").to_pylist()]
         index = table.column_names.index("features")
         table = table.set_column(index, "features", pa.array(counts, pa.int64()))
+    return table
+
+
+def readable_lineage(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) naming
+    features the principal may not read are left out; the object itself was checked by the
+    statement's rule."""
+    if table.num_rows and "upstream" in table.column_names:
+        table = _filter_lineage(control(session), table)
     return table
 
 
