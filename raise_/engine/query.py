@@ -20,43 +20,19 @@ from datafusion.catalog import Catalog, Schema
 import udfs
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
 from grammar.dtypes import parse_dtype
-from raise_.engine import families, registry, security
+from raise_.engine import families, registry, security, sql_tree
 from raise_.types import to_arrow
 from raise_.engine.views import GroupView, group_view, hidden_table
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
-_INSERT = re.compile(
-    rf"^\s*INSERT\s+INTO\s+(?P<table>{_NAME}(?:\s*\.\s*{_NAME})*)\s*(?:\((?P<cols>[^()]*)\))?\s*(?P<source>.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-# The lookbehind makes matches start only where a name starts, so the scan stays linear.
-_AS_OF = re.compile(
-    rf"(?<![\w\"])(?P<table>{_NAME})\s+(?P<kind>VERSION|TIMESTAMP)\s+AS\s+OF\s+(?P<value>\d+|'[^']*')",
-    re.IGNORECASE,
-)
-_AS_OF_HINT = re.compile(r"\bAS\s+OF\b", re.IGNORECASE)
-# String literals, quoted identifiers and comments: where AS OF text is not syntax.
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
 def _unquote(name: str) -> str:
     name = name.strip()
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
-def insert_target(sql: str) -> tuple[str, list[str] | None, str] | None:
-    """(group, column list or None, source query) of an ``INSERT INTO`` statement, else None."""
-    match = _INSERT.match(sql)
-    if not match:
-        return None
-    parts = [_unquote(p) for p in re.findall(_NAME, match.group("table"))]
-    cols = match.group("cols")
-    columns = [_unquote(c) for c in cols.split(",")] if cols is not None else None
-    return "/".join(parts), columns, match.group("source")
 
 
 class QueryContext:
@@ -192,32 +168,24 @@ class QueryContext:
     # -- time travel -----------------------------------------------------------------------
 
     def _snapshots(self, sql: str) -> str:
-        """Replace ``name VERSION|TIMESTAMP AS OF x`` by views over that table snapshot
-        (not inside string literals or comments)."""
-        if not _AS_OF_HINT.search(sql):
-            return sql
-        quoted = [m.span() for m in _LITERALS.finditer(sql) if not m.group(0).startswith('"')]
+        """Replace each ``table VERSION|TIMESTAMP AS OF x`` by a view over that snapshot."""
+        for read in reversed(sql_tree.time_travel(sql)):
+            sql = sql[:read.start] + self._snapshot_view(read) + sql[read.end:]
+        return sql
 
-        def snapshot(match: re.Match) -> str:
-            if any(start <= match.start() < end for start, end in quoted):
-                return match.group(0)
-            group = self.session._group(_unquote(match.group("table")))
-            value = match.group("value")
-            as_of: Any = int(value) if value.isdigit() else value[1:-1].replace("''", "'")
-            number = len(self._registered)
-            hidden = f"{hidden_table(group)}_at_{number}"
-            self._table(group, as_of, hidden)
-            current = hidden_table(group)
+    def _snapshot_view(self, read: sql_tree.TimeTravel) -> str:
+        group = self.session._group(read.group)
+        number = len(self._registered)
+        hidden = f"{hidden_table(group)}_at_{number}"
+        self._table(group, read.value, hidden)
 
-            def stored(g: dict[str, Any]) -> set[str]:
-                return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
+        def stored(g: dict[str, Any]) -> set[str]:
+            return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
 
-            view = group_view(self.session.catalog, group, stored)
-            alias = f"__raise_asof_{group['id']}_{number}"
-            self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{current}"', f'"{hidden}"', 1)))
-            return f'"{alias}"'
-
-        return _AS_OF.sub(snapshot, sql)
+        view = group_view(self.session.catalog, group, stored, table=hidden)
+        alias = f"__raise_asof_{group['id']}_{number}"
+        self.ctx.register_view(alias, self.ctx.sql(view.sql))
+        return f'"{alias}"'
 
     # -- running ---------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ import pyarrow as pa
 from grammar import ast, parse
 from grammar.errors import ValidationError
 from raise_.engine import families, ingest, names, registry, results, security
-from raise_.engine.query import QueryContext, ResultStream, insert_target
+from raise_.engine.query import QueryContext, ResultStream
+from raise_.engine.sql_tree import InsertTarget, insert_target
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
@@ -171,8 +172,8 @@ class Session:
             return self.engine.storage.write(record["uri"], physical, mode,
                                              tuple(k["name"] for k in record["keys"]))
 
-    def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
-        group, columns, source = target
+    def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
+        group, columns, source = target.group, target.columns, target.source
         rows = self.query_context(source).run(source, params)
         if columns is None:
             columns = self._positional(group, rows.column_names)

@@ -11,20 +11,19 @@ The engine calls these hooks (see each function's docstring):
 - ``authorize_write(session, group, columns, mode, rows)``: before an ingest writes.
 - ``visible_groups`` / ``visible_schema`` / ``visible_paths``: catalog listings for SQL clients
   (GetTables, GetCatalogs, GetDbSchemas, get_objects).
-- ``resolve_external(catalog, path, home_group)``: ``@org/...`` references in derived features.
 - ``security.handlers.FAMILY``: the security statements (ACLs, grants, audit) as a family.
 
 Every refusal is ``AccessDenied``, a ``grammar.errors.PermissionDenied`` (PERMISSION_DENIED).
 """
 from raise_.engine.security.audit import AuditLog, Entry, Event, log_for
 from raise_.engine.security.authorize import (
-    authorize_query, authorize_write, resolve_external, visible_groups, visible_paths, visible_schema,
+    authorize_query, authorize_write, visible_groups, visible_paths, visible_schema,
 )
 from raise_.engine.security.audit_scope import AccessDenied, audited, record
 from raise_.engine.security.checks import authorize_statement
 
 __all__ = [
     "audited", "authorize_statement", "authorize_query", "authorize_write",
-    "visible_groups", "visible_paths", "visible_schema", "resolve_external", "record",
+    "visible_groups", "visible_paths", "visible_schema", "record",
     "AccessDenied", "AuditLog", "Entry", "Event", "log_for",
 ]

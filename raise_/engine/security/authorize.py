@@ -335,9 +335,3 @@ def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
         index = table.column_names.index(column)
         table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
     return table
-
-
-def resolve_external(catalog: Any, path: Any, home_group: dict[str, Any]) -> dict[str, Any]:
-    """The group an ``@org/...`` path in a derived feature of ``home_group`` names, under a live
-    grant to ``home_group``'s organization (``PermissionDenied`` otherwise)."""
-    return grants.resolve_external(catalog, path, home_group["project"][0])
