@@ -162,3 +162,15 @@ def test_errors_in_scripts_point_into_the_script():
         parse("SELECT 1;\nSHOW AUDIT LIMIT x")
     assert (caught.value.line, caught.value.column) == (2, 18)
     assert "SHOW AUDIT LIMIT x" in caught.value.excerpt
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chosen=filters)
+def test_an_audit_filter_parses_back_from_its_clause_text(chosen):
+    clauses = sec.render_security_statement(sec.ShowAudit(filter=chosen)).removeprefix("SHOW AUDIT").strip()
+    assert sec.parse_audit_filter(clauses) == chosen
+
+
+def test_a_malformed_audit_filter_is_a_syntax_error():
+    with pytest.raises(RaiseSyntaxError):
+        sec.parse_audit_filter("ACTIONS ('READ'")
