@@ -13,6 +13,7 @@ from grammar.dtypes import parse_dtype
 from grammar.errors import PermissionDenied
 from grammar.expressions import parse_expression
 from raise_.engine import derived, registry
+from raise_.engine.names import split_version
 from raise_.engine.security import grants
 from raise_.engine.security.audit import Event
 from raise_.engine.security.audit_scope import AccessDenied, deny
@@ -73,7 +74,7 @@ def _reference_needs(session: "Session", gpath: str, expression: str, events: li
             continue
         reference = derived.resolve(session.catalog, group, path)
         if reference.exists:
-            needs.append(Need("read", reference.target.partition("@")[0]))
+            needs.append(Need("read", split_version(reference.target)[0]))
     return needs
 
 
@@ -123,7 +124,7 @@ def _broken(session: "Session", s: ast.Drop, path: str) -> list[str]:
         return []
     keys = {r["key"] for r in doomed}
     readers = {src for r in doomed for src in derived.downstream(catalog, r)} - keys
-    return sorted({src.rpartition("@")[0] for src in readers if not src.startswith(path + "/")})
+    return sorted({split_version(src)[0] for src in readers if not src.startswith(path + "/")})
 
 
 def describe(session, ac, s: ast.Describe):

@@ -132,7 +132,7 @@ def _cycle(catalog: Catalog, own: str, targets: list[str]) -> list[str] | None:
             continue
         seen.add(target)
         group_key, _, fname = base.rpartition("/")
-        version = target.split("@", 1)[1] if "@" in target else None
+        version = names.split_version(target)[1]
         try:
             record = registry.feature(catalog, group_key, fname, version)
         except (NotFound, ValidationError):

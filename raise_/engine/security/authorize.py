@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import pyarrow as pa
 
 from raise_.engine import registry
+from raise_.engine.names import split_version
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security import grants, plans, principals
 from raise_.engine.security.acl import AccessControl, level_of
@@ -186,7 +187,7 @@ def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
         for target, _ in catalog.edges_from("lineage", current["key"]):
             external = target.startswith("@")
             head, _, last = target.lstrip("@").rpartition("/")
-            name, _, version = last.partition("@")
+            name, version = split_version(last)
             found.add(f"{head}/{name}")
             if external:
                 continue
@@ -232,7 +233,7 @@ def authorize_write(session: "Session", group: dict[str, Any], columns: Iterable
     details = {"mode": mode, **({"rows": rows} if rows is not None else {})}
     written: dict[str, set[str]] = {}
     for column in columns:
-        name, _, version = column.partition("@")
+        name, version = split_version(column)
         if column in group_columns or name not in current:
             continue
         written.setdefault(name, set()).add(version or current[name]["version"])
@@ -273,8 +274,8 @@ def _column_visible(ac: AccessControl, group: dict[str, Any], label: str) -> boo
     group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
     if label in group_columns:
         return True
-    name, _, version = label.partition("@")
-    return feature_readable(ac, group["key"], name, version or None)
+    name, version = split_version(label)
+    return feature_readable(ac, group["key"], name, version)
 
 
 def feature_readable(ac: AccessControl, group_key: str, name: str, version: str | None = None) -> bool:
@@ -324,9 +325,9 @@ def readable_lineage(session: "Session", statement: Any, table: pa.Table) -> pa.
 
 def _key_readable(ac: AccessControl, key: str) -> bool:
     """A lineage entry (``[@]org/domain/project/group/feature[@vN]``) the principal may read."""
-    path, _, version = key.lstrip("@").partition("@")
+    path, version = split_version(key.lstrip("@"))
     group_key, _, name = path.rpartition("/")
-    return feature_readable(ac, group_key, name, version or None)
+    return feature_readable(ac, group_key, name, version)
 
 
 def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:

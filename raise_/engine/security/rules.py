@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from grammar import security as sec
 from raise_.engine import registry
+from raise_.engine.names import split_version
 from raise_.engine.security import principals
 from raise_.engine.security.acl import AccessControl
 from raise_.engine.security.audit import Event
@@ -75,7 +76,7 @@ def revoke(session, ac, s: sec.RevokeAccess):
         for target in (f"@{path}/{record['name']}", f"@{path}/{record['name']}@{record['version']}"):
             for src, _ in session.catalog.edges_to("lineage", target):
                 if src.split("/", 1)[0] == s.organization:
-                    events.append(Event("LINEAGE_BREAK", src.rpartition("@")[0], {"upstream": target}))
+                    events.append(Event("LINEAGE_BREAK", split_version(src)[0], {"upstream": target}))
     return on_target(session, path, "admin"), events
 
 
