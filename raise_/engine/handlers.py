@@ -125,23 +125,23 @@ def _target_text(target: Any) -> str:
 
 def _drop_group(session: "Session", group: dict[str, Any], cascade: bool) -> pa.Table:
     catalog = session.catalog
-    features = registry.versions(catalog, group["key"])
+    features = registry.versions(catalog, group.key)
     outside = sorted({
         src for rec in features for src in derived.downstream(catalog, rec)
-        if not src.startswith(group["key"] + "/")
+        if not src.startswith(group.key + "/")
     })
     if outside and not cascade:
         raise ValidationError(
-            f"feature group {group['name']!r} is read by derived features elsewhere: "
-            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group["name"],
+            f"feature group {group.name!r} is read by derived features elsewhere: "
+            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group.name,
         )
     for rec in features:
-        catalog.delete_edges("lineage", rec["key"])
-        catalog.delete("feature", rec["key"])
-    catalog.delete("group", group["key"])
-    uri = group["uri"]
+        catalog.delete_edges("lineage", rec.key)
+        catalog.delete("feature", rec.key)
+    catalog.delete("group", group.key)
+    uri = group.uri
     session.after_commit(lambda: session.engine.storage.drop(uri))
-    return results.ddl("DROP FEATURE GROUP", group["key"], 1)
+    return results.ddl("DROP FEATURE GROUP", group.key, 1)
 
 
 def _drop_namespace(session: "Session", kind: str, key: str, cascade: bool) -> pa.Table:

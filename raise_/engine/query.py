@@ -56,13 +56,13 @@ class QueryContext:
         Only groups whose name occurs in the text are opened, so a query costs no more in a
         big store than in a small one."""
         text = sql.lower()
-        for group in self.session.catalog.list("group"):
-            if group["name"].lower() not in text:
+        for group in registry.all_groups(self.session.catalog):
+            if group.name.lower() not in text:
                 continue
             view = self.add_view(group)
-            if tuple(group["project"]) == self.session.project:
+            if tuple(group.project) == self.session.project:
                 # quoted: DataFusion would otherwise fold case and split on dots
-                self.ctx.register_view('"' + group["name"].replace('"', '""') + '"', view.frame)
+                self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
 
     def _schema_for(self, project: list[str]) -> Schema:
         org, domain, name = project
@@ -81,7 +81,7 @@ class QueryContext:
             storage = self.session.engine.storage
             if as_of is None and self._register_cached(name, group):
                 return name
-            table = storage.latest(group["uri"]) if as_of is None else storage.open(group["uri"], as_of)
+            table = storage.latest(group.uri) if as_of is None else storage.open(group.uri, as_of)
             if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
                 self._stored[name] = set()
@@ -94,7 +94,7 @@ class QueryContext:
     def _register_cached(self, name: str, group: dict[str, Any]) -> bool:
         """Register the latest version from the cache when the log says it is cached (no
         Delta table is opened: that costs milliseconds per query)."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         version = engine.storage.local_version(uri)
         columns = engine.cache.columns(uri, version) if version is not None else None
         if columns is None:
@@ -112,7 +112,7 @@ class QueryContext:
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
         so the view's cast is free on every later query."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
             return
@@ -132,10 +132,10 @@ class QueryContext:
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
         """Physical column -> Arrow type of the group's stored embedding features."""
         out = {}
-        for record in registry.versions(self.session.catalog, group["key"]):
-            dtype = parse_dtype(record["dtype"])
-            if record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
-                out[record["column"]] = to_arrow(dtype)
+        for record in registry.versions(self.session.catalog, group.key):
+            dtype = parse_dtype(record.dtype)
+            if record.column and dtype.kind == "embedding" and dtype.element != "float16":
+                out[record.column] = to_arrow(dtype)
         return out
 
     def stored_columns(self, group: dict[str, Any]) -> set[str]:
@@ -158,8 +158,8 @@ class QueryContext:
                 raise self.translate(failure, fallback.sql) from None
             view = fallback
         view.frame = frame
-        self.views[group["key"]] = view
-        self._schema_for(group["project"]).register_table(group["name"], frame.into_view())
+        self.views[group.key] = view
+        self._schema_for(group.project).register_table(group.name, frame.into_view())
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:
@@ -180,10 +180,10 @@ class QueryContext:
         self._table(group, read.value, hidden)
 
         def stored(g: dict[str, Any]) -> set[str]:
-            return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
+            return self._stored[hidden] if g.key == group.key else self.stored_columns(g)
 
         view = group_view(self.session.catalog, group, stored, table=hidden)
-        alias = f"__raise_asof_{group['id']}_{number}"
+        alias = f"__raise_asof_{group.id}_{number}"
         self.ctx.register_view(alias, self.ctx.sql(view.sql))
         return f'"{alias}"'
 

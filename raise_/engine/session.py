@@ -169,8 +169,8 @@ class Session:
             table = _as_table(data)
             security.authorize_write(self, record, table.column_names, mode, table.num_rows)
             physical = ingest.physical_table(self.catalog, record, table, mode)
-            return self.engine.storage.write(record["uri"], physical, mode,
-                                             tuple(k["name"] for k in record["keys"]))
+            return self.engine.storage.write(record.uri, physical, mode,
+                                             record.key_names)
 
     def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
         group, columns, source = target.group, target.columns, target.source
@@ -195,8 +195,8 @@ class Session:
             return names
         if len(names) > len(order):
             raise ValidationError(
-                f"INSERT gives {len(names)} values per row but {record['name']!r} has {len(order)} "
-                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record["name"])
+                f"INSERT gives {len(names)} values per row but {record.name!r} has {len(order)} "
+                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record.name)
         return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
@@ -226,11 +226,11 @@ class Session:
     def tables(self) -> list[TableInfo]:
         """Every feature group with its view schema."""
         infos = []
-        for record in security.visible_groups(self, self.catalog.list("group")):
-            org, domain, project = record["project"]
+        for record in security.visible_groups(self, registry.all_groups(self.catalog)):
+            org, domain, project = record.project
             view = security.visible_schema(self, record, self.query_context().group_schema(record))
-            infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
-                                   [k["name"] for k in record["keys"]], view))
+            infos.append(TableInfo(org, f"{domain}/{project}", record.name,
+                                   list(record.key_names), view))
         return infos
 
 

@@ -170,14 +170,14 @@ def grant(session: "Session", s: sec.GrantAccess) -> pa.Table:
     group = group_of(session, s.group)
     check_name(s.organization, "organization")
     grants.grant(session.catalog, group, s.organization, s.features, s.permission, s.expires, _actor(session))
-    return results.ddl("GRANT", group["key"], 1)
+    return results.ddl("GRANT", group.key, 1)
 
 
 def revoke(session: "Session", s: sec.RevokeAccess) -> pa.Table:
     """Revoke live grants; rows_affected counts them (0 when there was none)."""
     group = group_of(session, s.group)
-    revoked = grants.revoke(session.catalog, group["key"], s.organization, s.permission, _actor(session))
-    return results.ddl("REVOKE", group["key"], len(revoked))
+    revoked = grants.revoke(session.catalog, group.key, s.organization, s.permission, _actor(session))
+    return results.ddl("REVOKE", group.key, len(revoked))
 
 
 def show_grants(session: "Session", s: sec.ShowGrants) -> pa.Table:
