@@ -25,7 +25,7 @@ from raise_.engine import registry
 from raise_.engine.models import model_lookup
 from raise_.types import to_arrow
 from raise_.engine import security
-from raise_.engine.views import GroupView, group_view, hidden_table
+from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -74,6 +74,7 @@ class QueryContext:
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
         self._catalogs: dict[str, Catalog] = {}
+        self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
         if sql is not None:
             self._register_named_in(sql)
 
@@ -172,11 +173,11 @@ class QueryContext:
         """Plan ``group``'s view and register it under its qualified name."""
         self._table(group)
         views = self.session.engine.views
-        view = views.view(group, self.stored_columns)
+        view = views.view(group, self.stored_columns, pinned=self.pinned)
         try:
             frame = self.ctx.sql(view.sql)
         except Exception as error:  # one bad derived expression must not hide the whole group
-            fallback = views.view(group, self.stored_columns, derived=False)
+            fallback = views.view(group, self.stored_columns, derived=False, pinned=self.pinned)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             try:
@@ -215,7 +216,7 @@ class QueryContext:
             def stored(g: dict[str, Any]) -> set[str]:
                 return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
 
-            view = group_view(self.session.catalog, group, stored)
+            view = group_view(self.session.catalog, group, stored, pinned=self.pinned)
             alias = f"__raise_asof_{group['id']}_{number}"
             self.ctx.register_view(alias, self.ctx.sql(view.sql.replace(f'"{current}"', f'"{hidden}"', 1)))
             return f'"{alias}"'

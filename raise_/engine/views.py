@@ -1,8 +1,10 @@
 """Feature groups as DataFusion views.
 
 Each group's Delta table is registered under a hidden name and exposed as a view named after
-the group: key columns, the event-time column, one column per feature (``name`` is the latest
-version, ``"name@v1"`` a given one) and derived features computed from their expressions.
+the group: key columns, the event-time column, one column per feature (its current version,
+under its plain name) and derived features computed from their expressions. So ``SELECT *``
+shows each feature once. A pinned version (``"name@v1"``) is a column of the view only when
+the query names it (``pinned``): it stays addressable without repeating every feature in ``*``.
 
 Derived expressions are compiled per group: references to the same group read its columns,
 references to another group read that group's newest row per shared key (a LEFT JOIN on the
@@ -17,6 +19,7 @@ error instead of "no such column".
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -90,9 +93,10 @@ class _Compiler:
     """Builds the view query of one group; joins other groups as derived features need them."""
 
     def __init__(self, catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-                 derived: bool = True) -> None:
+                 derived: bool = True, pinned: frozenset[str] = frozenset()) -> None:
         self.catalog = catalog
         self.derived = derived
+        self.pinned = pinned
         self.group = group
         self.stored = stored  # group record -> physical columns present in its Delta table
         self.joins: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
@@ -187,9 +191,11 @@ class _Compiler:
         for record in registry.versions(self.catalog, g["key"]):
             if record["status"] == "archived":
                 continue
-            labels = [f"{record['name']}@{record['version']}"]
-            if current[record["name"]]["key"] == record["key"]:
-                labels.insert(0, record["name"])
+            labels = [record["name"]] if current[record["name"]]["key"] == record["key"] else []
+            if f"{record['name']}@{record['version']}" in self.pinned:
+                labels.append(f"{record['name']}@{record['version']}")
+            if not labels:
+                continue
             try:
                 value = self.feature_value(record, g, "t")
             except RaiseError as error:
@@ -227,9 +233,20 @@ def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -
 
 
 def group_view(catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-               derived: bool = True) -> GroupView:
-    """The view of ``group``; ``derived=False`` leaves derived features out (a fallback)."""
-    return _Compiler(catalog, group, stored, derived).build()
+               derived: bool = True, pinned: frozenset[str] = frozenset()) -> GroupView:
+    """The view of ``group``; ``derived=False`` leaves derived features out (a fallback);
+    ``pinned``: the ``"name@vN"`` labels to include as well (see ``pinned_labels``)."""
+    return _Compiler(catalog, group, stored, derived, pinned).build()
+
+
+_QUOTED_PINNED = re.compile(r'"((?:[^"]|"")*@(?:[^"]|"")*)"')
+
+
+def pinned_labels(sql: str | None) -> frozenset[str]:
+    """The pinned-version columns a query names: quoted identifiers with an ``@``
+    (``"clicks@v1"``; they must be quoted in SQL). Naming one that is no feature version is
+    harmless: the view includes only the versions that exist."""
+    return frozenset(m.group(1).replace('""', '"') for m in _QUOTED_PINNED.finditer(sql or ""))
 
 
 class ViewCache:
@@ -249,10 +266,11 @@ class ViewCache:
         self._entries: OrderedDict[tuple, tuple[GroupView, list[tuple[dict, frozenset[str]]]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def view(self, group: dict[str, Any], stored: Callable[[dict], set[str]], derived: bool = True) -> GroupView:
+    def view(self, group: dict[str, Any], stored: Callable[[dict], set[str]], derived: bool = True,
+             pinned: frozenset[str] = frozenset()) -> GroupView:
         """``group``'s view (``group_view``), from the cache when still valid."""
         generation = self.catalog.generation()
-        key = (generation, group["key"], derived)
+        key = (generation, group["key"], derived, pinned)
         with self._lock:
             entry = self._entries.get(key) if generation is not None else None
             if entry is not None:
@@ -268,7 +286,7 @@ class ViewCache:
             seen[target["key"]] = (target, frozenset(columns))
             return columns
 
-        view = group_view(self.catalog, group, recording, derived)
+        view = group_view(self.catalog, group, recording, derived, pinned)
         if generation is not None and not view.external:  # a grant can expire: see class doc
             with self._lock:
                 self._entries[key] = (view, list(seen.values()))

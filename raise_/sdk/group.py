@@ -229,10 +229,7 @@ class FeatureGroup(AccessControlled, ExternallyShared):
             leading = [*info.key_columns, *([info.timestamp_column] if info.timestamp_column else [])]
             columns = leading + [f for f in features if f not in leading]
         query = sql.select(self._name, columns, as_of=as_of, filter=filter)
-        table = self._executor.query(self._project, query)
-        if columns is None:  # plain names only: "name@vN" columns repeat versions
-            table = table.select([c for c in table.column_names if "@" not in c])
-        return table
+        return self._executor.query(self._project, query)
 
     # -- lifecycle and display -------------------------------------------------------------
 
