@@ -201,11 +201,12 @@ def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
 
 
 def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan], context: Any) -> list[Need]:
-    """Scans of tables that are no feature group: ``information_schema`` as described above; any
-    other table (Raise registers none; a hidden name of no group) is refused."""
+    """Scans of tables that are no feature group: ``information_schema`` as described above;
+    built-in table functions that generate rows (``generate_series``, ``range``) are allowed;
+    any other table (Raise registers none; a hidden name of no group) is refused."""
     needs: list[Need] = []
     for scan in others:
-        if ac.superuser:
+        if ac.superuser or scan.generated:
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(
