@@ -252,6 +252,9 @@ def test_listings_show_only_what_may_be_seen(store):
     assert session(store, MALLORY).tables() == []
     features = session(store, BOB).execute('SHOW FEATURES IN "user-signals"').column("name").to_pylist()
     assert sorted(features) == ["click_count", "ctr", "impression_count"]
+    described = session(store, BOB).execute('DESCRIBE FEATURE GROUP "user-signals"').column("feature_columns")
+    assert sorted(c["feature"] for c in described.to_pylist()[0]) == [
+        "click_count@v1", "ctr@v1", "impression_count@v1"]
     assert session(store, MALLORY).execute("SHOW ORGANIZATIONS").num_rows == 0
     assert session(store, MALLORY).execute("SHOW FEATURES").num_rows == 0
     orgs = session(store, BOB).execute("SHOW ORGANIZATIONS").column("name").to_pylist()

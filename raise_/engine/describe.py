@@ -28,6 +28,11 @@ def group_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
         "timestamp_column": record.get("timestamp"),
         "features": len(features),
         "table_uri": record["uri"],
+        "feature_columns": [
+            {"feature": f"{r['name']}@{r['version']}", "version": r["version"], "column": r.get("column"),
+             "is_latest": features.get(r["name"], {}).get("key") == r["key"], "status": r["status"]}
+            for r in registry.versions(session.catalog, record["key"])
+        ],
     }
 
 

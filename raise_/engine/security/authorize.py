@@ -295,6 +295,8 @@ def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Tab
     and lineage entries naming features it may not read (other results unchanged)."""
     if table.num_rows and "upstream" in table.column_names:
         table = _filter_lineage(control(session), table)
+    if table.num_rows and "feature_columns" in table.column_names:
+        table = _filter_feature_columns(control(session), table)
     if not isinstance(statement, ast.Show) or table.num_rows == 0:
         return table
     ac = control(session)
@@ -328,6 +330,14 @@ def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
         index = table.column_names.index(column)
         table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
     return table
+
+
+def _filter_feature_columns(ac: AccessControl, table: pa.Table) -> pa.Table:
+    """A group row's feature versions, without those the principal may not read."""
+    field = table.schema.field("feature_columns")
+    kept = [[c for c in columns or [] if feature_readable(ac, path, *c["feature"].split("@"))]
+            for path, columns in zip(table.column("path").to_pylist(), table.column("feature_columns").to_pylist())]
+    return table.set_column(table.column_names.index("feature_columns"), field, pa.array(kept, field.type))
 
 
 def resolve_external(catalog: Any, path: Any, home_group: dict[str, Any]) -> dict[str, Any]:
