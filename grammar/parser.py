@@ -357,6 +357,9 @@ class _ToAst(Transformer):
     def cascade(self, meta, _):
         return _option("cascade", True, meta)
 
+    def restrict(self, meta, _):
+        return _option("restrict", True, meta)
+
     def description(self, meta, children):
         return _option("description", children[0], meta)
 

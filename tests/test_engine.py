@@ -231,7 +231,7 @@ def test_alter_deprecate_drop(session):
     row = session.execute('DESCRIBE FEATURE "user-signals".impression_count').to_pylist()[0]
     assert (row["status"], row["message"]) == ("deprecated", "use views")
     with pytest.raises(ValidationError) as info:
-        session.execute('DROP FEATURE "user-signals".click_count')
+        session.execute('DROP FEATURE "user-signals".click_count RESTRICT')
     assert info.value.code == "RAISE-V060" and "ctr" in info.value.message
     session.execute('DROP FEATURE "user-signals".ctr')
     session.execute('DROP FEATURE "user-signals".click_count')

@@ -104,8 +104,9 @@ def drop_or_describe(draw, cls):
         target = draw(groups if kind == "feature group" else features)
     if cls is ast.Describe:
         return ast.Describe(kind=kind, target=target)
+    mode = draw(st.sampled_from(["", "cascade", "restrict"]))
     return ast.Drop(kind=kind, target=target, if_exists=draw(st.booleans()),
-                    cascade=draw(st.booleans()))
+                    cascade=mode == "cascade", restrict=mode == "restrict")
 
 
 @st.composite

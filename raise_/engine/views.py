@@ -29,7 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
-from grammar.errors import ExecutionError, RaiseError, ValidationError
+from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, compile_expression, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
@@ -117,12 +117,15 @@ class _Compiler:
         return registry.group(self.catalog, project, path.group)
 
     def reference(self, path: FeaturePath, home: dict[str, Any], alias: str, widen: bool) -> exp.Expression:
-        target = self.resolve_group(path, home)
-        if target["key"] != home["key"]:
-            alias = self.join_alias(home, target)
-        if path.version is None and path.feature in target["columns"][: len(target["keys"]) + bool(target.get("timestamp"))]:
-            return column(path.feature, alias)
-        record = registry.feature(self.catalog, target["key"], path.feature, path.version)
+        try:
+            target = self.resolve_group(path, home)
+            if target["key"] != home["key"]:
+                alias = self.join_alias(home, target)
+            if path.version is None and path.feature in target["columns"][: len(target["keys"]) + bool(target.get("timestamp"))]:
+                return column(path.feature, alias)
+            record = registry.feature(self.catalog, target["key"], path.feature, path.version)
+        except NotFound as error:
+            raise missing_upstream(path, error) from None
         value = self.feature_value(record, target, alias)
         dtype = parse_dtype(record["dtype"])
         if widen and dtype.kind == "primitive" and dtype.element in INTEGERS:
@@ -212,6 +215,13 @@ class _Compiler:
             query = query.join(latest_per_key(target, shared, has_sequence), join_type="left",
                                join_alias=alias, on=on)
         return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable, external=self.external)
+
+
+def missing_upstream(path: FeaturePath, error: NotFound) -> NotFound:
+    """What reading a ``broken`` derived feature says: which upstream is missing."""
+    return NotFound(f"its upstream feature {path.text!r} is missing ({error.message}): it was deleted "
+                    "or is not created yet; create it and this feature computes again",
+                    code="RAISE-N005", name=path.text)
 
 
 def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -> exp.Expression:
