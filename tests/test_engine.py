@@ -460,3 +460,20 @@ def test_select_star_shows_each_feature_once_and_pinned_versions_by_name(session
     with pytest.raises(NotFound) as missing:
         session.execute('SELECT "emb@v7" FROM g')
     assert missing.value.code == "RAISE-N002"
+
+
+def test_pinned_versions_by_name_in_time_travel_and_dropped_groups_break_readers(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x INT64; "
+                    "CREATE FEATURE g.x INT64 VERSION v2; CREATE FEATURE GROUP h KEY (id INT64); "
+                    "CREATE FEATURE h.y INT64 DERIVED AS g.x * 2")
+    session.ingest("g", pa.table({"id": [1], "x@v1": [3], "x": [4]}))
+    then = session.execute('SELECT * FROM g VERSION AS OF 1')
+    assert then.column_names == ["id", "x"]
+    assert session.execute('SELECT "x@v1", x FROM g VERSION AS OF 1').to_pylist() == [{"x@v1": 3, "x": 4}]
+    with pytest.raises(ValidationError):
+        session.execute("DROP FEATURE GROUP g RESTRICT")
+    session.execute("DROP FEATURE GROUP g CASCADE")
+    row = session.execute("DESCRIBE FEATURE h.y").to_pylist()[0]
+    assert row["status"] == "broken" and "'acme/ml/rec/g/x'" in row["message"]
+    breaks = session.execute("SHOW AUDIT ACTIONS ('LINEAGE_BREAK')").column("resource").to_pylist()
+    assert breaks == ["acme/ml/rec/h/y"]

@@ -125,7 +125,7 @@ class _Compiler:
                 return column(path.feature, alias)
             record = registry.feature(self.catalog, target["key"], path.feature, path.version)
         except NotFound as error:
-            raise missing_upstream(path, error) from None
+            raise broken_reference(path, error) from None
         value = self.feature_value(record, target, alias)
         dtype = parse_dtype(record["dtype"])
         if widen and dtype.kind == "primitive" and dtype.element in INTEGERS:
@@ -217,7 +217,7 @@ class _Compiler:
         return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable, external=self.external)
 
 
-def missing_upstream(path: FeaturePath, error: NotFound) -> NotFound:
+def broken_reference(path: FeaturePath, error: NotFound) -> NotFound:
     """What reading a ``broken`` derived feature says: which upstream is missing."""
     return NotFound(f"its upstream feature {path.text!r} is missing ({error.message}): it was deleted "
                     "or is not created yet; create it and this feature computes again",
