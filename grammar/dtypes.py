@@ -7,8 +7,9 @@ Forms (``P`` a primitive):
 - ``P``                  primitive: int8 int16 int32 int64 float16 float32 float64 bool string bytes
                          timestamp date
 - ``P[N]``               fixed-size embedding, N >= 1 (numeric P only)
-- ``P[]`` / ``P[:N]``    variable-length array, optionally capped at N elements
-- ``string[N]``          string of at most N characters
+- ``P[]`` / ``P[:N]``    variable-length array, optionally capped at N elements (numeric P, or
+                         ``string``: ``string[]`` is a list of strings such as tags or tokens)
+- ``string[N]``          string of at most N characters (not an array)
 - ``struct<a: T, ...>``  nested structure of named fields
 - ``blob_ref`` / ``blob_ref<image/png|image/jpeg>``  reference to a blob, optionally
                          constrained to content types
@@ -23,6 +24,7 @@ from grammar.errors import InvalidDType
 INTEGERS = ("int8", "int16", "int32", "int64")
 FLOATS = ("float16", "float32", "float64")
 NUMERIC = INTEGERS + FLOATS
+ARRAY_ELEMENTS = NUMERIC + ("string",)
 PRIMITIVES = NUMERIC + ("bool", "string", "bytes", "timestamp", "date")
 
 _ARRAY = re.compile(r"^([a-z0-9]+)\[(\d*|:\d+)\]$")
@@ -88,7 +90,7 @@ def parse_dtype(text: str) -> DType:
     except InvalidDType as error:
         raise InvalidDType(
             f"invalid dtype {source!r}: {error.message}; valid forms: "
-            f"{', '.join(PRIMITIVES)}, float32[512], int64[], float64[:100], string[128], "
+            f"{', '.join(PRIMITIVES)}, float32[512], int64[], float64[:100], string[], string[128], "
             "struct<a: int64>, blob_ref, blob_ref<image/png|image/jpeg>",
             name=source,
         ) from None
@@ -111,8 +113,9 @@ def _parse(text: str) -> DType:
 def _array(element: str, bound: str) -> DType:
     if element == "string" and bound.isdigit():
         return DType(kind="string", max_length=_positive(bound))
-    if element not in NUMERIC:
-        raise InvalidDType(f"arrays and embeddings need a numeric element type, not {element!r}")
+    if element not in ARRAY_ELEMENTS:
+        raise InvalidDType(f"arrays need a numeric or string element type and embeddings a numeric "
+                           f"one, not {element!r}")
     if bound == "":
         return DType(kind="array", element=element)
     if bound.startswith(":"):

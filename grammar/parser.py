@@ -268,6 +268,9 @@ class _ToAst(clauses.CommonTransformer):
     def cascade(self, meta, _):
         return _option("cascade", True, meta)
 
+    def restrict(self, meta, _):
+        return _option("restrict", True, meta)
+
     def description(self, meta, children):
         return _option("description", children[0], meta)
 

@@ -246,12 +246,15 @@ def test_listings_show_only_what_may_be_seen(store):
     assert set(bob_tables) == {("acme", "user-signals"), ("acme", "items"), ("partner-org", "items")}
     assert "secret" not in bob_tables["acme", "user-signals"] and "leak" not in bob_tables["acme", "user-signals"]
     assert "click_count" in bob_tables["acme", "user-signals"] and "x" not in bob_tables["acme", "items"]
-    assert bob_tables["partner-org", "items"] == ["user_id", "item_score", "item_score@v1"]
+    assert bob_tables["partner-org", "items"] == ["user_id", "item_score"]
     carol_tables = {(t.org, t.name): t.arrow_schema.names for t in session(store, CAROL).tables()}
     assert "secret" in carol_tables["acme", "user-signals"] and "x" in carol_tables["acme", "items"]
     assert session(store, MALLORY).tables() == []
     features = session(store, BOB).execute('SHOW FEATURES IN "user-signals"').column("name").to_pylist()
     assert sorted(features) == ["click_count", "ctr", "impression_count"]
+    described = session(store, BOB).execute('DESCRIBE FEATURE GROUP "user-signals"').column("feature_columns")
+    assert sorted(c["feature"] for c in described.to_pylist()[0]) == [
+        "click_count@v1", "ctr@v1", "impression_count@v1"]
     assert session(store, MALLORY).execute("SHOW ORGANIZATIONS").num_rows == 0
     assert session(store, MALLORY).execute("SHOW FEATURES").num_rows == 0
     orgs = session(store, BOB).execute("SHOW ORGANIZATIONS").column("name").to_pylist()

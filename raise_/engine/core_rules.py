@@ -108,12 +108,13 @@ def drop(session, ac, s: ast.Drop):
         return ([] if s.if_exists else on_target(session, path, "admin")), []
     detail = {"version": s.target.version} if s.kind == "feature" and s.target.version else {}
     events = [Event("DELETE", path, {**detail, "kind": s.kind, "cascade": s.cascade})]
-    events += [Event("LINEAGE_BREAK", target, {"upstream": path}) for target in _broken(session, s, path)]
+    if not s.restrict:  # a restricted DROP breaks nothing: it fails instead
+        events += [Event("LINEAGE_BREAK", target, {"upstream": path}) for target in _broken(session, s, path)]
     return [Need("admin", path)], events
 
 
 def _broken(session: "Session", s: ast.Drop, path: str) -> list[str]:
-    """Derived features outside what is dropped that read it (their lineage breaks)."""
+    """Derived features outside what is dropped whose lineage the drop breaks, one path each."""
     catalog = session.catalog
     if s.kind == "feature":
         group_key, _, name = path.rpartition("/")
@@ -122,8 +123,7 @@ def _broken(session: "Session", s: ast.Drop, path: str) -> list[str]:
         doomed = registry.versions(catalog, path)
     else:
         return []
-    keys = {r.key for r in doomed}
-    readers = {src for r in doomed for src in derived.downstream(catalog, r)} - keys
+    readers = derived.breaks(catalog, doomed)
     return sorted({split_version(src)[0] for src in readers if not src.startswith(path + "/")})
 
 

@@ -165,6 +165,37 @@ def upstream(catalog: Catalog, feature_key: str) -> list[str]:
     return [dst for dst, _ in catalog.edges_from("lineage", feature_key)]
 
 
+def resolves(catalog: Catalog, target: str, excluding: frozenset[str] = frozenset()) -> bool:
+    """Whether a lineage target (``[@]org/domain/project/group/feature[@vN]``) names a feature
+    version, leaving out the records keyed in ``excluding``: a pinned version while it exists,
+    a plain name while some version of it is live."""
+    head, _, last = target.lstrip("@").rpartition("/")
+    name, version = names.split_version(last)
+    records = [r for r in registry.versions(catalog, head, name) if r.key not in excluding]
+    if version:
+        return any(r.version == version for r in records)
+    return registry.latest(records) is not None
+
+
+def missing_upstream(catalog: Catalog, record: FeatureVersion) -> list[str]:
+    """The features a derived version reads that do not exist (deleted, or not created yet):
+    while there are any, the version is ``broken``."""
+    if record.derived_as is None:
+        return []
+    return [target for target in upstream(catalog, record.key) if not resolves(catalog, target)]
+
+
+def breaks(catalog: Catalog, doomed: list[FeatureVersion]) -> list[str]:
+    """Derived feature version keys, outside ``doomed``, whose lineage would resolve to nothing
+    once ``doomed`` is gone (a dependent of ``f@v1`` reading plain ``f`` keeps ``f@v2``)."""
+    keys = frozenset(r.key for r in doomed)
+    broken = set()
+    for src in {s for r in doomed for s in downstream(catalog, r)} - keys:
+        if any(resolves(catalog, t) and not resolves(catalog, t, keys) for t in upstream(catalog, src)):
+            broken.add(src)
+    return sorted(broken)
+
+
 def downstream(catalog: Catalog, record: FeatureVersion) -> list[str]:
     """Feature version keys whose expressions read ``record`` (by plain name or pinned version)."""
     base = f"{record.group}/{record.name}"

@@ -28,6 +28,11 @@ def group_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
         "timestamp_column": record.timestamp,
         "features": len(features),
         "table_uri": record.uri,
+        "feature_columns": [
+            {"feature": r.label, "version": r.version, "column": r.column,
+             "is_latest": (plain := features.get(r.name)) is not None and plain.key == r.key, "status": r.status}
+            for r in registry.versions(session.catalog, record.key)
+        ],
     }
 
 
@@ -35,12 +40,22 @@ def feature_row(session: "Session", record: dict[str, Any], latest_key: str | No
     group_key = record.group
     return {
         **record,
+        **_broken(session, record),
         "group": group_key.rsplit("/", 1)[-1],
         "qualified_name": f"{group_key}/{record.name}@{record.version}",
         "is_latest": record.key == latest_key,
         "upstream": derived.upstream(session.catalog, record.key),
         "downstream": derived.downstream(session.catalog, record),
     }
+
+
+def _broken(session: "Session", record: FeatureVersion) -> dict[str, Any]:
+    """Status ``broken`` (and why) for a derived version whose upstream does not exist."""
+    missing = derived.missing_upstream(session.catalog, record)
+    if not missing:
+        return {}
+    return {"status": "broken", "message": f"upstream {', '.join(repr(m) for m in missing)} does not exist "
+            "(deleted, or not created yet); reads fail until it is created again"}
 
 
 def show_table(session: "Session", stmt: ast.Show) -> pa.Table:

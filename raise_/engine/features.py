@@ -154,7 +154,11 @@ def deprecate_feature(session: "Session", stmt: ast.DeprecateFeature) -> pa.Tabl
 
 
 def drop_feature(session: "Session", stmt: ast.Drop) -> pa.Table:
-    """Drop one version (``g.f@v1``) or every version of a feature; refuses while others read it."""
+    """Drop one version (``g.f@v1``) or every version of a feature.
+
+    Derived features that read it become ``broken`` (their reads fail naming it) until it is
+    created again; the result warns of each. ``RESTRICT`` refuses instead while any would break.
+    """
     ref: ast.FeatureRef = stmt.target
     group = group_of(session, ref.group)
     if ref.version:
@@ -162,17 +166,18 @@ def drop_feature(session: "Session", stmt: ast.Drop) -> pa.Table:
     else:
         registry.feature(session.catalog, group.key, ref.name)
         doomed = registry.versions(session.catalog, group.key, ref.name)
-    keys = {r.key for r in doomed}
-    readers = sorted({src for r in doomed for src in derived.downstream(session.catalog, r)} - keys)
-    if readers and not stmt.cascade:
+    broken = derived.breaks(session.catalog, doomed)
+    if broken and stmt.restrict:
         raise ValidationError(
-            f"feature {ref.name!r} is read by {', '.join(readers)}; drop those first or use CASCADE",
-            code="RAISE-V060", name=ref.name,
+            f"feature {ref.name!r} is read by {', '.join(broken)}; drop those first, or drop without "
+            "RESTRICT to leave them broken until it is re-created", code="RAISE-V060", name=ref.name,
         )
     for record in doomed:
         session.catalog.delete_edges("lineage", record.key)
         session.catalog.delete("feature", record.key)
-    return results.ddl("DROP FEATURE", f"{group.key}/{ref.name}", len(doomed))
+    warnings = [f"RAISE-V063: derived feature {key!r} reads {ref.name!r} and is broken until it is "
+                "created again" for key in broken]
+    return results.ddl("DROP FEATURE", f"{group.key}/{ref.name}", len(doomed), warnings)
 
 
 def validate_feature(session: "Session", stmt: ast.ValidateFeature) -> pa.Table:

@@ -21,7 +21,7 @@ from raise_.engine.features import (
     alter_feature, create_feature, deprecate_feature, drop_feature, validate_feature,
 )
 from raise_.engine.resolve import group_of, project_of
-from raise_.engine.security.authorize import readable_lineage, visible_rows
+from raise_.engine.security.authorize import readable_parts, visible_rows
 from raise_.engine.security.checks import needs_nothing
 from raise_.types import storage_arrow
 
@@ -194,7 +194,7 @@ FAMILY = Family(
                                        schema=results.VALIDATION_SCHEMA, listing=checked_by_rule),
         ast.Show: Statement(handler=show_table, rule=needs_nothing, schema=_show_schema, listing=visible_rows),
         ast.Describe: Statement(handler=describe_table, rule=core_rules.describe, schema=_describe_schema,
-                                listing=readable_lineage),
+                                listing=readable_parts),
     },
     kinds=(
         Kind(name="organization"), Kind(name="domain"), Kind(name="project"),

@@ -22,7 +22,7 @@ from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxErro
 from grammar.dtypes import parse_dtype
 from raise_.engine import families, registry, security, sql_tree
 from raise_.types import to_arrow
-from raise_.engine.views import GroupView, group_view, hidden_table
+from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -47,6 +47,7 @@ class QueryContext:
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
         self._catalogs: dict[str, Catalog] = {}
+        self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
         if sql is not None:
             self._register_named_in(sql)
 
@@ -145,11 +146,11 @@ class QueryContext:
         """Plan ``group``'s view and register it under its qualified name."""
         self._table(group)
         views = self.session.engine.views
-        view = views.view(group, self.stored_columns)
+        view = views.view(group, self.stored_columns, pinned=self.pinned)
         try:
             frame = self.ctx.sql(view.sql)
         except Exception as error:  # one bad derived expression must not hide the whole group
-            fallback = views.view(group, self.stored_columns, derived=False)
+            fallback = views.view(group, self.stored_columns, derived=False, pinned=self.pinned)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             try:
@@ -182,7 +183,7 @@ class QueryContext:
         def stored(g: dict[str, Any]) -> set[str]:
             return self._stored[hidden] if g.key == group.key else self.stored_columns(g)
 
-        view = group_view(self.session.catalog, group, stored, table=hidden)
+        view = group_view(self.session.catalog, group, stored, table=hidden, pinned=self.pinned)
         alias = f"__raise_asof_{group.id}_{number}"
         self.ctx.register_view(alias, self.ctx.sql(view.sql))
         return f'"{alias}"'

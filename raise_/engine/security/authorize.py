@@ -201,11 +201,12 @@ def upstream_paths(catalog: Any, record: FeatureVersion) -> set[str]:
 
 
 def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan], context: Any) -> list[Need]:
-    """Scans of tables that are no feature group: ``information_schema`` as described above; any
-    other table (Raise registers none; a hidden name of no group) is refused."""
+    """Scans of tables that are no feature group: ``information_schema`` as described above;
+    built-in table functions that generate rows (``generate_series``, ``range``) are allowed;
+    any other table (Raise registers none; a hidden name of no group) is refused."""
     needs: list[Need] = []
     for scan in others:
-        if ac.superuser:
+        if ac.superuser or scan.generated:
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(
@@ -291,7 +292,7 @@ def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Tabl
     """The listing filter of the core SHOW statements: rows of objects the principal may not
     see are left out, and so are lineage entries naming features it may not read; a group's
     feature count counts only the features it may read."""
-    table = readable_lineage(session, statement, table)
+    table = readable_parts(session, statement, table)
     if table.num_rows == 0:
         return table
     ac = control(session)
@@ -312,12 +313,14 @@ def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Tabl
     return table
 
 
-def readable_lineage(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
-    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) naming
-    features the principal may not read are left out; the object itself was checked by the
-    statement's rule."""
+def readable_parts(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) and a
+    group's feature columns naming features the principal may not read are left out; the
+    object itself was checked by the statement's rule."""
     if table.num_rows and "upstream" in table.column_names:
         table = _filter_lineage(control(session), table)
+    if table.num_rows and "feature_columns" in table.column_names:
+        table = _filter_feature_columns(control(session), table)
     return table
 
 
@@ -334,3 +337,11 @@ def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
         index = table.column_names.index(column)
         table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
     return table
+
+
+def _filter_feature_columns(ac: AccessControl, table: pa.Table) -> pa.Table:
+    """A group row's feature versions, without those the principal may not read."""
+    field = table.schema.field("feature_columns")
+    kept = [[c for c in columns or [] if feature_readable(ac, path, *split_version(c["feature"]))]
+            for path, columns in zip(table.column("path").to_pylist(), table.column("feature_columns").to_pylist())]
+    return table.set_column(table.column_names.index("feature_columns"), field, pa.array(kept, field.type))
