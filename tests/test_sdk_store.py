@@ -42,6 +42,32 @@ def test_client_initialization_forms(make_store):
         make_store(None, org="acme", project="rec")
 
 
+def test_context_switch_to_a_new_project(store):
+    """Client Initialization as written: the switched-to project exists from first use."""
+    store.create_feature_group("user-signals", key_columns=["user_id"])
+    fs = store.with_context(project="fraud-detection")
+    assert fs.project().name == "fraud-detection"
+    assert fs.domain().name == "mlplatform"
+    assert fs.project().path == "acme/mlplatform/fraud-detection" and fs.project().owner == "alice@acme.com"
+    transactions = fs.create_feature_group("transactions", key_columns=["txn_id"])
+    transactions.create_feature("amount", dtype="float64")
+    assert [g.name for g in fs.list_feature_groups()] == ["transactions"]
+    assert store.context == "acme/mlplatform/recommendation" and store.project().name == "recommendation"
+    assert [g.name for g in store.list_feature_groups()] == ["user-signals"]
+    assert [p.name for p in store.list_projects()] == ["fraud-detection", "recommendation"]
+
+
+def test_navigation_creates_only_the_context_namespaces(make_store):
+    fs = make_store("acme/mlplatform/recommendation")
+    assert (fs.organization().name, fs.domain("mlplatform").name, fs.project("recommendation").name) == (
+        "acme", "mlplatform", "recommendation")
+    with pytest.raises(NotFound):
+        fs.project("fraud-detection")
+    with pytest.raises(NotFound):
+        fs.domain("search")
+    assert [p.name for p in fs.list_projects()] == ["recommendation"]
+
+
 def test_missing_namespaces_are_created_on_first_use_and_owned_by_the_creator(store):
     store.create_feature_group("user-signals", key_columns=["id"])
     org = store.organization("acme")

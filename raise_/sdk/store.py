@@ -116,6 +116,7 @@ class FeatureStore:
         return self._create_namespace((name,), options)
 
     def organization(self, name: str | None = None) -> Organization:
+        """An organization (default: the context's, created if missing)."""
         return self._namespace((name,) if name else self._at(1))
 
     def list_organizations(self, tags: Iterable[str] | None = None) -> list[Organization]:
@@ -126,7 +127,9 @@ class FeatureStore:
         return self._create_namespace((*self._at(1), name), options)
 
     def domain(self, name: str | None = None) -> Domain:
-        """A domain of the context's organization (default: the context's domain)."""
+        """A domain of the context's organization (default: the context's domain). The
+        context's own namespaces are created on first use, as by ``create_feature_group``;
+        another name that does not exist raises ``NotFound``."""
         return self._namespace((*self._at(1), name) if name else self._at(2))
 
     def list_domains(self, tags: Iterable[str] | None = None) -> list[Domain]:
@@ -137,7 +140,8 @@ class FeatureStore:
         return self._create_namespace((*self._at(2), name), options)
 
     def project(self, name: str | None = None) -> Project:
-        """A project of the context's domain (default: the context's project)."""
+        """A project of the context's domain (default: the context's project, created if
+        missing)."""
         return self._namespace((*self._at(2), name) if name else self._at(3))
 
     def list_projects(self, tags: Iterable[str] | None = None) -> list[Project]:
@@ -151,6 +155,8 @@ class FeatureStore:
         return self._namespace(path)
 
     def _namespace(self, path: tuple[str, ...]) -> Any:
+        if self._context[:len(path)] == path:  # the context's own namespaces exist from first use
+            self._executor.ensure_namespaces(path)
         row = self._executor.run(ast.Describe(kind=_LEVELS[len(path) - 1], target=path)).to_pylist()[0]
         return namespace_object(self, row)
 
