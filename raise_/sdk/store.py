@@ -52,6 +52,7 @@ class FeatureStore:
                 url, home=home, user=user or os.environ.get("RAISE_USER"),
                 password=password or os.environ.get("RAISE_PASSWORD"),
                 project=context if len(context) == 3 else None,
+                organization=context[0] if context else None,
             )
         self._executor = Executor(connection)
         self._context = context
