@@ -8,8 +8,9 @@ Feature(user-signals/click_count@v1, dtype=int64)
 The store runs embedded (``home=``, default ``$RAISE_HOME`` or ``./.raise``) or against a
 Raise server (``url="grpc://host:port"``, ``user=``, ``password=``). Every call is compiled
 to Raise SQL and sent through the connection; ``fs.history`` lists the SQL sent so far.
-Organizations, domains and projects named by the context are created on first use, owned by
-the user who creates them.
+Organizations, domains and projects named by a context (the store's, or one ``with_context``
+switched to) are created on first use, by navigation or creation, owned by the user who
+creates them.
 """
 from __future__ import annotations
 
@@ -56,11 +57,13 @@ class FeatureStore:
             )
         self._executor = Executor(connection)
         self._context = context
+        self._executor.name_context(context)
 
     @classmethod
     def _scoped(cls, executor: Executor, context: tuple[str, ...]) -> "FeatureStore":
         store = cls.__new__(cls)
         store._executor, store._context = executor, context
+        executor.name_context(context)
         return store
 
     def with_context(self, org: str | None = None, domain: str | None = None,
@@ -128,9 +131,11 @@ class FeatureStore:
         return self._create_namespace((*self._at(1), name), options)
 
     def domain(self, name: str | None = None) -> Domain:
-        """A domain of the context's organization (default: the context's domain). The
-        context's own namespaces are created on first use, as by ``create_feature_group``;
-        another name that does not exist raises ``NotFound``."""
+        """A domain of the context's organization (default: the context's domain).
+
+        The namespaces of the contexts opened on this connection (this store's and those it
+        was switched from or to with ``with_context``) are created on first use, as by
+        ``create_feature_group``; any other name that does not exist raises ``NotFound``."""
         return self._namespace((*self._at(1), name) if name else self._at(2))
 
     def list_domains(self, tags: Iterable[str] | None = None) -> list[Domain]:
@@ -156,7 +161,7 @@ class FeatureStore:
         return self._namespace(path)
 
     def _namespace(self, path: tuple[str, ...]) -> Any:
-        if self._context[:len(path)] == path:  # the context's own namespaces exist from first use
+        if self._executor.is_named(path):
             self._executor.ensure_namespaces(path)
         row = self._executor.run(ast.Describe(kind=_LEVELS[len(path) - 1], target=path)).to_pylist()[0]
         return namespace_object(self, row)
