@@ -30,7 +30,7 @@ def org(flight_server) -> str:
 
 
 @pytest.fixture
-def engine(flight_server):
+def sqlalchemy_engine(flight_server):
     host, port = flight_server.url.removeprefix("grpc://").rsplit(":", 1)
     url = sa.engine.URL.create("datafusion", username=flight_server.user, password=flight_server.password,
                                host=host, port=int(port), query={"insecure": "true"})
@@ -39,23 +39,23 @@ def engine(flight_server):
     engine.dispose()
 
 
-def test_browse_catalogs_schemas_tables_and_columns(engine, org):
-    inspector = sa.inspect(engine)
+def test_browse_catalogs_schemas_tables_and_columns(sqlalchemy_engine, org):
+    inspector = sa.inspect(sqlalchemy_engine)
     assert "ml/rec" in inspector.get_schema_names()
     assert "user-signals" in inspector.get_table_names(schema="ml/rec")
     columns = {c["name"]: type(c["type"]) for c in inspector.get_columns("user-signals", schema="ml/rec")}
     # Pinned versions (``clicks@v1``) may be listed too: a BI tool sees at least the features.
     assert {"user_id": sa.BIGINT, "clicks": sa.BIGINT, "country": sa.TEXT}.items() <= columns.items()
-    with engine.connect() as connection:
+    with sqlalchemy_engine.connect() as connection:
         client = connection.connection.connection.client  # the dialect's Flight SQL client
         catalogs = client.do_get(client.get_catalogs().endpoints[0].ticket).read_all()
     assert org in catalogs.column("catalog_name").to_pylist()
 
 
-def test_query_by_qualified_name(engine, org):
+def test_query_by_qualified_name(sqlalchemy_engine, org):
     # A BI connection has no current project: it names the catalog (organization) too.
     table = f'{org}."ml/rec"."user-signals"'
-    with engine.connect() as connection:
+    with sqlalchemy_engine.connect() as connection:
         rows = connection.execute(sa.text(f"SELECT user_id, clicks FROM {table} ORDER BY user_id")).fetchall()
         assert [tuple(r) for r in rows] == [(1, 10), (2, 20), (3, 30)]
         grouped = connection.execute(sa.text(
