@@ -82,7 +82,7 @@ def raise_side(home: Path, data: pa.Table, runs: int) -> dict[str, Any]:
     warm_session.execute(query)
     warm, table = best_of(runs, lambda: warm_session.execute(query))
     check(table, data)
-    uri = registry.group(session.catalog, PROJECT, GROUP)["uri"]
+    uri = registry.group(session.catalog, PROJECT, GROUP).uri
     return {"write": write, "cold": cold, "warm": warm, "uri": uri}
 
 
