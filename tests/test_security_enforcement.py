@@ -390,11 +390,17 @@ def test_hostile_text_is_stored_as_text(tmp_path):
 # -- the embedded superuser -----------------------------------------------------------------------
 
 
-def test_no_principal_is_root(store):
+def test_no_principal_is_root_acting_for_the_organization_it_opened(store):
     root = store.session(None, "acme/ml/rec")
     assert root.execute('SELECT secret FROM "user-signals" ORDER BY user_id').column("secret").to_pylist() == [42, 7]
     entries = root.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()
-    assert entries and entries[-1]["actor_org"] is None
+    assert entries and entries[-1]["actor_org"] == "acme"
+    root.execute("USE partner/ml/rec")  # the organization it opened stays the one it acts for
+    root.execute('SELECT secret FROM acme."ml/rec"."user-signals"')
+    assert root.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()[-1]["actor_org"] == "acme"
+    unopened = store.session(None)
+    unopened.execute('SELECT secret FROM acme."ml/rec"."user-signals"')
+    assert unopened.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()[-1]["actor_org"] is None
 
 
 def test_describe_hides_lineage_to_unreadable_features(tmp_path):

@@ -61,10 +61,14 @@ class Engine:
     def __repr__(self) -> str:
         return f"Engine(home={str(self.home)!r})"
 
-    def session(self, principal: str | None = None, project: Sequence[str] | str | None = None) -> Session:
+    def session(self, principal: str | None = None, project: Sequence[str] | str | None = None,
+                organization: str | None = None) -> Session:
+        """A session for ``principal`` in ``project``. Without a principal it is the local
+        superuser acting for ``organization`` (default: the project's), which its audit entries
+        record as their ``actor_org``."""
         if isinstance(project, str):
             project = tuple(project.split("/"))
-        return Session(self, principal, project)
+        return Session(self, principal, project, organization)
 
     def execute(self, sql: str, principal: str | None = None, project: Sequence[str] | str | None = None,
                 params: Sequence[Any] | None = None) -> pa.Table:

@@ -36,11 +36,14 @@ class TableInfo:
 class Session:
     """Executes Raise SQL for ``principal`` with ``project`` as the current namespace."""
 
-    def __init__(self, engine: "Engine", principal: str | None = None, project: Sequence[str] | None = None):
+    def __init__(self, engine: "Engine", principal: str | None = None, project: Sequence[str] | None = None,
+                 organization: str | None = None):
         self.engine = engine
         self.catalog = engine.catalog
         self.principal = principal
         self.project: tuple[str, ...] | None = tuple(project) if project else None
+        # The organization the session was opened on (default: its project's); USE keeps it.
+        self.organization = organization or (self.project[0] if self.project else None)
         self._depth = 0
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []

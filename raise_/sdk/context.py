@@ -38,6 +38,7 @@ class Executor:
         self.history: list[str] = []
         self._current = as_path(connection.project)
         self._ensured: set[tuple[str, ...]] = set()
+        self._named: set[tuple[str, ...]] = set()
 
     def __repr__(self) -> str:
         return f"Executor({self.connection!r})"
@@ -91,6 +92,15 @@ class Executor:
             for prefix in missing
         )
         self._ensured.update(missing)
+
+    def name_context(self, context: tuple[str, ...]) -> None:
+        """Note a context a store on this connection was opened with or switched to."""
+        self._named.add(context)
+
+    def is_named(self, path: tuple[str, ...]) -> bool:
+        """Whether ``path`` is, or is above, a context named on this connection: such
+        namespaces exist from first use, for navigation as for creation."""
+        return any(context[:len(path)] == path for context in self._named)
 
     def created(self, path: tuple[str, ...]) -> None:
         """Note that the namespace at ``path`` exists (so ``ensure_namespaces`` skips it)."""
