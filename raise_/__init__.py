@@ -15,6 +15,10 @@ from raise_.sdk import (
     FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
     Project, String, Struct, Timestamp, ValidationResult,
 )
+from raise_.analytics import (
+    Aggregation, Analysis, AnalysisJob, AnalysisResult, Correlation, Distribution, Freshness,
+    RecordLookup, StatTest, VersionDiff,
+)
 from raise_.inference import (
     AcceleratorConfig, BatchConfig, GPUType, InferenceResult, InferenceRuntime, InferenceTransform,
     ModelFramework, ModelPrecision, ModelSpec, TPUType, classification_inference, embedding_inference,
@@ -30,4 +34,6 @@ __all__ = [
     "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
     "embedding_inference", "image_inference", "llm_inference", "classification_inference",
     "inference_transform",
+    "Analysis", "Aggregation", "Distribution", "Correlation", "VersionDiff", "StatTest",
+    "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult",
 ]

@@ -30,6 +30,7 @@ GROUP_SCHEMA = pa.schema(
         ("keys", _TAGS), ("key_types", _TAGS), ("timestamp_column", pa.string()),
         ("description", pa.string()), ("tags", _TAGS), ("owner", pa.string()),
         ("features", pa.int64()), ("table_uri", pa.string()), ("created_at", pa.string()),
+        ("table_version", pa.int64()),
     ]
 )
 

@@ -25,6 +25,7 @@ from raise_.sdk.validation import ValidationResult
 from raise_.types import to_arrow
 
 if TYPE_CHECKING:
+    from raise_.analytics import Analysis, AnalysisResult, Freshness
     from raise_.sdk.context import Executor
 
 __all__ = ["FeatureGroup", "GroupInfo", "WRITE_MODES"]
@@ -47,6 +48,7 @@ class GroupInfo:
     owner: str | None
     num_features: int
     created_at: str | None
+    table_version: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "GroupInfo":
@@ -55,7 +57,7 @@ class GroupInfo:
             key_columns=tuple(row["keys"] or ()), key_types=tuple(row["key_types"] or ()),
             timestamp_column=row["timestamp_column"], description=row["description"],
             tags=tuple(row["tags"] or ()), owner=row["owner"], num_features=row["features"],
-            created_at=row["created_at"],
+            created_at=row["created_at"], table_version=row.get("table_version"),
         )
 
 
@@ -233,6 +235,19 @@ class FeatureGroup(AccessControlled, ExternallyShared):
         if columns is None:  # plain names only: "name@vN" columns repeat versions
             table = table.select([c for c in table.column_names if "@" not in c])
         return table
+
+    # -- analytics -------------------------------------------------------------------------
+
+    def analyze(self, analysis: "Analysis", freshness: "Freshness | None" = None) -> "AnalysisResult":
+        """Run an analysis (``Aggregation``, ``Distribution``, ``Correlation``, ``VersionDiff``,
+        ``StatTest``, ``RecordLookup``) over this group: one SQL query computed by the engine
+        under the caller's rights. ``freshness``: ``Freshness.REAL_TIME`` (the default) always
+        runs it; ``Freshness.WITHIN("1h")`` / ``Freshness.CACHED`` accept a cached result for
+        the table's current version. ``result.from_cache`` and ``result.computed_at`` say which.
+        """
+        from raise_.analytics.runner import analyze
+
+        return analyze(self._executor, self._project, self._name, analysis, freshness)
 
     # -- lifecycle and display -------------------------------------------------------------
 
