@@ -10,7 +10,7 @@ engine.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -23,9 +23,6 @@ from raise_.analytics.spec import (
     PERCENTILES, Aggregation, Analysis, Correlation, Distribution, RecordLookup, StatTest, VersionDiff,
 )
 
-if TYPE_CHECKING:
-    from raise_.sdk.context import Executor
-
 __all__ = ["finish", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
 
 # What VersionDiff compares between two versions' catalog records.
@@ -35,12 +32,11 @@ SCHEMA_ATTRIBUTES = ("dtype", "nullable", "default", "derived_from", "descriptio
 DRIFT_FLOOR = 1e-6
 
 
-def finish(analysis: Analysis, schema: GroupSchema, table: pa.Table | None,
-           executor: "Executor") -> dict[str, Any]:
-    return _FINISHERS[type(analysis)](analysis, schema, table, executor)
+def finish(analysis: Analysis, schema: GroupSchema, table: pa.Table | None) -> dict[str, Any]:
+    return _FINISHERS[type(analysis)](analysis, schema, table)
 
 
-def _aggregation(analysis: Aggregation, schema: GroupSchema, table: pa.Table, _: Any) -> dict[str, Any]:
+def _aggregation(analysis: Aggregation, schema: GroupSchema, table: pa.Table) -> dict[str, Any]:
     rows = table.to_pylist()
     if analysis.window is None and not analysis.group_by:
         return {"metrics": {m: rows[0][m] for m in analysis.metrics}}
@@ -50,7 +46,7 @@ def _aggregation(analysis: Aggregation, schema: GroupSchema, table: pa.Table, _:
 # ------------------------------------------------------------------ distribution
 
 
-def _distribution(analysis: Distribution, schema: GroupSchema, table: pa.Table, _: Any) -> dict[str, Any]:
+def _distribution(analysis: Distribution, schema: GroupSchema, table: pa.Table) -> dict[str, Any]:
     rows = table.to_pylist()
     by_segment: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
@@ -86,7 +82,7 @@ def _histogram(bins: int, rows: list[dict[str, Any]]) -> dict[str, list]:
 # ------------------------------------------------------------------ correlation
 
 
-def _correlation(analysis: Correlation, schema: GroupSchema, table: pa.Table, _: Any) -> dict[str, Any]:
+def _correlation(analysis: Correlation, schema: GroupSchema, table: pa.Table) -> dict[str, Any]:
     names = list(analysis.features)
     matrix = np.eye(len(names))
     if analysis.method == "kendall":
@@ -109,10 +105,9 @@ def _correlation(analysis: Correlation, schema: GroupSchema, table: pa.Table, _:
 # ------------------------------------------------------------------ version diff
 
 
-def _version_diff(analysis: VersionDiff, schema: GroupSchema, table: pa.Table | None,
-                  executor: "Executor") -> dict[str, Any]:
-    old = schema.version_info(executor, analysis.feature, analysis.version_a)
-    new = schema.version_info(executor, analysis.feature, analysis.version_b)
+def _version_diff(analysis: VersionDiff, schema: GroupSchema, table: pa.Table | None) -> dict[str, Any]:
+    old = schema.version_info(analysis.feature, analysis.version_a)
+    new = schema.version_info(analysis.feature, analysis.version_b)
     data: dict[str, Any] = {"feature": analysis.feature, "version_a": analysis.version_a,
                             "version_b": analysis.version_b}
     if "schema" in analysis.compare:
@@ -157,7 +152,7 @@ def drift(old: np.ndarray, new: np.ndarray) -> dict[str, float | None]:
 # ------------------------------------------------------------------ statistical tests
 
 
-def _stat_test(analysis: StatTest, schema: GroupSchema, table: pa.Table, _: Any) -> dict[str, Any]:
+def _stat_test(analysis: StatTest, schema: GroupSchema, table: pa.Table) -> dict[str, Any]:
     rows = table.to_pylist()
     arms = {name: [r for r in rows if r["segment"] == getattr(analysis, name)] for name in ("control", "treatment")}
     for name, found in arms.items():
@@ -230,7 +225,7 @@ _TESTS: dict[str, Callable[[StatTest, list[dict], list[dict]], dict[str, Any]]] 
 }
 
 
-def _record_lookup(analysis: RecordLookup, schema: GroupSchema, table: pa.Table, _: Any) -> dict[str, Any]:
+def _record_lookup(analysis: RecordLookup, schema: GroupSchema, table: pa.Table) -> dict[str, Any]:
     return {"records": table.to_pylist(), "seed": analysis.seed}
 
 

@@ -72,7 +72,7 @@ def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
     query = compile_analysis(runnable, schema)
     text = None if query is None else render(query)
     table = None if text is None else executor.query(project, text)
-    data = finish(runnable, schema, table, executor)
+    data = finish(runnable, schema, table)
     return result_for(analysis)(runnable, data, computed_at=dt.datetime.now(dt.timezone.utc),
                                 table_version=schema.table_version, sql=text)
 

@@ -7,7 +7,7 @@ group does not have, or of a type the analysis cannot use, before its query is s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from grammar.dtypes import DType, parse_dtype
@@ -40,6 +40,7 @@ class GroupSchema:
     table_version: int | None
     dtypes: dict[str, DType]
     features: dict[str, FeatureInfo]
+    executor: "Executor" = field(repr=False, compare=False)
 
     @property
     def leading(self) -> tuple[str, ...]:
@@ -49,13 +50,22 @@ class GroupSchema:
     def dtype(self, column: str) -> DType:
         found = self.dtypes.get(column)
         if found is None:
+            self._hidden(column)
             raise NotFound(f"feature group {self.name!r} has no column {column!r}; columns: "
                            f"{', '.join(self.dtypes)}", code="RAISE-N400", name=column)
         return found
 
-    def version_info(self, executor: "Executor", feature: str, version: str) -> FeatureInfo:
+    def _hidden(self, column: str) -> None:
+        """A feature the caller may not see is left out of SHOW FEATURES; asking the catalog
+        for it raises the same PermissionDenied that a query reading it would."""
+        try:
+            describe(self.executor, sql.feature_ref(self.project, self.name, column))
+        except NotFound:
+            pass
+
+    def version_info(self, feature: str, version: str) -> FeatureInfo:
         """The catalog record of one version of a feature (NotFound if there is none)."""
-        return describe(executor, sql.feature_ref(self.project, self.name, feature, version))
+        return describe(self.executor, sql.feature_ref(self.project, self.name, feature, version))
 
 
 def load_schema(executor: "Executor", project: tuple[str, ...], name: str) -> GroupSchema:
@@ -67,7 +77,7 @@ def load_schema(executor: "Executor", project: tuple[str, ...], name: str) -> Gr
         dtypes[info.timestamp_column] = parse_dtype("timestamp")
     dtypes.update({n: parse_dtype(f.dtype) for n, f in features.items()})
     return GroupSchema(project, name, info.key_columns, info.timestamp_column, info.table_version,
-                       dtypes, features)
+                       dtypes, features, executor)
 
 
 def is_numeric(dtype: DType) -> bool:
