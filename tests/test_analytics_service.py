@@ -69,20 +69,28 @@ def test_bad_specs_fail_when_built(build, code):
     assert raised.value.code == code
 
 
-@pytest.mark.parametrize("analysis, error, code", [
+REFUSED = [
     (Aggregation(feature="clicks", metrics=["sum"]), NotFound, "RAISE-N400"),
     (Correlation(features=["click_count", "user_tier"]), ValidationError, "RAISE-V404"),
     (Aggregation(feature="user_tier", metrics=["avg"]), ValidationError, "RAISE-V404"),
     (Distribution(feature="revenue", segment_by="no_such_column"), NotFound, "RAISE-N400"),
-], ids=["unknown-feature", "non-numeric-correlation", "non-numeric-avg", "unknown-segment"])
-def test_bad_analyses_are_refused_before_any_query(store, group, analysis, error, code):
+    (Aggregation(feature="revenue", metrics=["sum"], window="1d"), ValidationError, "RAISE-V406"),
+]
+
+
+def test_bad_analyses_are_refused_before_any_query(store, group):
+    store.create_feature_group("no-time", key_columns=["id"]).create_feature("revenue", dtype="float64")
     before = _selects(store)
-    with pytest.raises(error) as raised:
-        group.analyze(analysis)
-    assert raised.value.code == code and raised.value.name
+    for analysis, error, code in REFUSED:
+        target = store.feature_group("no-time") if code == "RAISE-V406" else group
+        with pytest.raises(error) as raised:
+            target.analyze(analysis)
+        assert raised.value.code == code and raised.value.name, analysis
     assert _selects(store) == before
     with pytest.raises(ValidationError, match="RAISE-V400"):
         group.analyze("SELECT 1")
+    with pytest.raises(ValidationError, match="RAISE-V408"):
+        store.analyze(Aggregation(feature="revenue", metrics=["sum"]))
 
 
 def test_freshness_cache_is_keyed_by_table_version(store, group):
@@ -142,15 +150,15 @@ def test_an_analysis_over_an_unreadable_feature_is_refused(make_store, group, tm
             assert "revenue" in str(raised.value)
 
 
-@pytest.mark.parametrize("analysis", EVERY_KIND, ids=lambda a: a.kind)
-def test_every_result_exports_every_format(group, analysis):
-    result = group.analyze(analysis)
-    frame_ = result.to_dataframe()
-    assert isinstance(frame_, pd.DataFrame) and len(frame_) > 0
-    exported = json.loads(result.to_json())
-    assert exported["analysis"] == analysis.to_dict() and exported["from_cache"] is False
-    assert exported["data"].keys() == result.data.keys() == result.to_dict()["data"].keys()
-    assert len(pd.read_csv(io.StringIO(result.to_csv()))) == len(frame_)
-    page = result._repr_html_()
-    assert page.startswith("<table") and "</table>" in page
-    assert analysis.kind in repr(result)
+def test_every_result_exports_every_format(group):
+    for analysis in EVERY_KIND:
+        result = group.analyze(analysis)
+        frame_ = result.to_dataframe()
+        assert isinstance(frame_, pd.DataFrame) and len(frame_) > 0, analysis.kind
+        exported = json.loads(result.to_json())
+        assert exported["analysis"] == result.analysis.to_dict() and exported["from_cache"] is False
+        assert exported["data"].keys() == result.data.keys() == result.to_dict()["data"].keys()
+        assert len(pd.read_csv(io.StringIO(result.to_csv()))) == len(frame_)
+        page = result._repr_html_()
+        assert page.startswith("<table") and "</table>" in page
+        assert analysis.kind in repr(result)

@@ -1,5 +1,5 @@
 """Every analysis' values against NumPy, SciPy and pandas on the same data, embedded and over
-Flight (the ``store`` fixture runs each test through both connection kinds)."""
+Flight: one store per connection kind for the module (the tests only read its groups)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,20 +10,37 @@ import pytest
 from scipy import stats
 
 from analytics_data import T0, create_group, frame
-from raise_ import Aggregation, Correlation, Distribution, RecordLookup, StatTest, VersionDiff
+from conftest_sdk import CONNECTION_KINDS, PASSWORD, QUICKSTART, USER
+from raise_ import Aggregation, Correlation, Distribution, FeatureStore, RecordLookup, StatTest, VersionDiff
 from raise_.analytics.finish import DRIFT_FLOOR
-
-pytest_plugins = ["conftest_sdk"]
 
 EPOCH = pd.Timestamp("1970-01-01")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", params=CONNECTION_KINDS)
+def store(request, tmp_path_factory):
+    home = tmp_path_factory.mktemp("store")
+    server = None
+    if request.param == "flight":
+        from conftest_flight import add_user, start_server
+
+        add_user(home, USER, PASSWORD)
+        server = start_server(home)
+        opened = FeatureStore(QUICKSTART, url=server.url, user=USER, password=PASSWORD)
+    else:
+        opened = FeatureStore(QUICKSTART, home=str(home), user=USER)
+    yield opened
+    opened.close()
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
     return frame()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def group(store, data):
     return create_group(store, data)
 

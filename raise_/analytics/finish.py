@@ -96,10 +96,20 @@ def _correlation(analysis: Correlation, schema: GroupSchema, table: pa.Table) ->
         n = row["n"]
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
-                value = row[f"{i}:{j}"]
-                matrix[i, j] = matrix[j, i] = math.nan if value is None else value
+                matrix[i, j] = matrix[j, i] = _pearson(row, i, j)
     return {"method": analysis.method, "features": names, "n": n,
             "matrix": [[None if math.isnan(v) else float(v) for v in line] for line in matrix]}
+
+
+def _pearson(sums: dict[str, Any], i: int, j: int) -> float:
+    """r from n, the sums and the sums of products (NaN for a constant feature or n < 2)."""
+    n = sums["n"]
+    if not n or n < 2:
+        return math.nan
+    si, sj = sums[str(i)], sums[str(j)]
+    sxy = sums[f"{i}:{j}"] - si * sj / n
+    sxx, syy = sums[f"{i}:{i}"] - si * si / n, sums[f"{j}:{j}"] - sj * sj / n
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan
 
 
 # ------------------------------------------------------------------ version diff
