@@ -3,13 +3,38 @@ the NumPy/SciPy/pandas references."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
+from raise_ import FeatureStore
+
 ROWS = 3000
 T0 = dt.datetime(2026, 1, 1)
 TIERS = ["bronze", "gold", "platinum", "silver"]
+# as conftest_sdk reads them (imported there as a plugin, so not importable here)
+CONNECTION_KINDS = os.environ.get("RAISE_TEST_CONNECTIONS", "embedded,flight").split(",")
+CONTEXT, USER, PASSWORD = "acme/mlplatform/recommendation", "alice@acme.com", "alice-password"
+
+
+def open_store(kind: str, home: Path) -> Iterator[FeatureStore]:
+    """A store for alice on ``home``, embedded or through a Flight server of its own."""
+    server = None
+    if kind == "flight":
+        from conftest_flight import add_user, start_server
+
+        add_user(home, USER, PASSWORD)
+        server = start_server(home)
+        store = FeatureStore(CONTEXT, url=server.url, user=USER, password=PASSWORD)
+    else:
+        store = FeatureStore(CONTEXT, home=str(home), user=USER)
+    yield store
+    store.close()
+    if server is not None:
+        server.stop()
 
 
 def frame(rows: int = ROWS, seed: int = 7) -> pd.DataFrame:

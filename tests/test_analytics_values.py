@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analytics_data import T0, create_group, frame
-from conftest_sdk import CONNECTION_KINDS, PASSWORD, QUICKSTART, USER
-from raise_ import Aggregation, Correlation, Distribution, FeatureStore, RecordLookup, StatTest, VersionDiff
+from analytics_data import CONNECTION_KINDS, T0, create_group, frame, open_store
+from raise_ import Aggregation, Correlation, Distribution, RecordLookup, StatTest, VersionDiff
 from raise_.analytics.finish import DRIFT_FLOOR
 
 EPOCH = pd.Timestamp("1970-01-01")
@@ -19,20 +18,7 @@ EPOCH = pd.Timestamp("1970-01-01")
 
 @pytest.fixture(scope="module", params=CONNECTION_KINDS)
 def store(request, tmp_path_factory):
-    home = tmp_path_factory.mktemp("store")
-    server = None
-    if request.param == "flight":
-        from conftest_flight import add_user, start_server
-
-        add_user(home, USER, PASSWORD)
-        server = start_server(home)
-        opened = FeatureStore(QUICKSTART, url=server.url, user=USER, password=PASSWORD)
-    else:
-        opened = FeatureStore(QUICKSTART, home=str(home), user=USER)
-    yield opened
-    opened.close()
-    if server is not None:
-        server.stop()
+    yield from open_store(request.param, tmp_path_factory.mktemp("store"))
 
 
 @pytest.fixture(scope="module")

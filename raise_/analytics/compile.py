@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from grammar.dtypes import DType, parse_dtype
 from grammar.errors import RaiseSyntaxError, ValidationError
 from raise_.analytics.schema import GroupSchema, is_numeric
 from raise_.analytics.spec import (
@@ -264,11 +265,12 @@ def _average_rank(value: exp.Expression) -> exp.Expression:
 # ------------------------------------------------------------------ version diff
 
 
-def projection(schema: GroupSchema, feature: str, column: str) -> exp.Expression:
-    """The scalar a distribution is read over: the value itself, or an embedding's L2 norm."""
-    dtype = schema.features[feature].dtype
-    return exp.func("NORM", col(column)) if "[" in dtype and not dtype.startswith("string") \
-        else col(column)
+def projection(dtype: DType, column: str) -> exp.Expression | None:
+    """The scalar a version's distribution is read over: a number itself, an embedding's L2
+    norm; None for anything else (compared by its distinct values)."""
+    if dtype.kind == "embedding":
+        return exp.func("NORM", col(column))
+    return _double(col(column)) if is_numeric(dtype) else None
 
 
 def _version_diff(analysis: VersionDiff, schema: GroupSchema) -> exp.Select | None:
@@ -276,10 +278,10 @@ def _version_diff(analysis: VersionDiff, schema: GroupSchema) -> exp.Select | No
     if "distribution" not in analysis.compare:
         return None
     a, b = analysis.columns()
-    dtype = schema.features[analysis.feature].dtype
-    if not is_numeric(schema.dtypes[analysis.feature]) and "[" not in dtype:
+    dtypes = [parse_dtype(schema.version_info(analysis.feature, v).dtype) for v in (analysis.version_a, analysis.version_b)]
+    xa, xb = projection(dtypes[0], a), projection(dtypes[1], b)
+    if xa is None or xb is None:
         return _categories(schema, a, b)
-    xa, xb = (_double(projection(schema, analysis.feature, c)) for c in (a, b))
     bounds = exp.select(_alias(exp.Least(this=exp.Min(this=xa), expressions=[exp.Min(this=xb)]), "lo"),
                         _alias(exp.Greatest(this=exp.Max(this=xa), expressions=[exp.Max(this=xb)]), "hi"))
     bounds = bounds.from_(_source(schema))

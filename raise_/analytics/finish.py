@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from grammar.dtypes import parse_dtype
 from grammar.errors import ValidationError
 from raise_.analytics.compile import DRIFT_BINS
 from raise_.analytics.schema import GroupSchema
@@ -139,7 +140,7 @@ def _drift_data(old_dtype: str, new_dtype: str, table: pa.Table) -> dict[str, An
     for row in table.to_pylist():
         counts.setdefault(row["bin"], [0, 0])[row["side"]] = row["count"]
     categorical = table.schema.field("bin").type == pa.string()
-    embedded = "[" in old_dtype or "[" in new_dtype
+    embedded = "embedding" in (parse_dtype(old_dtype).kind, parse_dtype(new_dtype).kind)
     binning = ("one bin per distinct value" if categorical else
                f"{DRIFT_BINS} equal-width bins over the pooled range of both versions")
     keys = sorted(counts, key=str)

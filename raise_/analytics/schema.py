@@ -41,6 +41,7 @@ class GroupSchema:
     dtypes: dict[str, DType]
     features: dict[str, FeatureInfo]
     executor: "Executor" = field(repr=False, compare=False)
+    _versions: dict[tuple[str, str], FeatureInfo] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def leading(self) -> tuple[str, ...]:
@@ -64,8 +65,11 @@ class GroupSchema:
             pass
 
     def version_info(self, feature: str, version: str) -> FeatureInfo:
-        """The catalog record of one version of a feature (NotFound if there is none)."""
-        return describe(self.executor, sql.feature_ref(self.project, self.name, feature, version))
+        """The catalog record of one version of a feature (NotFound if there is none); read once."""
+        key = (feature, version)
+        if key not in self._versions:
+            self._versions[key] = describe(self.executor, sql.feature_ref(self.project, self.name, feature, version))
+        return self._versions[key]
 
 
 def load_schema(executor: "Executor", project: tuple[str, ...], name: str) -> GroupSchema:
@@ -139,6 +143,12 @@ def _version_diff(analysis: VersionDiff, schema: GroupSchema) -> None:
         schema.dtype(analysis.feature)
         raise NotFound(f"{analysis.feature!r} is a key or event-time column, not a versioned feature",
                        code="RAISE-N400", name=analysis.feature)
+    for version in (analysis.version_a, analysis.version_b):
+        dtype = parse_dtype(schema.version_info(analysis.feature, version).dtype)
+        if "distribution" in analysis.compare and not (dtype.kind == "embedding" or _comparable(dtype)):
+            raise ValidationError(f"the distribution of {analysis.feature}@{version} ({dtype}) cannot be "
+                                  "compared: it is neither a scalar nor an embedding", code="RAISE-V404",
+                                  name=f"{analysis.feature}@{version}")
 
 
 def _stat_test(analysis: StatTest, schema: GroupSchema) -> None:
