@@ -90,6 +90,8 @@ def test_distribution_histogram_and_linear_percentiles(group, data):
     assert list(result.percentiles) == ["p50", "p75", "p90", "p95", "p99"]
     np.testing.assert_allclose(list(result.percentiles.values()), expected)
     assert len(result.to_dataframe()) == 50 and "<svg" in result._repr_html_()
+    alone = group.analyze(Distribution(feature="revenue", metrics=["percentiles"]))
+    assert alone.percentiles == result.percentiles and alone.histogram is None and alone.data["count"] == len(revenue)
 
 
 def test_segmented_distribution_shares_the_edges(group, data):

@@ -198,18 +198,19 @@ def _distribution(analysis: Distribution, schema: GroupSchema) -> exp.Select:
     if segment:
         stats = stats.group_by(exp.Literal.number(1))
     if "histogram" not in analysis.metrics:
-        return stats.order_by(*[exp.Literal.number(1)] * bool(segment))
+        return stats.order_by(exp.Literal.number(1)) if segment else stats
     value = col(analysis.feature, "g")
     binned = exp.select(*[_alias(col(analysis.segment_by, "g"), "segment")] * bool(segment),
                         _alias(_bin(value, col("lo", "range"), col("hi", "range"), analysis.bins), "bin"),
-                        _alias(exp.Count(this=exp.Star()), "count"))
+                        _alias(exp.Count(this=exp.Star()), "count"),
+                        *[_alias(exp.Min(this=col(b, "range")), b) for b in ("lo", "hi")])  # carried, not rescanned
     binned = binned.from_(_source(schema).as_("g", quoted=True)).join(_range(feature, _source(schema)), join_type="cross")
     binned = binned.where(_not_null(value)).group_by(*[exp.Literal.number(i + 1) for i in range(len(segment) + 1)])
     hist, summary = _subquery(binned, "h"), _subquery(stats, "s")
     picked = [col("segment", "h")] * bool(segment) + [col("bin", "h"), col("count", "h")]
     picked += [col(n, "s") for n in ("n", *[f"p{p}" for p in _percentiles(analysis)])]
-    picked += [col("lo", "range"), col("hi", "range")]
-    query = exp.select(*picked).from_(hist).join(_range(feature, _source(schema)), join_type="cross")
+    picked += [col("lo", "h"), col("hi", "h")]
+    query = exp.select(*picked).from_(hist)
     if segment:
         on = exp.NullSafeEQ(this=col("segment", "h"), expression=col("segment", "s"))
         return query.join(summary, on=on, join_type="inner").order_by(col("segment", "h"), col("bin", "h"))
