@@ -33,7 +33,19 @@ def group_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
              "is_latest": (plain := features.get(r.name)) is not None and plain.key == r.key, "status": r.status}
             for r in registry.versions(session.catalog, record.key)
         ],
+        "table_version": table_version(session, record.uri),
     }
+
+
+def table_version(session: "Session", uri: str) -> int | None:
+    """The Delta version of a group's table (None before its first commit): every write makes
+    a new one, so clients key what they derive from the data (analysis results) by it."""
+    storage = session.engine.storage
+    version = storage.local_version(uri)
+    if version is None:  # an object store, or a table not created yet
+        table = storage.latest(uri)
+        version = None if table is None else table.version()
+    return version
 
 
 def feature_row(session: "Session", record: dict[str, Any], latest_key: str | None) -> dict[str, Any]:

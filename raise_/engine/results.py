@@ -35,6 +35,7 @@ GROUP_SCHEMA = pa.schema(
             ("feature", pa.string()), ("version", pa.string()), ("column", pa.string()),
             ("is_latest", pa.bool_()), ("status", pa.string()),
         ]))),
+        ("table_version", pa.int64()),
     ]
 )
 

@@ -8,6 +8,7 @@ snapshot tests compare that to golden files).
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from typing import Any, Iterable, Sequence
 
@@ -39,6 +40,8 @@ class Executor:
         self._current = as_path(connection.project)
         self._ensured: set[tuple[str, ...]] = set()
         self._named: set[tuple[str, ...]] = set()
+        # async analyses share the connection with the caller's thread: one call at a time
+        self.lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Executor({self.connection!r})"
@@ -57,16 +60,18 @@ class Executor:
 
     def send(self, sql: str, params: Sequence[Any] | None = None, *, warn: bool = True) -> pa.Table:
         """Execute SQL text as it is, recording it in ``history``."""
-        self.history.append(sql)
-        result = self.connection.execute(sql, params)
+        with self.lock:
+            self.history.append(sql)
+            result = self.connection.execute(sql, params)
         if warn:
             _warn(result)
         return result
 
     def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run ``sql`` (a SELECT or any text) with ``project`` as the current project."""
-        self.use(project)
-        return self.send(sql, params)
+        with self.lock:
+            self.use(project)
+            return self.send(sql, params)
 
     def use(self, project: tuple[str, ...]) -> None:
         """Make ``project`` current, sending ``USE`` only when it is not already."""
@@ -107,7 +112,8 @@ class Executor:
         self._ensured.update(path[:depth] for depth in range(1, len(path) + 1))
 
     def ingest(self, group: str, data: pa.Table, mode: str) -> int:
-        return self.connection.ingest(group, data, mode)
+        with self.lock:
+            return self.connection.ingest(group, data, mode)
 
 
 def _warn(result: pa.Table) -> None:

@@ -25,6 +25,7 @@ from raise_.sdk.validation import ValidationResult
 from raise_.types import to_arrow
 
 if TYPE_CHECKING:
+    from raise_.analytics import Analysis, AnalysisResult, Freshness
     from raise_.sdk.context import Executor
 
 __all__ = ["FeatureColumn", "FeatureGroup", "GroupInfo", "WRITE_MODES"]
@@ -60,6 +61,7 @@ class GroupInfo:
     created_at: str | None
     table_uri: str | None = None
     feature_columns: tuple[FeatureColumn, ...] = ()
+    table_version: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "GroupInfo":
@@ -70,6 +72,7 @@ class GroupInfo:
             tags=tuple(row["tags"] or ()), owner=row["owner"], num_features=row["features"],
             created_at=row["created_at"], table_uri=row["table_uri"],
             feature_columns=tuple(FeatureColumn(**c) for c in row["feature_columns"] or ()),
+            table_version=row.get("table_version"),
         )
 
 
@@ -252,6 +255,19 @@ class FeatureGroup(AccessControlled, ExternallyShared):
             columns = leading + [f for f in features if f not in leading]
         query = sql.select(self._name, columns, as_of=as_of, filter=filter)
         return self._executor.query(self._project, query)
+
+    # -- analytics -------------------------------------------------------------------------
+
+    def analyze(self, analysis: "Analysis", freshness: "Freshness | None" = None) -> "AnalysisResult":
+        """Run an analysis (``Aggregation``, ``Distribution``, ``Correlation``, ``VersionDiff``,
+        ``StatTest``, ``RecordLookup``) over this group: one SQL query computed by the engine
+        under the caller's rights. ``freshness``: ``Freshness.REAL_TIME`` (the default) always
+        runs it; ``Freshness.WITHIN("1h")`` / ``Freshness.CACHED`` accept a cached result for
+        the table's current version. ``result.from_cache`` and ``result.computed_at`` say which.
+        """
+        from raise_.analytics.runner import analyze
+
+        return analyze(self._executor, self._project, self._name, analysis, freshness)
 
     # -- lifecycle and display -------------------------------------------------------------
 

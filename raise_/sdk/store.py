@@ -15,7 +15,7 @@ creates them.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pyarrow as pa
 
@@ -30,6 +30,9 @@ from raise_.sdk.dtypes import DTypeLike
 from raise_.sdk.feature import Feature, FeatureInfo, describe
 from raise_.sdk.group import FeatureGroup, GroupInfo, describe_group
 from raise_.sdk.namespaces import Domain, Organization, Project, namespace_object
+
+if TYPE_CHECKING:
+    from raise_.analytics import Analysis, AnalysisJob, AnalysisResult, Freshness
 
 __all__ = ["FeatureStore"]
 
@@ -223,6 +226,28 @@ class FeatureStore:
         table = self._executor.run(ast.Show(kind="features", tags=sql.tags_of(filters.pop("tags", None))))
         found = [Feature(self._executor, FeatureInfo.from_row(row)) for row in table.to_pylist()]
         return [f for f in found if _matches(f, query) and all(getattr(f, k) == v for k, v in filters.items())]
+
+    # -- analytics -------------------------------------------------------------------------
+
+    def analyze(self, analysis: "Analysis", freshness: "Freshness | None" = None, *,
+                group: str | None = None) -> "AnalysisResult":
+        """``group.analyze(analysis, freshness)`` for the group of the context's project that
+        has the analysis' features (or ``group=`` when several do)."""
+        from raise_.analytics.runner import analyze, resolve_group
+
+        project = self._at(3)
+        name = group or resolve_group(self._executor, project, analysis)
+        return analyze(self._executor, project, name, analysis, freshness)
+
+    def analyze_async(self, analysis: "Analysis", *, group: str | None = None,
+                      freshness: "Freshness | None" = None) -> "AnalysisJob":
+        """Start ``analyze`` in a background worker and return its job at once:
+        ``job.status`` (pending, running, completed, failed), ``job.wait(timeout=)``,
+        ``job.refresh()``, ``job.result()``."""
+        from raise_.analytics.jobs import submit
+
+        self._at(3)  # a missing project fails here, not in the worker
+        return submit(self._executor, analysis, lambda: self.analyze(analysis, freshness, group=group))
 
     # -- SQL -------------------------------------------------------------------------------
 
