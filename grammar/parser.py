@@ -17,7 +17,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from grammar import ast, extensions
+from grammar import ast, extensions, limits
 from grammar.clauses import Option as _Option, option as _option, options as _options
 from grammar.dtypes import parse_dtype
 from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, excerpt_at
@@ -125,6 +125,7 @@ def _is_raise(piece: Piece) -> bool:
 
 def _parse_piece(script: str, piece: Piece) -> ast.Statement:
     try:
+        limits.check(piece.text)
         extended = extensions.parse_extension(piece.text)
     except RaiseError as error:
         raise _relocate(error, script, piece.start) from None
