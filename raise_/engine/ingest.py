@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from grammar.dtypes import DType, parse_dtype
 from grammar.errors import TypeMismatch, ValidationError
-from raise_.engine import registry
+from raise_.engine import conversions, registry
 from raise_.engine.catalog import Catalog
 from raise_.types import storage_arrow
 
@@ -104,6 +104,7 @@ def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -
                            code="RAISE-V025", name=name)
     target = storage_arrow(dtype)
     source = values.type
+    conversions.check_implicit(source, dtype, name)
     if pa.types.is_fixed_size_list(source) and dtype.kind == "embedding" and source.list_size != dtype.size:
         raise TypeMismatch(f"column {name!r} has {source.list_size}-dim vectors; {dtype} needs {dtype.size}",
                            code="RAISE-V026", name=name)

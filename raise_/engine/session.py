@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import ingest, names, registry, results, security
+from raise_.engine import ingest, limits, names, registry, results, security
 from raise_.engine.handlers import HANDLERS
 from raise_.engine.models import MODEL_SCHEMAS
 from raise_.engine.query import QueryContext, ResultStream, insert_target
@@ -43,6 +43,8 @@ class Session:
         self.principal = principal
         self.project: tuple[str, ...] | None = tuple(project) if project else None
         self._depth = 0
+        #: ``SET statement_timeout`` (seconds; None: the engine's), see ``limits``.
+        self.statement_timeout: float | None = None
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
 
@@ -124,6 +126,8 @@ class Session:
                 if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
                     raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
                                           code="RAISE-V006")
+                if (setting := limits.setting(statement.sql)) is not None:
+                    return limits.apply_setting(self, setting)
                 target = insert_target(statement.sql)
                 if target is not None:
                     return self._insert(statement.sql, target, params)
