@@ -13,7 +13,7 @@ from grammar.errors import RaiseError, TypeMismatch, ValidationError
 from raise_.engine import parameters
 from raise_.engine.parameters import locate
 
-Rule = Callable[[re.Match, str, Sequence[Any] | None], RaiseError]
+Rule = Callable[[re.Match, str, Sequence[Any] | None], RaiseError | None]
 
 
 def _negative(match: re.Match, sql: str, params) -> RaiseError:
@@ -35,13 +35,14 @@ def _mismatch(match: re.Match, sql: str, params) -> RaiseError:
         "value of the column's type", code="RAISE-V028", name=name), sql, offset)
 
 
-def _bad_cast(match: re.Match, sql: str, params) -> RaiseError:
-    value, target = match.group(1), match.group(2)
-    found = parameters.parameter_named("Utf8", sql, params) if params else None
-    name, offset = found if found else (None, 0)
-    subject = f"parameter {name}" if name else "a string"
-    error = TypeMismatch(f"{subject} {value!r} is not a {target} value", code="RAISE-V028", name=name or value)
-    return locate(error, sql, offset) if name else error
+def _bad_cast(match: re.Match, sql: str, params) -> RaiseError | None:
+    """Only a bound string is the user's binding mistake; a stored one failing a CAST is data."""
+    found = parameters.parameter_named("Utf8", sql, params)
+    if found is None:
+        return None
+    name, offset = found
+    return locate(TypeMismatch(f"parameter {name} {match.group(1)!r} is not a {match.group(2)} value",
+                               code="RAISE-V028", name=name), sql, offset)
 
 
 _RULES: tuple[tuple[re.Pattern, Rule], ...] = (
@@ -55,7 +56,8 @@ def user_error(text: str, sql: str, params: Sequence[Any] | None) -> RaiseError 
     """The Raise error for DataFusion's message ``text`` about ``sql``, if a rule knows it."""
     for pattern, rule in _RULES:
         match = pattern.search(text)
-        if match:
-            return rule(match, sql, params)
+        error = rule(match, sql, params) if match else None
+        if error is not None:
+            return error
     return None
 
