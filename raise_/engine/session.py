@@ -132,6 +132,7 @@ class Session:
                 if target is not None:
                     return self._insert(statement.sql, target, params)
                 return self.query_context(statement.sql).run(statement.sql, params)
+            names.check_statement(statement)
             handler = HANDLERS[type(statement)]
 
             def work() -> pa.Table:
@@ -205,9 +206,7 @@ class Session:
         return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
-        project, _, group = name.rpartition("/") if "/" in name else ("", "", name)
-        path = names.complete_path(tuple(project.split("/")) if project else (), self.project, 3)
-        return registry.group(self.catalog, path, group)
+        return registry.group(self.catalog, *names.group_path(name, self.project))
 
     def query_context(self, sql: str | None = None) -> QueryContext:
         """A DataFusion context holding the feature groups ``sql`` names."""

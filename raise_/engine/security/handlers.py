@@ -16,7 +16,6 @@ import pyarrow as pa
 from grammar import security as sec
 from grammar.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from raise_.engine import results
-from raise_.engine.names import check_name
 from raise_.engine.scope import group_of
 from raise_.engine.security import acl, grants, outbox, principals
 from raise_.engine.security.authorize import control
@@ -192,7 +191,6 @@ def alter_principal(session: "Session", s: sec.AlterPrincipal) -> pa.Table:
 @handles(sec.GrantAccess)
 def grant(session: "Session", s: sec.GrantAccess) -> pa.Table:
     group = group_of(session, s.group)
-    check_name(s.organization, "organization")
     grants.grant(session.catalog, group, s.organization, s.features, s.permission, s.expires, _actor(session))
     return results.ddl("GRANT", group["key"], 1)
 
