@@ -106,6 +106,20 @@ class ExecutionError(RaiseError):
     status = "INVALID_ARGUMENT"
 
 
+class StatementTimeout(ExecutionError):
+    """A statement that ran past its ``statement_timeout``; it was cancelled and its resources
+    freed."""
+
+    code = "RAISE-X020"
+    status = "DEADLINE_EXCEEDED"
+
+
+class LimitExceeded(ValidationError):
+    """A statement or expression larger or deeper than Raise accepts (see ``grammar.limits``)."""
+
+    code = "RAISE-V090"
+
+
 class Unsupported(RaiseError):
     """A valid request this installation cannot carry out (e.g. a missing accelerator)."""
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grammar.errors import ValidationError, excerpt_at
+from grammar.errors import LimitExceeded, excerpt_at
 
 MAX_NESTING = 24
 MAX_DEPTH = 256
@@ -60,12 +60,6 @@ _CLAUSES = frozenset(
     "INTERSECT EXCEPT JOIN VALUES SET AS WINDOW PARTITION OVER QUALIFY RETURNING WITH DISTINCT ALL"
     .split()
 )
-
-
-class LimitExceeded(ValidationError):
-    """A statement or expression larger or deeper than Raise accepts (see ``grammar.limits``)."""
-
-    code = "RAISE-V090"
 
 
 @dataclass(slots=True)

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import pyarrow as pa
 
-from grammar.errors import RaiseError, ValidationError
-from grammar.limits import MAX_DEPTH, MAX_NESTING, MAX_NODES, LimitExceeded, check
+from grammar.errors import LimitExceeded, StatementTimeout, ValidationError
+from grammar.limits import MAX_DEPTH, MAX_NESTING, MAX_NODES, check
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -44,13 +44,6 @@ PLANNING_STACK_BYTES = 256 << 20
 CANCEL_GRACE_S = 5.0
 
 T = TypeVar("T")
-
-
-class StatementTimeout(RaiseError):
-    """A statement that ran past its deadline; it was cancelled and its resources freed."""
-
-    code = "RAISE-X020"
-    status = "DEADLINE_EXCEEDED"
 
 
 class _Cancelled(StatementTimeout):

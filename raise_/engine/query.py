@@ -19,10 +19,9 @@ from datafusion.catalog import Catalog, Schema
 
 import udfs
 from udfs.infer import register_infer
-from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
+from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
 from grammar.dtypes import parse_dtype
 from raise_.engine import limits, parameters, registry, sql_errors
-from raise_.engine.limits import StatementTimeout
 from raise_.engine.models import model_lookup
 from raise_.types import to_arrow
 from raise_.engine import security
