@@ -8,7 +8,7 @@ key and event-time columns, models, audit alerts and the organizations grants na
 characters of letters, digits, ``_``, ``-`` and ``.``; not starting with ``-`` or ``.``; no
 ``..``; not starting with the reserved ``__raise_``. Quoting (``"user-signals"``) lets SQL spell
 a name that is not a plain identifier (a ``-``, a leading digit, mixed case kept as written); it
-never widens the rule, so ``/``, ``@``, ``\``, ``..``, spaces and control characters are
+never widens the rule, so ``/``, ``@``, backslashes, ``..``, spaces and control characters are
 refused however they are written. Users and principal groups follow ``check_principal``
 (``alice`` or ``alice@acme.com``). ``check_statement`` applies the rules to every name a parsed
 statement carries before authorization or any handler sees it; ingest targets go through
