@@ -109,6 +109,15 @@ def parse_dtype(text: str) -> DType:
         ) from None
 
 
+def stored_dtype(text: str) -> DType | None:
+    """A dtype read back from a catalog, or None if it no longer parses (written before a limit
+    existed): readers skip such a feature instead of failing its whole group."""
+    try:
+        return parse_dtype(text)
+    except InvalidDType:
+        return None
+
+
 def _parse(text: str, depth: int = 0) -> DType:
     if text in PRIMITIVES:
         return DType(kind="primitive", element=text)

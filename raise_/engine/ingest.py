@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.dtypes import DType, parse_dtype
+from grammar.dtypes import DType, parse_dtype, stored_dtype
 from grammar.errors import TypeMismatch, ValidationError
 from raise_.engine import conversions, registry
 from raise_.engine.catalog import Catalog
@@ -89,9 +89,10 @@ def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DT
         out[group["timestamp"]] = (group["timestamp"], parse_dtype("timestamp"), True, None)
     current = registry.current_features(catalog, group["key"])
     for record in registry.versions(catalog, group["key"]):
-        if record.get("derived_as") is not None or record["status"] == "archived":
+        dtype = stored_dtype(record["dtype"])
+        if record.get("derived_as") is not None or record["status"] == "archived" or dtype is None:
             continue
-        target = (record["column"], parse_dtype(record["dtype"]), record["nullable"], record.get("default"))
+        target = (record["column"], dtype, record["nullable"], record.get("default"))
         out[f"{record['name']}@{record['version']}"] = target
         if current[record["name"]]["key"] == record["key"]:
             out[record["name"]] = target

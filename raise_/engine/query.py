@@ -20,7 +20,7 @@ from datafusion.catalog import Catalog, Schema
 import udfs
 from udfs.infer import register_infer
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
-from grammar.dtypes import parse_dtype
+from grammar.dtypes import stored_dtype
 from raise_.engine import limits, parameters, registry, sql_errors
 from raise_.engine.models import model_lookup
 from raise_.types import to_arrow
@@ -161,8 +161,8 @@ class QueryContext:
         """Physical column -> Arrow type of the group's stored embedding features."""
         out = {}
         for record in registry.versions(self.session.catalog, group["key"]):
-            dtype = parse_dtype(record["dtype"])
-            if record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
+            dtype = stored_dtype(record["dtype"])
+            if dtype and record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
                 out[record["column"]] = to_arrow(dtype)
         return out
 
