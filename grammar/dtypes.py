@@ -16,7 +16,7 @@ Forms (``P`` a primitive):
 Limits (checked when a dtype is parsed, so at CREATE): embeddings have at most
 ``MAX_EMBEDDING_DIM`` (65,536) dimensions, array caps ``[:N]`` are at most ``MAX_ARRAY_LENGTH``
 (1,048,576), string bounds at most ``MAX_STRING_LENGTH`` (16,777,216 characters, the 16 MiB a
-Flight message carries), structs nest at most ``MAX_STRUCT_DEPTH`` (8) deep with at most
+Flight message carries), structs nest at most ``MAX_STRUCT_DEPTH`` (3, as deep as SQL spells dtypes) deep with at most
 ``MAX_STRUCT_FIELDS`` (256) fields each, and a dtype's text is at most ``MAX_DTYPE_CHARS`` (4,096).
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ PRIMITIVES = NUMERIC + ("bool", "string", "bytes", "timestamp", "date")
 MAX_EMBEDDING_DIM = 65_536
 MAX_ARRAY_LENGTH = 1 << 20
 MAX_STRING_LENGTH = 1 << 24
-MAX_STRUCT_DEPTH = 8
+MAX_STRUCT_DEPTH = 3
 MAX_STRUCT_FIELDS = 256
 MAX_DTYPE_CHARS = 4096
 

@@ -14,7 +14,8 @@ limit              value  what is counted
 ``nesting``        24     open brackets (parentheses, function calls, subqueries, ``[...]``)
 ``depth``          256    expression depth: each nesting level, plus each binary operator of a
                           chain (``a + b + c`` is 2 deep, ``x = 1 AND y = 2`` is 2: one
-                          ``AND`` over one ``=``); commas and clause keywords start a new operand
+                          ``AND`` over one ``=``), plus the depth of a bracketed operand
+                          (``(a + b) + c`` is 3); commas and clause keywords start a new operand
 ``nodes``          100000 tokens (names, literals, operators, brackets) in one statement
 =================  =====  ======================================================================
 
@@ -25,7 +26,7 @@ would. A long ``OR`` list of values is better written ``x IN (...)``: a list is 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grammar.errors import LimitExceeded, excerpt_at
 
@@ -78,7 +79,7 @@ def check(text: str, what: str = "statement") -> Shape:
     2
     """
     shape = Shape()
-    levels: list[list[int]] = [[0] * 6]
+    levels = [_Level()]
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         if kind == "skip":
@@ -88,30 +89,49 @@ def check(text: str, what: str = "statement") -> Shape:
             _refuse(text, match.start(), what, "nodes", MAX_NODES, "tokens")
         word = match.group().upper() if kind in ("word", "op") else None
         if kind == "open":
-            levels.append([0] * 6)
+            levels.append(_Level())
             shape.nesting = max(shape.nesting, len(levels) - 1)
             if len(levels) - 1 > MAX_NESTING:
                 _refuse(text, match.start(), what, "nesting", MAX_NESTING, "nested brackets")
         elif kind == "close" and len(levels) > 1:
-            levels.pop()
+            closed = levels.pop()
+            levels[-1].deepest = max(levels[-1].deepest, max(closed.widest, closed.depth) + 1)
         elif kind == "separator" or word in _CLAUSES:
-            levels[-1] = [0] * 6
+            levels[-1].next_operand()
         elif word in _TIERS:
-            _chain(levels[-1], _TIERS[word])
+            levels[-1].chain(_TIERS[word])
         else:
             continue
-        depth = len(levels) - 1 + sum(sum(counts) for counts in levels)
+        depth = len(levels) - 1 + sum(level.depth for level in levels)
         shape.depth = max(shape.depth, depth)
         if depth > MAX_DEPTH:
             _refuse(text, match.start(), what, "depth", MAX_DEPTH, "levels of expression depth")
     return shape
 
 
-def _chain(counts: list[int], tier: int) -> None:
-    """One more operator of ``tier``: the chains of tighter operators before it are complete."""
-    counts[tier] += 1
-    for tighter in range(tier + 1, len(counts)):
-        counts[tighter] = 0
+@dataclass(slots=True)
+class _Level:
+    """One bracket level: the operator chains of the operand being read, per precedence tier,
+    the depth of the deepest bracketed operand in it, and the deepest of its earlier operands
+    (a call is as deep as its deepest argument)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * 6)
+    deepest: int = 0
+    widest: int = 0
+
+    @property
+    def depth(self) -> int:
+        return self.deepest + sum(self.counts)
+
+    def next_operand(self) -> None:
+        self.widest = max(self.widest, self.depth)
+        self.counts, self.deepest = [0] * 6, 0
+
+    def chain(self, tier: int) -> None:
+        """One more operator of ``tier``: the chains of tighter operators before it are complete."""
+        self.counts[tier] += 1
+        for tighter in range(tier + 1, len(self.counts)):
+            self.counts[tighter] = 0
 
 
 def _refuse(text: str, offset: int, what: str, limit: str, value: int, unit: str) -> None:
