@@ -227,11 +227,16 @@ class QueryContext:
 
     # -- running ---------------------------------------------------------------------------
 
-    def _plan(self, sql: str, **options: Any):
+    def _plan(self, sql: str):
         """``ctx.sql`` on a large stack, within the statement's deadline (``limits``)."""
-        if options:
-            return limits.planned(self.ctx.sql_with_options, sql, _OPTIONS, deadline=self.deadline, **options)
         return limits.planned(self.ctx.sql, sql, deadline=self.deadline)
+
+    def _optimized(self, sql: str, values: dict[str, Any] | None):
+        """A user's query planned and optimized: optimizing now reports the plan's errors (types,
+        LIMIT) as the user's mistakes instead of failing later in authorization."""
+        df = self.ctx.sql_with_options(sql, _OPTIONS, param_values=values)
+        df.optimized_logical_plan()
+        return df
 
     def dataframe(self, sql: str, params: Sequence[Any] | None = None, *, bound: bool = True):
         """Plan ``sql`` with ``params`` for its ``$n`` placeholders (``bound=False``: planning a
@@ -239,10 +244,7 @@ class QueryContext:
         values = parameters.values(sql, params) if bound else None
         try:
             text = constant_vectors(self._snapshots(self.infer.prepare(sql)))
-            df = self._plan(text, param_values=values or None)
-            # optimizing now reports the plan's errors (types, LIMIT) as the user's, not internal
-            limits.planned(df.optimized_logical_plan, deadline=self.deadline)
-            return df
+            return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
