@@ -19,11 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Union
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 
 from grammar.dtypes import parse_dtype
 from grammar import clauses
-from grammar.errors import InvalidDType, RaiseSyntaxError, ValidationError
+from grammar.errors import RaiseSyntaxError, ValidationError
 from grammar.render import quote_ident, quote_literal
 
 __all__ = [
@@ -174,31 +174,11 @@ def _batch_value(key: Token, value: BatchValue) -> BatchValue:
 
 
 @v_args(meta=True)
-class _ToModel(Transformer):
+class _ToModel(clauses.CommonTransformer):
     """Map each rule of ``models.lark`` to a statement dataclass (stateless)."""
 
-    def STRING(self, token: Token) -> str:
-        return str(token)[1:-1].replace("''", "'")
-
-    def name(self, meta, children) -> str:
-        token = children[0]
-        if token.type == "QUOTED":
-            return str(token)[1:-1].replace('""', '"')
-        return str(token)
-
-    def dtype(self, meta, children) -> str:
-        token = children[0]
-        try:
-            return str(parse_dtype(str(token)))
-        except InvalidDType as error:
-            raise InvalidDType(error.message, name=str(token), line=token.line,
-                               column=token.column) from None
-
-    def path(self, meta, names) -> tuple[str, ...]:
-        return _limit(tuple(names), 3, "a namespace path", meta)
-
     def model_ref(self, meta, names) -> ModelRef:
-        _limit(tuple(names), 4, "a model reference", meta)
+        clauses.check_path(tuple(names), 4, "a model reference", meta)
         return ModelRef(name=names[-1], project=tuple(names[:-1]) or None)
 
     def column(self, meta, children) -> ModelColumn:
@@ -220,15 +200,6 @@ class _ToModel(Transformer):
     def batch_item(self, meta, children):
         key, value = children
         return str(key).lower(), _batch_value(key, value)
-
-    def or_replace(self, meta, _):
-        return clauses.option("conflict", "update", meta)
-
-    def if_not_exists(self, meta, _):
-        return clauses.option("if_not_exists", True, meta)
-
-    def if_exists(self, meta, _):
-        return clauses.option("if_exists", True, meta)
 
     def framework(self, meta, children):
         return clauses.option("framework", _word(children[0], FRAMEWORKS, "framework"), meta)
@@ -281,13 +252,6 @@ class _ToModel(Transformer):
     def drop_model(self, meta, children) -> DropModel:
         (model,) = clauses.positional(children)
         return DropModel(model=model, **clauses.options(children))
-
-
-def _limit(names: tuple[str, ...], most: int, what: str, meta) -> tuple[str, ...]:
-    if len(names) > most:
-        raise RaiseSyntaxError(f"{what} has at most {most} names, got {len(names)}: {'/'.join(names)}",
-                               name="/".join(names), line=meta.line, column=meta.column)
-    return names
 
 
 def _unique(columns: tuple[ModelColumn, ...], clause: str, meta) -> tuple[ModelColumn, ...]:

@@ -14,13 +14,11 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, v_args
 
-from grammar import ast, extensions, limits
-from grammar.clauses import Option as _Option, option as _option, options as _options
-from grammar.dtypes import parse_dtype
-from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, excerpt_at
+from grammar import ast, clauses, extensions, limits
+from grammar.clauses import check_path as _check_path, option as _option, options as _options, positional as _positional
+from grammar.errors import RaiseError, RaiseSyntaxError, excerpt_at
 from grammar.expressions import parse_expression
 
 __all__ = ["parse", "split_statements", "Piece"]
@@ -150,15 +148,11 @@ def _with_expression(statement: ast.Statement, derived_as: str) -> ast.Statement
 
 
 def _parse_statement(text: str) -> ast.Statement:
-    try:
-        tree = _lark().parse(text)
-        return _ToAst().transform(tree)
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text) from None
-    except VisitError as error:
-        if isinstance(error.orig_exc, RaiseError):
-            raise error.orig_exc from None
-        raise RaiseSyntaxError(f"invalid statement: {error.orig_exc}", line=1, column=1) from None
+    return clauses.transform(_lark(), _ToAst(), text, _friendly, described=("EXPR_SLOT",))
+
+
+def _friendly(terminal: str) -> str:
+    return _FRIENDLY.get(terminal, terminal)
 
 
 @lru_cache(maxsize=1)
@@ -170,31 +164,6 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
     )
-
-
-def _syntax_error(error: UnexpectedInput, text: str) -> RaiseSyntaxError:
-    line, column = error.line if error.line > 0 else 1, error.column if error.column > 0 else 1
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        found = _FRIENDLY[token.type] if token.type in ("$END", "EXPR_SLOT") else repr(str(token))
-        if token.type == "$END":
-            line, column = _end_position(text)
-        expected = sorted(_FRIENDLY.get(name, name) for name in error.accepts or error.expected)
-        message = f"unexpected {found}; expected {', '.join(expected)}"
-        return RaiseSyntaxError(message, name=str(token), line=line, column=column)
-    if isinstance(error, UnexpectedCharacters):
-        found = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        expected = sorted(_FRIENDLY.get(name, name) for name in error.allowed or ())
-        message = f"unexpected character {found!r}"
-        if expected:
-            message += f"; expected {', '.join(expected)}"
-        return RaiseSyntaxError(message, name=found, line=line, column=column)
-    return RaiseSyntaxError("incomplete statement", line=line, column=column)
-
-
-def _end_position(text: str) -> tuple[int, int]:
-    lines = text.rstrip().split("\n")
-    return len(lines), len(lines[-1]) + 1
 
 
 def _relocate(error: RaiseError, script: str, offset: int) -> RaiseError:
@@ -279,65 +248,16 @@ def _normalize(span: tuple[int, int], piece: Piece) -> str:
 # ------------------------------------------------------------------ tree -> ast
 
 
-def _positional(items) -> list:
-    return [item for item in items if not isinstance(item, _Option)]
-
-
-def _unquote_string(token: Token) -> str:
-    return str(token)[1:-1].replace("''", "'")
-
-
 def _quote_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _check_path(names: tuple[str, ...], most: int, what: str, meta) -> tuple[str, ...]:
-    if len(names) > most:
-        raise RaiseSyntaxError(
-            f"{what} has at most {most} names, got {len(names)}: {'/'.join(names)}",
-            name="/".join(names), line=meta.line, column=meta.column,
-        )
-    return names
 
 
 _PATH_LIMITS = {"organization": 1, "domain": 2, "project": 3}
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(clauses.CommonTransformer):
     """Map each grammar rule to an ast node; stateless (one instance may parse many trees)."""
-
-    # -- terminals and small pieces
-    def dtype(self, meta, children) -> str:
-        token = children[0]
-        try:
-            return str(parse_dtype(str(token)))
-        except InvalidDType as error:
-            raise InvalidDType(error.message, name=str(token), line=token.line,
-                               column=token.column) from None
-
-    def STRING(self, token: Token) -> str:
-        return _unquote_string(token)
-
-    def name(self, meta, children) -> str:
-        token = children[0]
-        if token.type == "QUOTED":
-            return str(token)[1:-1].replace('""', '"')
-        return str(token)
-
-    def path(self, meta, names) -> tuple[str, ...]:
-        return _check_path(tuple(names), 3, "a namespace path", meta)
-
-    def group_ref(self, meta, names) -> ast.GroupRef:
-        _check_path(tuple(names), 4, "a group reference", meta)
-        return ast.GroupRef(name=names[-1], project=tuple(names[:-1]) or None)
-
-    def feature_ref(self, meta, children) -> ast.FeatureRef:
-        version = children[2] if len(children) > 2 else None
-        return ast.FeatureRef(group=children[0], name=children[1], version=version)
-
-    def namespace_kind(self, meta, children) -> str:
-        return str(children[0]).lower()
 
     def show_kind(self, meta, children) -> str:
         return str(children[0]).lower() if children else "feature groups"
@@ -346,15 +266,6 @@ class _ToAst(Transformer):
         return ast.ColumnDef(name=children[0], dtype=children[1])
 
     # -- options
-    def if_not_exists(self, meta, _):
-        return _option("if_not_exists", True, meta)
-
-    def if_exists(self, meta, _):
-        return _option("if_exists", True, meta)
-
-    def or_replace(self, meta, _):
-        return _option("conflict", "update", meta)
-
     def cascade(self, meta, _):
         return _option("cascade", True, meta)
 

@@ -20,10 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 
-from grammar.ast import FeatureRef, GroupRef
 from grammar import clauses
+from grammar.ast import GroupRef
 from grammar.errors import RaiseSyntaxError, ValidationError
 from grammar.security_ast import (
     ACTIONS, CATEGORIES, CHANNELS, EXPORT_FORMATS, LEADING_FORMS, OUTCOMES, PERMISSIONS, SECURITY_STATEMENTS,
@@ -34,7 +34,7 @@ from grammar.security_ast import (
 )
 
 __all__ = [
-    "parse_security_statement", "render_security_statement", "SECURITY_STATEMENTS", "LEADING_FORMS",
+    "parse_security_statement", "parse_audit_filter", "render_security_statement", "SECURITY_STATEMENTS", "LEADING_FORMS",
     "ACTIONS", "CATEGORIES", "OUTCOMES", "EXPORT_FORMATS", "CHANNELS", "PERMISSIONS",
     "Target", "SetAcl", "ShowAcl", "CreatePrincipalGroup", "AlterPrincipalGroup", "DropPrincipalGroup",
     "ShowPrincipalGroups", "AlterPrincipal", "GrantAccess", "RevokeAccess", "ShowGrants",
@@ -71,13 +71,19 @@ def parse_security_statement(text: str) -> SecurityStatement | None:
     """
     if not is_security_statement(text):
         return None
-    return clauses.transform(_lark(), _Transform(), text, _friendly)
+    return clauses.transform(_lark(), _Transform(), text, _friendly, start="start")
+
+
+def parse_audit_filter(text: str) -> AuditFilter:
+    """The filter clauses of SHOW AUDIT (``ACTIONS ('READ') SINCE '...'``, as SHOW AUDIT ALERTS
+    lists them) as an ``AuditFilter``; empty text is the filter that matches everything."""
+    return clauses.transform(_lark(), _Transform(), text, _friendly, "audit filter", start="audit_filter")
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark.open(str(Path(__file__).with_name("security.lark")), parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=False)
+                     propagate_positions=True, maybe_placeholders=False, start=["start", "audit_filter"])
 
 
 def _friendly(terminal: str) -> str:
@@ -138,33 +144,11 @@ def _positive(value: int, meta) -> int:
 
 
 @v_args(meta=True)
-class _Transform(Transformer):
+class _Transform(clauses.CommonTransformer):
     """Tree -> security statement dataclasses (stateless)."""
-
-    def STRING(self, token: Token) -> str:
-        return str(token)[1:-1].replace("''", "'")
 
     def INT(self, token: Token) -> int:
         return int(token)
-
-    def name(self, meta, children) -> str:
-        token = children[0]
-        return str(token)[1:-1].replace('""', '"') if token.type == "QUOTED" else str(token)
-
-    def path(self, meta, names) -> tuple[str, ...]:
-        return tuple(names)
-
-    def group_ref(self, meta, names) -> GroupRef:
-        if len(names) > 4:
-            raise RaiseSyntaxError(f"a group reference has at most 4 names: {'/'.join(names)}",
-                                   line=meta.line, column=meta.column)
-        return GroupRef(name=names[-1], project=tuple(names[:-1]) or None)
-
-    def feature_ref(self, meta, children) -> FeatureRef:
-        return FeatureRef(group=children[0], name=children[1], version=children[2] if len(children) > 2 else None)
-
-    def namespace_kind(self, meta, children) -> str:
-        return str(children[0]).lower()
 
     def strings(self, meta, children) -> tuple[str, ...]:
         return tuple(children)
@@ -196,8 +180,6 @@ class _Transform(Transformer):
     inherit = _opt("inherit", lambda v, m: True)
     members = _opt("members")
     description = _opt("description")
-    if_not_exists = _opt("if_not_exists")
-    if_exists = _opt("if_exists")
     expires = _opt("expires", lambda v, m: _instant(v, m))
     resource = _opt("resource")
     actions = _opt("actions", _each(_action))
@@ -266,6 +248,9 @@ class _Transform(Transformer):
 
     def show_grants(self, meta, children) -> ShowGrants:
         return ShowGrants(**clauses.options(children))
+
+    def audit_filter(self, meta, children) -> AuditFilter:
+        return _split(children, meta)[0]
 
     def show_audit(self, meta, children) -> ShowAudit:
         chosen, paging = _split(children, meta)

@@ -7,27 +7,46 @@
 
 Errors live in ``raise_.errors``; dtypes can be strings (``"float32[512]"``) or the typed
 constructors exported here (``Embedding(512)``).
-"""
-from raise_ import errors
-from raise_.errors import RaiseError, RaiseWarning
-from raise_.sdk import (
-    ACL, Array, BlobRef, Bool, Bytes, Date, Domain, Embedding, Feature, FeatureGroup, FeatureStore,
-    FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
-    Project, String, Struct, Timestamp, ValidationResult,
-)
-from raise_.inference import (
-    AcceleratorConfig, BatchConfig, GPUType, InferenceResult, InferenceRuntime, InferenceTransform,
-    ModelFramework, ModelPrecision, ModelSpec, TPUType, classification_inference, embedding_inference,
-    image_inference, inference_transform, llm_inference,
-)
 
-__all__ = [
-    "FeatureStore", "ACL", "FeatureGroup", "Feature", "Organization", "Domain", "Project", "Lineage",
-    "ValidationResult", "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16", "Float32",
-    "Float64", "Bool", "String", "Bytes", "Timestamp", "Date", "Embedding", "Array", "Struct",
-    "BlobRef", "errors", "RaiseError", "RaiseWarning",
-    "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
-    "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
-    "embedding_inference", "image_inference", "llm_inference", "classification_inference",
-    "inference_transform",
-]
+Names are loaded on first use: ``import raise_`` (or a light module such as
+``raise_.engine.names``) does not load DataFusion, Delta Lake or the inference runtimes.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Where each public name lives.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "raise_.sdk": (
+        "FeatureStore", "ACL", "FeatureGroup", "Feature", "Organization", "Domain", "Project",
+        "Lineage", "ValidationResult", "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16",
+        "Float32", "Float64", "Bool", "String", "Bytes", "Timestamp", "Date", "Embedding", "Array",
+        "Struct", "BlobRef",
+    ),
+    "raise_.errors": (
+        "RaiseError", "RaiseWarning",
+    ),
+    "raise_.inference": (
+        "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
+        "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
+        "embedding_inference", "image_inference", "llm_inference", "classification_inference",
+        "inference_transform",
+    ),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = ["errors", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return importlib.import_module("raise_.errors")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'raise_' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -14,7 +14,7 @@ from grammar.security import AuditFilter
 from raise_.engine import Engine
 from raise_.engine.security import outbox
 from raise_.engine.security.audit import AuditLog, Event, resource_matches
-from raise_.engine.security.scope import apply_retention, record
+from raise_.engine.security.audit_scope import apply_retention, record
 
 R = "acme/ml/rec/user-signals"
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from grammar.errors import PermissionDenied, ValidationError
-from raise_.engine import Engine
+from raise_.engine import Engine, families
 
 BOB, CAROL, MALLORY, ALICE, DAVE = (
     "bob@acme.com", "carol@acme.com", "mallory@evil.com", "alice@acme.com", "dave@partner-org.com")
@@ -37,7 +37,8 @@ INSERT INTO items (user_id, score) VALUES (1, 0.5), (2, 1.5);
 CREATE PRINCIPAL GROUP 'analysts@acme.com' MEMBERS ('bob@acme.com', 'pii@acme.com');
 CREATE PRINCIPAL GROUP 'pii@acme.com' MEMBERS ('carol@acme.com');
 SET ACL ON PROJECT acme/ml/rec READERS ('analysts@acme.com');
-SET ACL ON FEATURE "user-signals".secret READERS ('pii@acme.com') NO INHERIT
+SET ACL ON FEATURE "user-signals".secret READERS ('pii@acme.com') NO INHERIT;
+CREATE MODEL ranker FROM 's3://acme-models/ranker.onnx' FRAMEWORK onnx DESCRIPTION 'private ranking model'
 """
 
 PARTNER = """
@@ -81,8 +82,7 @@ def snapshot(engine: Engine) -> tuple:
     root = session(engine, None)
     data = root.execute('SELECT user_id, click_count, secret FROM "user-signals" ORDER BY user_id').to_pydict()
     items = root.execute("SELECT user_id, score FROM items ORDER BY user_id").to_pydict()
-    objects = [(k, r["key"], r.get("description")) for k in ("group", "feature", "acl", "grant", "principal_group")
-               for r in engine.catalog.list(k)]
+    objects = [(k.name, r["key"], r.get("description")) for k in families.kinds() for r in engine.catalog.list(k.name)]
     return data, items, objects
 
 
@@ -407,7 +407,7 @@ def test_no_principal_is_root(store):
 
 
 def test_describe_hides_lineage_to_unreadable_features(tmp_path):
-    from raise_.engine import Engine
+    from raise_.engine import Engine, families
 
     engine = Engine(tmp_path / "lineage")
     admin = engine.session(principal="alice@acme.com", project="acme/ml/rec")
@@ -426,7 +426,7 @@ def test_describe_hides_lineage_to_unreadable_features(tmp_path):
 
 
 def test_show_feature_groups_counts_only_readable_features(tmp_path):
-    from raise_.engine import Engine
+    from raise_.engine import Engine, families
 
     engine = Engine(tmp_path / "counts")
     admin = engine.session(principal="alice@acme.com", project="acme/ml/rec")

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from grammar import ast
 from raise_.engine import derived, names, registry, results
-from raise_.engine.scope import feature_of, group_of, project_of
+from raise_.engine.resolve import feature_of, group_of, project_of
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -18,27 +18,27 @@ def namespace_row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def group_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
-    features = registry.current_features(session.catalog, record["key"])
+    features = registry.current_features(session.catalog, record.key)
     return {
         **record,
-        "project": names.join(*record["project"]),
-        "path": record["key"],
-        "keys": [k["name"] for k in record["keys"]],
-        "key_types": [k["dtype"] for k in record["keys"]],
-        "timestamp_column": record.get("timestamp"),
+        "project": names.join(*record.project),
+        "path": record.key,
+        "keys": list(record.key_names),
+        "key_types": [k.dtype for k in record.key_columns],
+        "timestamp_column": record.timestamp,
         "features": len(features),
-        "table_uri": record["uri"],
+        "table_uri": record.uri,
     }
 
 
 def feature_row(session: "Session", record: dict[str, Any], latest_key: str | None) -> dict[str, Any]:
-    group_key = record["group"]
+    group_key = record.group
     return {
         **record,
         "group": group_key.rsplit("/", 1)[-1],
-        "qualified_name": f"{group_key}/{record['name']}@{record['version']}",
-        "is_latest": record["key"] == latest_key,
-        "upstream": derived.upstream(session.catalog, record["key"]),
+        "qualified_name": f"{group_key}/{record.name}@{record.version}",
+        "is_latest": record.key == latest_key,
+        "upstream": derived.upstream(session.catalog, record.key),
         "downstream": derived.downstream(session.catalog, record),
     }
 
@@ -61,9 +61,9 @@ def show_table(session: "Session", stmt: ast.Show) -> pa.Table:
             registry.list_groups(catalog, project_of(session, stmt.within if isinstance(stmt.within, tuple) else None))
         rows = []
         for group in groups:
-            for record in registry.current_features(catalog, group["key"]).values():
+            for record in registry.current_features(catalog, group.key).values():
                 if registry.has_tags(record, stmt.tags):
-                    rows.append(feature_row(session, record, record["key"]))
+                    rows.append(feature_row(session, record, record.key))
         return results.rows(results.FEATURE_SCHEMA, rows)
     return _versions(session, stmt)
 
@@ -71,10 +71,10 @@ def show_table(session: "Session", stmt: ast.Show) -> pa.Table:
 def _versions(session: "Session", stmt: ast.Show) -> pa.Table:
     ref = stmt.within
     group = group_of(session, ref.group)
-    registry.feature(session.catalog, group["key"], ref.name)
-    records = registry.versions(session.catalog, group["key"], ref.name)
+    registry.feature(session.catalog, group.key, ref.name)
+    records = registry.versions(session.catalog, group.key, ref.name)
     latest = registry.latest(records)
-    rows = [feature_row(session, r, latest and latest["key"]) for r in records if registry.has_tags(r, stmt.tags)]
+    rows = [feature_row(session, r, latest and latest.key) for r in records if registry.has_tags(r, stmt.tags)]
     return results.rows(results.FEATURE_SCHEMA, rows)
 
 
@@ -90,8 +90,8 @@ def _parent(session: "Session", within: Any, depth: int) -> tuple[str, ...]:
 def describe_table(session: "Session", stmt: ast.Describe) -> pa.Table:
     if stmt.kind == "feature":
         group, record = feature_of(session, stmt.target)
-        latest = registry.latest(registry.versions(session.catalog, group["key"], record["name"]))
-        return results.rows(results.FEATURE_SCHEMA, [feature_row(session, record, latest and latest["key"])])
+        latest = registry.latest(registry.versions(session.catalog, group.key, record.name))
+        return results.rows(results.FEATURE_SCHEMA, [feature_row(session, record, latest and latest.key)])
     if stmt.kind == "feature group":
         return results.rows(results.GROUP_SCHEMA, [group_row(session, group_of(session, stmt.target))])
     depth = names.LEVELS.index(stmt.kind) + 1

@@ -1,4 +1,4 @@
-"""One handler per Raise statement class, registered in ``HANDLERS``.
+"""The core statement family: namespaces, feature groups and features (``FAMILY``).
 
 A handler takes the session and the statement and returns an Arrow table. Catalog changes run
 inside the session's statement transaction (opened by the engine), so a handler that fails
@@ -7,45 +7,33 @@ Delta table) is undone by the handler when the transaction fails.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from grammar import ast
 from grammar.dtypes import parse_dtype
 from grammar.errors import AlreadyExists, NotFound, ValidationError
-from raise_.engine import derived, names, registry, results
-from raise_.engine.models import MODEL_HANDLERS
-from raise_.engine.scope import group_of, project_of
+from raise_.engine import core_rules, derived, names, registry, results
 from raise_.engine.describe import describe_table, show_table
+from raise_.engine.families import Family, Kind, Statement, acknowledged, checked_by_rule, kinds
 from raise_.engine.features import (
     alter_feature, create_feature, deprecate_feature, drop_feature, validate_feature,
 )
-from raise_.engine.security import SECURITY_HANDLERS
+from raise_.engine.resolve import group_of, project_of
+from raise_.engine.security.authorize import readable_lineage, visible_rows
+from raise_.engine.security.checks import needs_nothing
 from raise_.types import storage_arrow
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-Handler = Callable[["Session", Any], pa.Table]
-HANDLERS: dict[type, Handler] = {}
-
-
-def handles(cls: type) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[cls] = fn
-        return fn
-    return register
-
-
-@handles(ast.Use)
 def use(session: "Session", stmt: ast.Use) -> pa.Table:
     path = names.complete_path(stmt.path, session.project, 3) if len(stmt.path) < 3 else stmt.path
     session.project = tuple(path)
     return results.ddl("USE", names.join(*path))
 
 
-@handles(ast.CreateNamespace)
 def create_namespace(session: "Session", stmt: ast.CreateNamespace) -> pa.Table:
     depth = names.LEVELS.index(stmt.kind) + 1
     path = names.complete_path(stmt.path, session.project, depth)
@@ -56,7 +44,6 @@ def create_namespace(session: "Session", stmt: ast.CreateNamespace) -> pa.Table:
     return results.ddl(f"CREATE {stmt.kind.upper()}", names.join(*path), int(created))
 
 
-@handles(ast.CreateFeatureGroup)
 def create_feature_group(session: "Session", stmt: ast.CreateFeatureGroup) -> pa.Table:
     catalog = session.catalog
     project = project_of(session, stmt.group.project)
@@ -106,14 +93,6 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
     return fields, [f.name for f in fields]
 
 
-HANDLERS[ast.CreateFeature] = create_feature
-HANDLERS[ast.AlterFeature] = alter_feature
-HANDLERS[ast.DeprecateFeature] = deprecate_feature
-HANDLERS[ast.ValidateFeature] = validate_feature
-HANDLERS.update(MODEL_HANDLERS)
-
-
-@handles(ast.Drop)
 def drop(session: "Session", stmt: ast.Drop) -> pa.Table:
     catalog = session.catalog
     try:
@@ -141,39 +120,37 @@ def _target_text(target: Any) -> str:
 
 def _drop_group(session: "Session", group: dict[str, Any], cascade: bool) -> pa.Table:
     catalog = session.catalog
-    features = registry.versions(catalog, group["key"])
+    features = registry.versions(catalog, group.key)
     outside = sorted({
         src for rec in features for src in derived.downstream(catalog, rec)
-        if not src.startswith(group["key"] + "/")
+        if not src.startswith(group.key + "/")
     })
     if outside and not cascade:
         raise ValidationError(
-            f"feature group {group['name']!r} is read by derived features elsewhere: "
-            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group["name"],
+            f"feature group {group.name!r} is read by derived features elsewhere: "
+            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group.name,
         )
     for rec in features:
-        catalog.delete_edges("lineage", rec["key"])
-        catalog.delete("feature", rec["key"])
-    catalog.delete("group", group["key"])
-    uri = group["uri"]
+        catalog.delete_edges("lineage", rec.key)
+        catalog.delete("feature", rec.key)
+    catalog.delete("group", group.key)
+    uri = group.uri
     session.after_commit(lambda: session.engine.storage.drop(uri))
-    return results.ddl("DROP FEATURE GROUP", group["key"], 1)
+    return results.ddl("DROP FEATURE GROUP", group.key, 1)
 
 
 def _drop_namespace(session: "Session", kind: str, key: str, cascade: bool) -> pa.Table:
+    """Drop a namespace; with CASCADE, every object of every family inside it first."""
     catalog = session.catalog
-    children = [r for r in catalog.list("group", prefix=key + "/")]
+    inside = [(k, r) for k in kinds() if k.within is not None for r in catalog.list(k.name, prefix=key + "/")]
     children_ns = [r for k in ("domain", "project") for r in catalog.list(k, prefix=key + "/")]
-    models = catalog.list("model", prefix=key + "/")
-    if (children or children_ns or models) and not cascade:
+    if (inside or children_ns) and not cascade:
         raise ValidationError(
             f"{kind} {key!r} is not empty; use CASCADE to drop it with everything in it",
             code="RAISE-V061", name=key,
         )
-    for group in children:
-        _drop_group(session, group, cascade=True)
-    for record in models:
-        catalog.delete("model", record["key"])
+    for owner, record in inside:
+        owner.drop(session, record)
     for record in children_ns:
         catalog.delete(_kind_of(record["key"]), record["key"])
     catalog.delete(kind, key)
@@ -184,14 +161,39 @@ def _kind_of(key: str) -> str:
     return names.LEVELS[key.count("/")]
 
 
-@handles(ast.Show)
-def show(session: "Session", stmt: ast.Show) -> pa.Table:
-    return show_table(session, stmt)
+def _show_schema(stmt: ast.Show) -> pa.Schema:
+    return {"feature groups": results.GROUP_SCHEMA, "features": results.FEATURE_SCHEMA,
+            "versions": results.FEATURE_SCHEMA}.get(stmt.kind, results.NAMESPACE_SCHEMA)
 
 
-@handles(ast.Describe)
-def describe(session: "Session", stmt: ast.Describe) -> pa.Table:
-    return describe_table(session, stmt)
+def _describe_schema(stmt: ast.Describe) -> pa.Schema:
+    return {"feature group": results.GROUP_SCHEMA, "feature": results.FEATURE_SCHEMA}.get(
+        stmt.kind, results.NAMESPACE_SCHEMA)
 
 
-HANDLERS.update(SECURITY_HANDLERS)
+def _ddl(handler, rule) -> Statement:
+    return Statement(handler=handler, rule=rule, schema=results.DDL_SCHEMA, listing=acknowledged)
+
+
+FAMILY = Family(
+    name="core",
+    statements={
+        ast.Use: _ddl(use, needs_nothing),
+        ast.CreateNamespace: _ddl(create_namespace, core_rules.create_namespace),
+        ast.CreateFeatureGroup: _ddl(create_feature_group, core_rules.create_group),
+        ast.CreateFeature: _ddl(create_feature, core_rules.create_feature),
+        ast.AlterFeature: _ddl(alter_feature, core_rules.alter_feature),
+        ast.DeprecateFeature: _ddl(deprecate_feature, core_rules.deprecate_feature),
+        ast.Drop: _ddl(drop, core_rules.drop),
+        ast.ValidateFeature: Statement(handler=validate_feature, rule=core_rules.validate_feature,
+                                       schema=results.VALIDATION_SCHEMA, listing=checked_by_rule),
+        ast.Show: Statement(handler=show_table, rule=needs_nothing, schema=_show_schema, listing=visible_rows),
+        ast.Describe: Statement(handler=describe_table, rule=core_rules.describe, schema=_describe_schema,
+                                listing=readable_lineage),
+    },
+    kinds=(
+        Kind(name="organization"), Kind(name="domain"), Kind(name="project"),
+        Kind(name="group", within="project", drop=lambda session, group: _drop_group(session, group, cascade=True)),
+        Kind(name="feature"),
+    ),
+)

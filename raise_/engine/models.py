@@ -9,6 +9,10 @@ CREATE MODEL checks what can be checked offline: a local URI (a path, ``file://`
 must resolve now (else ``NotFound`` naming where Raise looked) and its absolute location is
 stored; an object-store URI is fetched at first use; a framework or scheme this installation
 cannot run is registered with a warning (INFER then refuses it with ``Unsupported``).
+
+A model is administered with its project: creating or dropping one needs ``admin`` there,
+describing one needs to see the project, and SHOW MODELS lists only the models of projects the
+principal may see. The family (``FAMILY``) also makes INFER available in every query.
 """
 from __future__ import annotations
 
@@ -19,10 +23,15 @@ import pyarrow as pa
 from grammar.errors import AlreadyExists, NotFound
 from grammar.models import BATCH_OPTIONS, CreateModel, DescribeModel, DropModel, ModelColumn, ModelRef, ShowModels
 from raise_.engine import names, registry, results
-from raise_.engine.scope import project_of
+from raise_.engine.families import Family, Kind, Statement, acknowledged, checked_by_rule
+from raise_.engine.resolve import project_of
+from raise_.engine.security.audit import Event
+from raise_.engine.security.authorize import control
+from raise_.engine.security.checks import creating, needs_nothing, on_target
 from udfs.infer.load import RUNNABLE
 from udfs.infer.records import BatchConfig, Column, ModelRecord
 from udfs.infer.resolve import is_local, resolve, scheme_of
+from udfs.infer.udf import register_infer
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -39,9 +48,6 @@ MODEL_SCHEMA = pa.schema([
     ("batch", _BATCH), ("description", pa.string()), ("owner", pa.string()),
     ("location", pa.string()), ("created_at", pa.string()), ("updated_at", pa.string()),
 ])
-
-Handler = Callable[["Session", Any], pa.Table]
-
 
 def _key(session: "Session", ref: ModelRef) -> tuple[tuple[str, ...], str]:
     project = project_of(session, ref.project)
@@ -155,12 +161,55 @@ def model_lookup(session: "Session") -> Callable[[str], ModelRecord | None]:
     return lookup
 
 
-MODEL_HANDLERS: dict[type, Handler] = {
-    CreateModel: create_model, ShowModels: show_models, DescribeModel: describe_model,
-    DropModel: drop_model,
-}
-#: Result schema of each model statement (for ``Session.schema`` on prepared statements).
-MODEL_SCHEMAS: dict[type, pa.Schema] = {
-    CreateModel: results.DDL_SCHEMA, DropModel: results.DDL_SCHEMA,
-    ShowModels: MODEL_SCHEMA, DescribeModel: MODEL_SCHEMA,
-}
+# -- authorization ---------------------------------------------------------------------------
+
+
+def _model_path(session: "Session", ref: ModelRef) -> tuple[str, str]:
+    """(project path, audit resource) of a model; ``model:`` keeps it apart from group paths."""
+    project = names.join(*project_of(session, ref.project))
+    return project, f"{project}/model:{ref.name}"
+
+
+def _create_rule(session, ac, s: CreateModel):
+    _, resource = _model_path(session, s.model)
+    return creating(session, resource, Event("CREATE", resource, {"kind": "model", "framework": s.framework}))
+
+
+def _drop_rule(session, ac, s: DropModel):
+    project, resource = _model_path(session, s.model)
+    return on_target(session, project, "admin"), [Event("DELETE", resource, {"kind": "model"})]
+
+
+def _describe_rule(session, ac, s: DescribeModel):
+    return on_target(session, _model_path(session, s.model)[0], "see"), []
+
+
+def visible_models(session: "Session", statement: ShowModels, table: pa.Table) -> pa.Table:
+    """SHOW MODELS without the models of projects the principal may not see."""
+    if table.num_rows == 0:
+        return table
+    ac = control(session)
+    return table.filter(pa.array([ac.visible(p) for p in table.column("project").to_pylist()], pa.bool_()))
+
+
+def _infer(ctx: Any, session: "Session") -> Callable[[str], str]:
+    return register_infer(ctx, model_lookup(session)).prepare
+
+
+def _drop_in_namespace(session: "Session", record: dict[str, Any]) -> None:
+    session.catalog.delete(KIND, record["key"])
+
+
+FAMILY = Family(
+    name="models",
+    statements={
+        CreateModel: Statement(handler=create_model, rule=_create_rule, schema=results.DDL_SCHEMA,
+                               listing=acknowledged),
+        DropModel: Statement(handler=drop_model, rule=_drop_rule, schema=results.DDL_SCHEMA, listing=acknowledged),
+        DescribeModel: Statement(handler=describe_model, rule=_describe_rule, schema=MODEL_SCHEMA,
+                                 listing=checked_by_rule),
+        ShowModels: Statement(handler=show_models, rule=needs_nothing, schema=MODEL_SCHEMA, listing=visible_models),
+    },
+    kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
+    query_hooks=(_infer,),
+)

@@ -18,48 +18,21 @@ from datafusion import SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 import udfs
-from udfs.infer import register_infer
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
 from grammar.dtypes import stored_dtype
-from raise_.engine import limits, parameters, registry, sql_errors
-from raise_.engine.models import model_lookup
+from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
-from raise_.engine import security
 from raise_.engine.views import GroupView, group_view, hidden_table
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
-_INSERT = re.compile(
-    rf"^\s*INSERT\s+INTO\s+(?P<table>{_NAME}(?:\s*\.\s*{_NAME})*)\s*(?:\((?P<cols>[^()]*)\))?\s*(?P<source>.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-# The lookbehind makes matches start only where a name starts, so the scan stays linear.
-_AS_OF = re.compile(
-    rf"(?<![\w\"])(?P<table>{_NAME})\s+(?P<kind>VERSION|TIMESTAMP)\s+AS\s+OF\s+(?P<value>\d+|'[^']*')",
-    re.IGNORECASE,
-)
-_AS_OF_HINT = re.compile(r"\bAS\s+OF\b", re.IGNORECASE)
-# String literals, quoted identifiers and comments: where AS OF text is not syntax.
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
 def _unquote(name: str) -> str:
     name = name.strip()
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
-def insert_target(sql: str) -> tuple[str, list[str] | None, str] | None:
-    """(group, column list or None, source query) of an ``INSERT INTO`` statement, else None."""
-    match = _INSERT.match(sql)
-    if not match:
-        return None
-    parts = [_unquote(p) for p in re.findall(_NAME, match.group("table"))]
-    cols = match.group("cols")
-    columns = [_unquote(c) for c in cols.split(",")] if cols is not None else None
-    return "/".join(parts), columns, match.group("source")
 
 
 class QueryContext:
@@ -70,7 +43,7 @@ class QueryContext:
         self.deadline = limits.deadline(session)
         self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
         session.engine.register_functions(self.ctx)
-        self.infer = register_infer(self.ctx, model_lookup(session))
+        self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
         self.views: dict[str, GroupView] = {}
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
@@ -84,13 +57,13 @@ class QueryContext:
         Only groups whose name occurs in the text are opened, so a query costs no more in a
         big store than in a small one."""
         text = sql.lower()
-        for group in self.session.catalog.list("group"):
-            if group["name"].lower() not in text:
+        for group in registry.all_groups(self.session.catalog):
+            if group.name.lower() not in text:
                 continue
             view = self.add_view(group)
-            if tuple(group["project"]) == self.session.project:
+            if tuple(group.project) == self.session.project:
                 # quoted: DataFusion would otherwise fold case and split on dots
-                self.ctx.register_view('"' + group["name"].replace('"', '""') + '"', view.frame)
+                self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
 
     def _schema_for(self, project: list[str]) -> Schema:
         org, domain, name = project
@@ -109,7 +82,7 @@ class QueryContext:
             storage = self.session.engine.storage
             if as_of is None and self._register_cached(name, group):
                 return name
-            table = storage.latest(group["uri"]) if as_of is None else storage.open(group["uri"], as_of)
+            table = storage.latest(group.uri) if as_of is None else storage.open(group.uri, as_of)
             if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
                 self._stored[name] = set()
@@ -122,7 +95,7 @@ class QueryContext:
     def _register_cached(self, name: str, group: dict[str, Any]) -> bool:
         """Register the latest version from the cache when the log says it is cached (no
         Delta table is opened: that costs milliseconds per query)."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         version = engine.storage.local_version(uri)
         columns = engine.cache.columns(uri, version) if version is not None else None
         if columns is None:
@@ -140,7 +113,7 @@ class QueryContext:
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
         so the view's cast is free on every later query."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
             return
@@ -160,10 +133,10 @@ class QueryContext:
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
         """Physical column -> Arrow type of the group's stored embedding features."""
         out = {}
-        for record in registry.versions(self.session.catalog, group["key"]):
-            dtype = stored_dtype(record["dtype"])
-            if dtype and record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
-                out[record["column"]] = to_arrow(dtype)
+        for record in registry.versions(self.session.catalog, group.key):
+            dtype = stored_dtype(record.dtype)
+            if dtype and record.column and dtype.kind == "embedding" and dtype.element != "float16":
+                out[record.column] = to_arrow(dtype)
         return out
 
     def stored_columns(self, group: dict[str, Any]) -> set[str]:
@@ -188,8 +161,8 @@ class QueryContext:
                 raise self.translate(failure, fallback.sql) from None
             view = fallback
         view.frame = frame
-        self.views[group["key"]] = view
-        self._schema_for(group["project"]).register_table(group["name"], frame.into_view())
+        self.views[group.key] = view
+        self._schema_for(group.project).register_table(group.name, frame.into_view())
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:
@@ -198,32 +171,24 @@ class QueryContext:
     # -- time travel -----------------------------------------------------------------------
 
     def _snapshots(self, sql: str) -> str:
-        """Replace ``name VERSION|TIMESTAMP AS OF x`` by views over that table snapshot
-        (not inside string literals or comments)."""
-        if not _AS_OF_HINT.search(sql):
-            return sql
-        quoted = [m.span() for m in _LITERALS.finditer(sql) if not m.group(0).startswith('"')]
+        """Replace each ``table VERSION|TIMESTAMP AS OF x`` by a view over that snapshot."""
+        for read in reversed(sql_tree.time_travel(sql)):
+            sql = sql[:read.start] + self._snapshot_view(read) + sql[read.end:]
+        return sql
 
-        def snapshot(match: re.Match) -> str:
-            if any(start <= match.start() < end for start, end in quoted):
-                return match.group(0)
-            group = self.session._group(_unquote(match.group("table")))
-            value = match.group("value")
-            as_of: Any = int(value) if value.isdigit() else value[1:-1].replace("''", "'")
-            number = len(self._registered)
-            hidden = f"{hidden_table(group)}_at_{number}"
-            self._table(group, as_of, hidden)
-            current = hidden_table(group)
+    def _snapshot_view(self, read: sql_tree.TimeTravel) -> str:
+        group = self.session._group(read.group)
+        number = len(self._registered)
+        hidden = f"{hidden_table(group)}_at_{number}"
+        self._table(group, read.value, hidden)
 
-            def stored(g: dict[str, Any]) -> set[str]:
-                return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
+        def stored(g: dict[str, Any]) -> set[str]:
+            return self._stored[hidden] if g.key == group.key else self.stored_columns(g)
 
-            view = group_view(self.session.catalog, group, stored)
-            alias = f"__raise_asof_{group['id']}_{number}"
-            self.ctx.register_view(alias, self._plan(view.sql.replace(f'"{current}"', f'"{hidden}"', 1)))
-            return f'"{alias}"'
-
-        return _AS_OF.sub(snapshot, sql)
+        view = group_view(self.session.catalog, group, stored, table=hidden)
+        alias = f"__raise_asof_{group.id}_{number}"
+        self.ctx.register_view(alias, self._plan(view.sql))
+        return f'"{alias}"'
 
     # -- running ---------------------------------------------------------------------------
 
@@ -243,7 +208,10 @@ class QueryContext:
         prepared statement whose values come later)."""
         values = parameters.values(sql, params) if bound else None
         try:
-            text = constant_vectors(self._snapshots(self.infer.prepare(sql)))
+            text = sql
+            for rewrite in self.rewrites:
+                text = rewrite(text)
+            text = constant_vectors(self._snapshots(text))
             return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:
             raise

@@ -15,10 +15,9 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import ingest, limits, names, registry, results, security
-from raise_.engine.handlers import HANDLERS
-from raise_.engine.models import MODEL_SCHEMAS
-from raise_.engine.query import QueryContext, ResultStream, insert_target
+from raise_.engine import families, ingest, limits, names, registry, results, security
+from raise_.engine.query import QueryContext, ResultStream
+from raise_.engine.sql_tree import InsertTarget, insert_target
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
@@ -133,14 +132,14 @@ class Session:
                     return self._insert(statement.sql, target, params)
                 return self.query_context(statement.sql).run(statement.sql, params)
             names.check_statement(statement)
-            handler = HANDLERS[type(statement)]
+            entry = families.statement(type(statement))
 
             def work() -> pa.Table:
-                security.authorize_statement(self, statement)
-                return handler(self, statement)
+                security.authorize_statement(self, statement, entry.rule)
+                return entry.handler(self, statement)
 
             result = work() if self._depth else self._transaction(work)
-            return security.filter_result(self, statement, result)
+            return entry.listing(self, statement, result)
 
     def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:
         self._rollback, self._after = [], []
@@ -175,11 +174,11 @@ class Session:
             table = _as_table(data)
             security.authorize_write(self, record, table.column_names, mode, table.num_rows)
             physical = ingest.physical_table(self.catalog, record, table, mode)
-            return self.engine.storage.write(record["uri"], physical, mode,
-                                             tuple(k["name"] for k in record["keys"]))
+            return self.engine.storage.write(record.uri, physical, mode,
+                                             record.key_names)
 
-    def _insert(self, sql: str, target: tuple[str, list[str] | None, str], params) -> pa.Table:
-        group, columns, source = target
+    def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
+        group, columns, source = target.group, target.columns, target.source
         rows = self.query_context(source).run(source, params)
         if columns is None:
             columns = self._positional(group, rows.column_names)
@@ -201,8 +200,8 @@ class Session:
             return names
         if len(names) > len(order):
             raise ValidationError(
-                f"INSERT gives {len(names)} values per row but {record['name']!r} has {len(order)} "
-                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record["name"])
+                f"INSERT gives {len(names)} values per row but {record.name!r} has {len(order)} "
+                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record.name)
         return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
@@ -222,17 +221,7 @@ class Session:
             if insert_target(statement.sql) is not None:
                 return pa.schema([("count", pa.uint64())])
             return self.query_context(statement.sql).schema(statement.sql)
-        if isinstance(statement, ast.Show):
-            return {"feature groups": results.GROUP_SCHEMA, "features": results.FEATURE_SCHEMA,
-                    "versions": results.FEATURE_SCHEMA}.get(statement.kind, results.NAMESPACE_SCHEMA)
-        if isinstance(statement, ast.Describe):
-            return {"feature group": results.GROUP_SCHEMA, "feature": results.FEATURE_SCHEMA}.get(
-                statement.kind, results.NAMESPACE_SCHEMA)
-        if isinstance(statement, ast.ValidateFeature):
-            return results.VALIDATION_SCHEMA
-        if type(statement) in MODEL_SCHEMAS:
-            return MODEL_SCHEMAS[type(statement)]
-        return security.SECURITY_SCHEMAS.get(type(statement), results.DDL_SCHEMA)
+        return families.statement(type(statement)).result_schema(statement)
 
     def use(self, path: Sequence[str]) -> None:
         self.run(ast.Use(path=tuple(path)))
@@ -240,11 +229,11 @@ class Session:
     def tables(self) -> list[TableInfo]:
         """Every feature group with its view schema."""
         infos = []
-        for record in security.visible_groups(self, self.catalog.list("group")):
-            org, domain, project = record["project"]
+        for record in security.visible_groups(self, registry.all_groups(self.catalog)):
+            org, domain, project = record.project
             view = security.visible_schema(self, record, self.query_context().group_schema(record))
-            infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
-                                   [k["name"] for k in record["keys"]], view))
+            infos.append(TableInfo(org, f"{domain}/{project}", record.name,
+                                   list(record.key_names), view))
         return infos
 
 

@@ -32,7 +32,7 @@ from grammar.expressions import FeaturePath, compile_expression, parse_expressio
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
 from raise_.engine.ingest import SEQUENCE_COLUMN
-from raise_.engine.security.authorize import resolve_external
+from raise_.engine.security.grants import resolve_external
 
 _DIALECT = "postgres"
 _ARROW_NAMES = {
@@ -91,8 +91,9 @@ class _Compiler:
     """Builds the view query of one group; joins other groups as derived features need them."""
 
     def __init__(self, catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-                 derived: bool = True) -> None:
+                 derived: bool = True, table: str | None = None) -> None:
         self.catalog = catalog
+        self.table = table or hidden_table(group)  # what the group's own rows are read from
         self.derived = derived
         self.group = group
         self.stored = stored  # group record -> physical columns present in its Delta table
@@ -105,7 +106,7 @@ class _Compiler:
     def resolve_group(self, path: FeaturePath, home: dict[str, Any]) -> dict[str, Any]:
         if path.external:
             self.external = True  # even if the grant is refused: it may be granted or expire
-            return resolve_external(self.catalog, path, home)
+            return resolve_external(self.catalog, path, home["project"][0])
         if path.group is None:
             return home
         project = tuple(home["project"])
@@ -204,7 +205,7 @@ class _Compiler:
             for label in labels:
                 select.append(exp.alias_(value.copy(), ident(label)))
                 names_out.append(label)
-        query = exp.select(*select).from_(exp.Table(this=ident(hidden_table(g)), alias=exp.TableAlias(this=ident("t"))))
+        query = exp.select(*select).from_(exp.Table(this=ident(self.table), alias=exp.TableAlias(this=ident("t"))))
         for alias, target, shared in self.joins.values():
             on = exp.and_(*[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in shared])
             has_sequence = SEQUENCE_COLUMN in self.stored(target)
@@ -232,9 +233,10 @@ def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -
 
 
 def group_view(catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-               derived: bool = True) -> GroupView:
-    """The view of ``group``; ``derived=False`` leaves derived features out (a fallback)."""
-    return _Compiler(catalog, group, stored, derived).build()
+               derived: bool = True, table: str | None = None) -> GroupView:
+    """The view of ``group``; ``derived=False`` leaves derived features out (a fallback);
+    ``table`` names the registered table its rows are read from (a snapshot for time travel)."""
+    return _Compiler(catalog, group, stored, derived, table).build()
 
 
 class ViewCache:

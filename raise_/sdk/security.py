@@ -386,7 +386,7 @@ class AuditClient:
     def list_alerts(self) -> list[AuditAlert]:
         alerts = []
         for row in run(self._runner, sec.ShowAuditAlerts()).to_pylist():
-            chosen = sec.parse_security_statement(f"SHOW AUDIT {row['filter']}").filter
+            chosen = sec.parse_audit_filter(row["filter"])
             alerts.append(AuditAlert(row["name"], AuditQuery.from_filter(chosen), tuple(row["notify"]),
                                      tuple(row["channels"]), row["owner"]))
         return alerts

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pyarrow as pa
 
-from grammar import ast
 from raise_.engine import registry
+from raise_.engine.names import split_version
+from raise_.engine.records import FeatureVersion, GroupRecord
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security import grants, plans, principals
 from raise_.engine.security.acl import AccessControl, level_of
 from raise_.engine.security.audit import Event
-from raise_.engine.security.scope import AccessDenied, allow, deny
+from raise_.engine.security.audit_scope import AccessDenied, allow, deny
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -83,11 +84,11 @@ def _describe(path: str) -> str:
 class GroupReads:
     """What a query reads of one group."""
 
-    group: dict[str, Any]
+    group: GroupRecord
     features: dict[str, set[str]] = field(default_factory=dict)  # feature path -> versions
     group_columns: bool = False
     unmapped: set[str] = field(default_factory=set)
-    derived: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> version record
+    derived: dict[str, FeatureVersion] = field(default_factory=dict)  # label -> version record
 
 
 def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, audit_reads: bool = True) -> None:
@@ -106,11 +107,11 @@ def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, 
             "the query's plan has parts whose reads Raise cannot check (an uncorrelated scalar subquery); "
             "rewrite it as a join or a CTE", code="RAISE-P004", name=project,
             events=[Event("QUERY", project, {"reason": str(error)})])) from None
-    by_id = {g["id"]: g for g in session.catalog.list("group")}
+    by_id = {g.id: g for g in registry.all_groups(session.catalog)}
     reads = _reads(session.catalog, found, plans.unoptimized_text(dataframe), by_id)
     needs = [n for r in reads.values() for n in _read_needs(session.catalog, r)]
     needs += _other_tables(session, ac, [s for s in found if s.group_id not in by_id], context)
-    queries = [Event("QUERY", r.group["key"], {"features": sorted(r.features)}) for r in reads.values()]
+    queries = [Event("QUERY", r.group.key, {"features": sorted(r.features)}) for r in reads.values()]
     events = check(session, ac, needs, queries or [Event("QUERY", project, {})])
     if audit_reads:
         allow(session, events)
@@ -122,20 +123,19 @@ def _reads(catalog: Any, found: list[plans.Scan], text: str, by_id: dict[int, di
         group = by_id.get(scan.group_id) if scan.group_id is not None else None
         if group is None:
             continue
-        entry = reads.setdefault(group["key"], GroupReads(group))
+        entry = reads.setdefault(group.key, GroupReads(group))
         _map_columns(catalog, scan, entry)
     for group_id in plans.hidden_tables_in(text):
         if group_id in by_id:
-            entry = reads.setdefault(by_id[group_id]["key"], GroupReads(by_id[group_id]))
+            entry = reads.setdefault(by_id[group_id].key, GroupReads(by_id[group_id]))
             _derived_named(catalog, entry, text)
     return reads
 
 
 def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
     group = entry.group
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    group_columns.add(SEQUENCE_COLUMN)  # write order, read by cross-group joins
-    owners = {r["column"]: r for r in registry.versions(catalog, group["key"]) if r.get("column")}
+    group_columns = group.group_columns | {SEQUENCE_COLUMN}  # write order, read by cross-group joins
+    owners = {r.column: r for r in registry.versions(catalog, group.key) if r.column}
     read = {c for c in scan.columns} | {c for c in owners.keys() | group_columns if scan.reads(c)}
     if not scan.columns:
         entry.group_columns = True
@@ -144,26 +144,26 @@ def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
             entry.group_columns = True
         elif column in owners:
             record = owners[column]
-            entry.features.setdefault(f"{group['key']}/{record['name']}", set()).add(record["version"])
+            entry.features.setdefault(f"{group.key}/{record.name}", set()).add(record.version)
         else:
             entry.unmapped.add(column)
 
 
 def _derived_named(catalog: Any, entry: GroupReads, text: str) -> None:
-    current = registry.current_features(catalog, entry.group["key"])
-    for record in registry.versions(catalog, entry.group["key"]):
-        if record.get("derived_as") is None or record["status"] == "archived":
+    current = registry.current_features(catalog, entry.group.key)
+    for record in registry.versions(catalog, entry.group.key):
+        if record.derived_as is None or record.status == "archived":
             continue
-        labels = [f"{record['name']}@{record['version']}"]
-        if current.get(record["name"], {}).get("key") == record["key"]:
-            labels.append(record["name"])
+        labels = [f"{record.name}@{record.version}"]
+        if (plain := current.get(record.name)) is not None and plain.key == record.key:
+            labels.append(record.name)
         if any(plans.names_column(text, label) for label in labels):
             entry.derived[labels[0]] = record
-            entry.features.setdefault(f"{entry.group['key']}/{record['name']}", set()).add(record["version"])
+            entry.features.setdefault(f"{entry.group.key}/{record.name}", set()).add(record.version)
 
 
 def _read_needs(catalog: Any, reads: GroupReads) -> list[Need]:
-    group_key = reads.group["key"]
+    group_key = reads.group.key
     needs = [Need("see", group_key)] if reads.group_columns else []
     for path, versions in sorted(reads.features.items()):
         needs.append(Need("read", path, Event("READ", path, {"versions": sorted(versions)})))
@@ -173,29 +173,29 @@ def _read_needs(catalog: Any, reads: GroupReads) -> list[Need]:
     for record in reads.derived.values():
         for path in sorted(upstream_paths(catalog, record) - seen):
             seen.add(path)
-            needs.append(Need("read", path, Event("READ", path, {"via": f"{group_key}/{record['name']}"})))
+            needs.append(Need("read", path, Event("READ", path, {"via": f"{group_key}/{record.name}"})))
     return needs
 
 
-def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
+def upstream_paths(catalog: Any, record: FeatureVersion) -> set[str]:
     """Feature paths a derived feature reads, through derived features of its organization;
     another organization's feature (``@org/...``) is a leaf: its grant shares its value."""
     found: set[str] = set()
-    stack, seen = [record], {record["key"]}
+    stack, seen = [record], {record.key}
     while stack:
         current = stack.pop()
-        for target, _ in catalog.edges_from("lineage", current["key"]):
+        for target, _ in catalog.edges_from("lineage", current.key):
             external = target.startswith("@")
             head, _, last = target.lstrip("@").rpartition("/")
-            name, _, version = last.partition("@")
+            name, version = split_version(last)
             found.add(f"{head}/{name}")
             if external:
                 continue
             upstream = [r for r in registry.versions(catalog, head, name)
-                        if r.get("derived_as") is not None and (not version or r["version"] == version)]
+                        if r.derived_as is not None and (not version or r.version == version)]
             for item in upstream[-1:]:
-                if item["key"] not in seen:
-                    seen.add(item["key"])
+                if item.key not in seen:
+                    seen.add(item.key)
                     stack.append(item)
     return found
 
@@ -213,47 +213,46 @@ def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan
                 name=scan.table, events=[Event("QUERY", "", {"table": scan.table})]))
         for view in getattr(context, "views", {}).values():
             group = view.group
-            needs.extend(Need("read", f"{group['key']}/{r['name']}")
-                         for r in registry.versions(ac.catalog, group["key"]))
-            needs.append(Need("see", group["key"]))
+            needs.extend(Need("read", f"{group.key}/{r.name}")
+                         for r in registry.versions(ac.catalog, group.key))
+            needs.append(Need("see", group.key))
     return needs
 
 
 # -- writes ----------------------------------------------------------------------------------
 
 
-def authorize_write(session: "Session", group: dict[str, Any], columns: Iterable[str], mode: str = "append",
+def authorize_write(session: "Session", group: GroupRecord, columns: Iterable[str], mode: str = "append",
                     rows: int | None = None) -> None:
     """Refuse writing ``columns`` (names as ingest takes them: ``f``, ``"f@v2"``, keys) into
     ``group`` unless allowed; otherwise add WRITE events to the audit scope."""
     ac = control(session)
     catalog = session.catalog
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    current = registry.current_features(catalog, group["key"])
+    current = registry.current_features(catalog, group.key)
     details = {"mode": mode, **({"rows": rows} if rows is not None else {})}
     written: dict[str, set[str]] = {}
     for column in columns:
-        name, _, version = column.partition("@")
-        if column in group_columns or name not in current:
+        name, version = split_version(column)
+        if column in group.group_columns or name not in current:
             continue
-        written.setdefault(name, set()).add(version or current[name]["version"])
+        written.setdefault(name, set()).add(version or current[name].version)
     if mode == "overwrite":
-        written.update({n: written.get(n, set()) for n in current if current[n].get("derived_as") is None})
-    needs = [Need("write", f"{group['key']}/{n}", Event("WRITE", f"{group['key']}/{n}",
+        written.update({n: written.get(n, set()) for n in current if current[n].derived_as is None})
+    needs = [Need("write", f"{group.key}/{n}", Event("WRITE", f"{group.key}/{n}",
                                                         {**details, "versions": sorted(v)}))
              for n, v in sorted(written.items())]
     if not needs or mode == "overwrite":
-        needs.append(Need("write", group["key"], Event("WRITE", group["key"], details)))
+        needs.append(Need("write", group.key, Event("WRITE", group.key, details)))
     allow(session, check(session, ac, needs))
 
 
 # -- listings ----------------------------------------------------------------------------------
 
 
-def visible_groups(session: "Session", records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def visible_groups(session: "Session", records: Iterable[GroupRecord]) -> list[GroupRecord]:
     """The feature group records the principal may see (Flight GetTables, get_objects)."""
     ac = control(session)
-    return [r for r in records if ac.visible(r["key"])]
+    return [r for r in records if ac.visible(r.key)]
 
 
 def visible_paths(session: "Session", paths: Iterable[str]) -> list[str]:
@@ -263,19 +262,18 @@ def visible_paths(session: "Session", paths: Iterable[str]) -> list[str]:
     return [p for p in paths if ac.visible(p)]
 
 
-def visible_schema(session: "Session", group: dict[str, Any], schema: pa.Schema) -> pa.Schema:
+def visible_schema(session: "Session", group: GroupRecord, schema: pa.Schema) -> pa.Schema:
     """``schema`` (a group view's) without the feature columns the principal may not read."""
     ac = control(session)
     keep = [f for f in schema if _column_visible(ac, group, f.name)]
     return pa.schema(keep, metadata=schema.metadata)
 
 
-def _column_visible(ac: AccessControl, group: dict[str, Any], label: str) -> bool:
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    if label in group_columns:
+def _column_visible(ac: AccessControl, group: GroupRecord, label: str) -> bool:
+    if label in group.group_columns:
         return True
-    name, _, version = label.partition("@")
-    return feature_readable(ac, group["key"], name, version or None)
+    name, version = split_version(label)
+    return feature_readable(ac, group.key, name, version)
 
 
 def feature_readable(ac: AccessControl, group_key: str, name: str, version: str | None = None) -> bool:
@@ -284,17 +282,17 @@ def feature_readable(ac: AccessControl, group_key: str, name: str, version: str 
     if not ac.allows("read", f"{group_key}/{name}"):
         return False
     records = registry.versions(ac.catalog, group_key, name)
-    chosen = [r for r in records if r["version"] == version] if version else [registry.latest(records)]
-    return all(ac.allows("read", path) for record in chosen if record and record.get("derived_as") is not None
+    chosen = [r for r in records if r.version == version] if version else [registry.latest(records)]
+    return all(ac.allows("read", path) for record in chosen if record and record.derived_as is not None
                for path in upstream_paths(ac.catalog, record))
 
 
-def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
-    """A SHOW/DESCRIBE result without what the principal may not see: rows of hidden objects,
-    and lineage entries naming features it may not read (other results unchanged)."""
-    if table.num_rows and "upstream" in table.column_names:
-        table = _filter_lineage(control(session), table)
-    if not isinstance(statement, ast.Show) or table.num_rows == 0:
+def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of the core SHOW statements: rows of objects the principal may not
+    see are left out, and so are lineage entries naming features it may not read; a group's
+    feature count counts only the features it may read."""
+    table = readable_lineage(session, statement, table)
+    if table.num_rows == 0:
         return table
     ac = control(session)
     if statement.kind in ("features", "versions"):
@@ -314,11 +312,20 @@ def filter_result(session: "Session", statement: Any, table: pa.Table) -> pa.Tab
     return table
 
 
+def readable_lineage(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) naming
+    features the principal may not read are left out; the object itself was checked by the
+    statement's rule."""
+    if table.num_rows and "upstream" in table.column_names:
+        table = _filter_lineage(control(session), table)
+    return table
+
+
 def _key_readable(ac: AccessControl, key: str) -> bool:
     """A lineage entry (``[@]org/domain/project/group/feature[@vN]``) the principal may read."""
-    path, _, version = key.lstrip("@").partition("@")
+    path, version = split_version(key.lstrip("@"))
     group_key, _, name = path.rpartition("/")
-    return feature_readable(ac, group_key, name, version or None)
+    return feature_readable(ac, group_key, name, version)
 
 
 def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
@@ -327,9 +334,3 @@ def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
         index = table.column_names.index(column)
         table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
     return table
-
-
-def resolve_external(catalog: Any, path: Any, home_group: dict[str, Any]) -> dict[str, Any]:
-    """The group an ``@org/...`` path in a derived feature of ``home_group`` names, under a live
-    grant to ``home_group``'s organization (``PermissionDenied`` otherwise)."""
-    return grants.resolve_external(catalog, path, home_group["project"][0])

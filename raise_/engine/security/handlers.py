@@ -1,26 +1,26 @@
-"""Handlers for the security statements, registered in ``SECURITY_HANDLERS``.
+"""The security statement family (``FAMILY``): ACLs, principal groups, grants and the audit log.
 
 Same signature as ``raise_.engine.handlers``: ``handler(session, statement) -> pyarrow.Table``,
-run inside the statement's catalog transaction. Each handler makes sure its statement was
-authorized (``statements.authorize_statement``) before it acts, and listings show only what
-the principal may see. ``SECURITY_SCHEMAS`` gives each statement's result schema (for
-preparing a statement without running it).
+run inside the statement's catalog transaction after its rule (``security.rules``) allowed it.
+Listings show only what the principal may see: principal groups, grants and alerts through
+their listing filters here, audit entries and configurations as the handler reads them.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from grammar import security as sec
 from grammar.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from raise_.engine import results
-from raise_.engine.scope import group_of
-from raise_.engine.security import acl, grants, outbox, principals
+from raise_.engine.families import Family, Kind, Statement, acknowledged, checked_by_rule, filtered_by_handler
+from raise_.engine.resolve import group_of
+from raise_.engine.security import acl, grants, outbox, principals, rules
 from raise_.engine.security.authorize import control
-from raise_.engine.security.scope import apply_retention, current, log_of
-from raise_.engine.security.statements import authorize_statement, target_path
+from raise_.engine.security.audit_scope import apply_retention, log_of
+from raise_.engine.security.checks import needs_nothing, target_path
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -51,25 +51,6 @@ VERIFY_SCHEMA = pa.schema([
     ("chain", pa.string()), ("entries", pa.int64()), ("valid", pa.bool_()), ("problems", _LIST),
 ])
 
-Handler = Callable[["Session", Any], pa.Table]
-SECURITY_HANDLERS: dict[type, Handler] = {}
-SECURITY_SCHEMAS: dict[type, pa.Schema] = {}
-
-
-def handles(cls: type, schema: pa.Schema = results.DDL_SCHEMA) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        def guarded(session: "Session", statement: Any) -> pa.Table:
-            scope = current()
-            if scope is None or id(statement) not in scope.authorized:
-                authorize_statement(session, statement)
-            return fn(session, statement)
-        guarded.__doc__, guarded.__name__ = fn.__doc__, fn.__name__
-        SECURITY_HANDLERS[cls] = guarded
-        SECURITY_SCHEMAS[cls] = schema
-        return fn
-    return register
-
-
 def _actor(session: "Session") -> str:
     return principals.actor(session.principal)
 
@@ -84,7 +65,6 @@ def _existing(session: "Session", target: sec.Target) -> str:
 # -- ACLs --------------------------------------------------------------------------------------
 
 
-@handles(sec.SetAcl)
 def set_acl(session: "Session", s: sec.SetAcl) -> pa.Table:
     """Replace the ACL stored at one level."""
     if s.target.kind == "feature" and s.target.path.version:
@@ -95,7 +75,6 @@ def set_acl(session: "Session", s: sec.SetAcl) -> pa.Table:
     return results.ddl("SET ACL", path, 1)
 
 
-@handles(sec.ShowAcl, ACL_SCHEMA)
 def show_acl(session: "Session", s: sec.ShowAcl) -> pa.Table:
     """The stored ACL, the effective ACL, or the chain from the organization down."""
     path = _existing(session, s.target)
@@ -122,7 +101,6 @@ def _link_row(link: acl.Link) -> dict[str, Any]:
 # -- principals --------------------------------------------------------------------------------
 
 
-@handles(sec.CreatePrincipalGroup)
 def create_principal_group(session: "Session", s: sec.CreatePrincipalGroup) -> pa.Table:
     """Create a principal group owned by its creator."""
     principals.check_group_name(s.name)
@@ -141,7 +119,6 @@ def _pgroup(session: "Session", name: str) -> dict[str, Any]:
     return record
 
 
-@handles(sec.AlterPrincipalGroup)
 def alter_principal_group(session: "Session", s: sec.AlterPrincipalGroup) -> pa.Table:
     """Add or remove members; rows_affected counts the members that changed."""
     record = _pgroup(session, s.name)
@@ -156,7 +133,6 @@ def alter_principal_group(session: "Session", s: sec.AlterPrincipalGroup) -> pa.
     return results.ddl("ALTER PRINCIPAL GROUP", s.name, len(changed))
 
 
-@handles(sec.DropPrincipalGroup)
 def drop_principal_group(session: "Session", s: sec.DropPrincipalGroup) -> pa.Table:
     if principals.group(session.catalog, s.name) is None:
         if s.if_exists:
@@ -166,17 +142,18 @@ def drop_principal_group(session: "Session", s: sec.DropPrincipalGroup) -> pa.Ta
     return results.ddl("DROP PRINCIPAL GROUP", s.name, 1)
 
 
-@handles(sec.ShowPrincipalGroups, PRINCIPAL_GROUP_SCHEMA)
 def show_principal_groups(session: "Session", s: sec.ShowPrincipalGroups) -> pa.Table:
+    return results.rows(PRINCIPAL_GROUP_SCHEMA, principals.groups(session.catalog))
+
+
+def visible_principal_groups(session: "Session", s: sec.ShowPrincipalGroups, table: pa.Table) -> pa.Table:
     """The groups the principal belongs to, owns, or whose organization it administers."""
     ac = control(session)
-    rows = [r for r in principals.groups(session.catalog)
-            if ac.superuser or r["key"] in ac.identities or r.get("owner") in ac.identities
-            or (r.get("organization") and ac.allows("admin", r["organization"]))]
-    return results.rows(PRINCIPAL_GROUP_SCHEMA, rows)
+    keep = [ac.superuser or r["name"] in ac.identities or r["owner"] in ac.identities
+            or bool(r["organization"] and ac.allows("admin", r["organization"])) for r in table.to_pylist()]
+    return table.filter(pa.array(keep, pa.bool_()))
 
 
-@handles(sec.AlterPrincipal)
 def alter_principal(session: "Session", s: sec.AlterPrincipal) -> pa.Table:
     """Set the organization a principal belongs to (the organization must exist)."""
     if session.catalog.get("organization", s.organization) is None:
@@ -188,40 +165,38 @@ def alter_principal(session: "Session", s: sec.AlterPrincipal) -> pa.Table:
 # -- external grants ---------------------------------------------------------------------------
 
 
-@handles(sec.GrantAccess)
 def grant(session: "Session", s: sec.GrantAccess) -> pa.Table:
     group = group_of(session, s.group)
     grants.grant(session.catalog, group, s.organization, s.features, s.permission, s.expires, _actor(session))
-    return results.ddl("GRANT", group["key"], 1)
+    return results.ddl("GRANT", group.key, 1)
 
 
-@handles(sec.RevokeAccess)
 def revoke(session: "Session", s: sec.RevokeAccess) -> pa.Table:
     """Revoke live grants; rows_affected counts them (0 when there was none)."""
     group = group_of(session, s.group)
-    revoked = grants.revoke(session.catalog, group["key"], s.organization, s.permission, _actor(session))
-    return results.ddl("REVOKE", group["key"], len(revoked))
+    revoked = grants.revoke(session.catalog, group.key, s.organization, s.permission, _actor(session))
+    return results.ddl("REVOKE", group.key, len(revoked))
 
 
-@handles(sec.ShowGrants, GRANT_SCHEMA)
 def show_grants(session: "Session", s: sec.ShowGrants) -> pa.Table:
-    """Grants on groups the principal administers, and grants its organization received."""
-    ac = control(session)
     records = grants.of_group(session.catalog, group_of(session, s.group)["key"]) if s.group else \
         grants.every(session.catalog)
-    rows = []
-    for record in records:
-        if s.organization is not None and record["organization"] != s.organization:
-            continue
-        if ac.allows("admin", record["group"]) or (ac.organization and record["organization"] == ac.organization):
-            rows.append({**record, "status": grants.status(record)})
+    rows = [{**r, "status": grants.status(r)} for r in records
+            if s.organization is None or r["organization"] == s.organization]
     return results.rows(GRANT_SCHEMA, rows)
+
+
+def visible_grants(session: "Session", s: sec.ShowGrants, table: pa.Table) -> pa.Table:
+    """Grants on groups the principal administers, and grants its organization received."""
+    ac = control(session)
+    keep = [ac.allows("admin", r["group"]) or bool(ac.organization and r["organization"] == ac.organization)
+            for r in table.select(["group", "organization"]).to_pylist()]
+    return table.filter(pa.array(keep, pa.bool_()))
 
 
 # -- audit -------------------------------------------------------------------------------------
 
 
-@handles(sec.ShowAudit, outbox.ENTRY_SCHEMA)
 def show_audit(session: "Session", s: sec.ShowAudit) -> pa.Table:
     """Audit entries the principal may see, in id order (``AFTER id`` pages through)."""
     ac = control(session)
@@ -238,7 +213,6 @@ def _org(session: "Session", given: str | None) -> str:
     return org
 
 
-@handles(sec.SetAuditConfig)
 def set_audit_config(session: "Session", s: sec.SetAuditConfig) -> pa.Table:
     """Change an organization's retention, immutability or archive destination; retention
     applies at once."""
@@ -250,7 +224,6 @@ def set_audit_config(session: "Session", s: sec.SetAuditConfig) -> pa.Table:
     return results.ddl("SET AUDIT CONFIG", org, 1)
 
 
-@handles(sec.ShowAuditConfig, AUDIT_CONFIG_SCHEMA)
 def show_audit_config(session: "Session", s: sec.ShowAuditConfig) -> pa.Table:
     ac = control(session)
     log = log_of(session)
@@ -262,7 +235,6 @@ def show_audit_config(session: "Session", s: sec.ShowAuditConfig) -> pa.Table:
     return results.rows(AUDIT_CONFIG_SCHEMA, [asdict(c) for c in configs])
 
 
-@handles(sec.CreateAuditAlert)
 def create_audit_alert(session: "Session", s: sec.CreateAuditAlert) -> pa.Table:
     """An alert owned by its creator; it fires only for entries its owner may see."""
     for address in s.notify:
@@ -271,7 +243,6 @@ def create_audit_alert(session: "Session", s: sec.CreateAuditAlert) -> pa.Table:
     return results.ddl("CREATE AUDIT ALERT", s.name, 1)
 
 
-@handles(sec.DropAuditAlert)
 def drop_audit_alert(session: "Session", s: sec.DropAuditAlert) -> pa.Table:
     log = log_of(session)
     alert = next((a for a in log.alerts() if a["name"] == s.name), None)
@@ -285,20 +256,24 @@ def drop_audit_alert(session: "Session", s: sec.DropAuditAlert) -> pa.Table:
     return results.ddl("DROP AUDIT ALERT", s.name, 1)
 
 
-@handles(sec.ShowAuditAlerts, ALERT_SCHEMA)
 def show_audit_alerts(session: "Session", s: sec.ShowAuditAlerts) -> pa.Table:
-    """The principal's own alerts (root: all); ``filter`` is the clause text of SHOW AUDIT."""
-    superuser = principals.is_superuser(session.principal)
-    rows = [{**a, "filter": _filter_text(a["filter"])} for a in log_of(session).alerts()
-            if superuser or a["owner"] == _actor(session)]
+    """Audit alerts; ``filter`` is the clause text of SHOW AUDIT."""
+    rows = [{**a, "filter": _filter_text(a["filter"])} for a in log_of(session).alerts()]
     return results.rows(ALERT_SCHEMA, rows)
+
+
+def own_alerts(session: "Session", s: sec.ShowAuditAlerts, table: pa.Table) -> pa.Table:
+    """The principal's own alerts (root: all)."""
+    if principals.is_superuser(session.principal):
+        return table
+    actor = _actor(session)
+    return table.filter(pa.array([o == actor for o in table.column("owner").to_pylist()], pa.bool_()))
 
 
 def _filter_text(chosen: sec.AuditFilter) -> str:
     return sec.render_security_statement(sec.ShowAudit(filter=chosen)).removeprefix("SHOW AUDIT").strip()
 
 
-@handles(sec.ExportAudit)
 def export_audit(session: "Session", s: sec.ExportAudit) -> pa.Table:
     """Write the entries the principal may see to a file; ``object`` names the file written."""
     ac = control(session)
@@ -307,7 +282,6 @@ def export_audit(session: "Session", s: sec.ExportAudit) -> pa.Table:
     return results.ddl("EXPORT AUDIT", written, len(entries))
 
 
-@handles(sec.VerifyAudit, VERIFY_SCHEMA)
 def verify_audit(session: "Session", s: sec.VerifyAudit) -> pa.Table:
     """Check the hash chains the principal administers (root: all)."""
     ac = control(session)
@@ -315,3 +289,44 @@ def verify_audit(session: "Session", s: sec.VerifyAudit) -> pa.Table:
     if s.organization is None and not ac.superuser:
         reports = [r for r in reports if r.chain and ac.allows("admin", r.chain)]
     return results.rows(VERIFY_SCHEMA, [{**asdict(r), "problems": list(r.problems)} for r in reports])
+
+
+def _ddl(handler, rule) -> Statement:
+    return Statement(handler=handler, rule=rule, schema=results.DDL_SCHEMA, listing=acknowledged)
+
+
+FAMILY = Family(
+    name="security",
+    statements={
+        sec.SetAcl: _ddl(set_acl, rules.set_acl),
+        sec.ShowAcl: Statement(handler=show_acl, rule=rules.show_acl, schema=ACL_SCHEMA, listing=checked_by_rule),
+        sec.CreatePrincipalGroup: _ddl(create_principal_group, rules.create_principal_group),
+        sec.AlterPrincipalGroup: _ddl(alter_principal_group, rules.alter_principal_group),
+        sec.DropPrincipalGroup: _ddl(drop_principal_group, rules.drop_principal_group),
+        sec.ShowPrincipalGroups: Statement(handler=show_principal_groups, rule=needs_nothing,
+                                           schema=PRINCIPAL_GROUP_SCHEMA, listing=visible_principal_groups),
+        sec.AlterPrincipal: _ddl(alter_principal, rules.alter_principal),
+        sec.GrantAccess: _ddl(grant, rules.grant),
+        sec.RevokeAccess: _ddl(revoke, rules.revoke),
+        sec.ShowGrants: Statement(handler=show_grants, rule=needs_nothing, schema=GRANT_SCHEMA,
+                                  listing=visible_grants),
+        sec.ShowAudit: Statement(handler=show_audit, rule=needs_nothing, schema=outbox.ENTRY_SCHEMA,
+                                 listing=filtered_by_handler),
+        sec.SetAuditConfig: _ddl(set_audit_config, rules.set_audit_config),
+        sec.ShowAuditConfig: Statement(handler=show_audit_config, rule=rules.show_audit_config,
+                                       schema=AUDIT_CONFIG_SCHEMA, listing=filtered_by_handler),
+        # An alert fires only for entries its owner may see; only the owner (or root) drops it.
+        sec.CreateAuditAlert: _ddl(create_audit_alert, needs_nothing),
+        sec.DropAuditAlert: _ddl(drop_audit_alert, needs_nothing),
+        sec.ShowAuditAlerts: Statement(handler=show_audit_alerts, rule=needs_nothing, schema=ALERT_SCHEMA,
+                                       listing=own_alerts),
+        # Writes only the entries the principal may see.
+        sec.ExportAudit: _ddl(export_audit, needs_nothing),
+        sec.VerifyAudit: Statement(handler=verify_audit, rule=rules.verify_audit, schema=VERIFY_SCHEMA,
+                                   listing=filtered_by_handler),
+    },
+    kinds=(
+        Kind(name=acl.KIND), Kind(name=acl.CREATOR_KIND), Kind(name=grants.KIND),
+        Kind(name=principals.GROUP_KIND), Kind(name=principals.PRINCIPAL_KIND),
+    ),
+)

@@ -1,0 +1,168 @@
+"""Statement families: what each one declares, and the dispatch tables built from them.
+
+A family (core, models, security, and every later subsystem) declares in its own module, next
+to its handlers, one ``Family`` value: for each statement class its handler, authorization
+rule, result schema and listing filter; the catalog kinds it owns (and what a namespace DROP
+does with them); and its query hooks (SQL functions and rewrites). ``FAMILIES`` names those
+modules, as ``grammar.extensions.FAMILIES`` names the grammar side: adding a family is one
+line here. The engine looks every statement up in ``statement(cls)``; a class no family
+declares is refused, never run unchecked.
+
+>>> from grammar import ast
+>>> statement(ast.Use).rule is not None
+True
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import pyarrow as pa
+
+from grammar.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from datafusion import SessionContext
+
+    from raise_.engine.session import Session
+
+#: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
+FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers")
+
+Handler = Callable[["Session", Any], pa.Table]
+#: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
+#: (``security.authorize.Need``) and the audit events it performs.
+Rule = Callable[["Session", Any, Any], tuple[list, list]]
+#: ``listing(session, statement, result) -> result`` without what the principal may not see.
+Listing = Callable[["Session", Any, pa.Table], pa.Table]
+#: ``hook(ctx, session) -> rewrite or None``: registers SQL functions in a query's DataFusion
+#: context; a returned ``rewrite(sql) -> sql`` is applied to the query text before planning.
+QueryHook = Callable[["SessionContext", "Session"], Callable[[str], str] | None]
+
+
+def acknowledged(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
+    """The listing of a statement that returns only its acknowledgement (what it changed, which
+    its rule authorized): nothing to take away."""
+    return result
+
+
+def checked_by_rule(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
+    """The listing of a statement whose rule already requires the right to see everything it
+    returns (DESCRIBE of one object, an organization admin's report)."""
+    return result
+
+
+def filtered_by_handler(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
+    """The listing of a statement whose handler can only select what the principal may see
+    while it reads (audit entries paged by id after the visibility check)."""
+    return result
+
+
+class FamilyError(Exception):
+    """A family declaration is incomplete or contradicts another (a programming error)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Statement:
+    """How the engine runs one statement class. Every field is required: there is no default
+    rule or filter, so a forgotten one is an error when the family loads."""
+
+    handler: Handler
+    rule: Rule
+    schema: pa.Schema | Callable[[Any], pa.Schema]
+    listing: Listing
+
+    def __post_init__(self) -> None:
+        for name in ("handler", "rule", "listing"):
+            if not callable(getattr(self, name)):
+                raise FamilyError(f"{name} must be callable, got {getattr(self, name)!r}")
+        if not isinstance(self.schema, pa.Schema) and not callable(self.schema):
+            raise FamilyError(f"schema must be a pyarrow.Schema or a function, got {self.schema!r}")
+
+    def result_schema(self, statement: Any) -> pa.Schema:
+        return self.schema if isinstance(self.schema, pa.Schema) else self.schema(statement)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kind:
+    """A kind of catalog object a family owns.
+
+    ``within``: the namespace level its keys live under (``"project"``: ``org/domain/project/x``),
+    or None for objects outside the namespace tree (principals, ACL records). ``drop``: how a
+    ``DROP ... CASCADE`` of an enclosing namespace removes one record (a namespace with such
+    records is not empty, so a DROP without CASCADE is refused).
+    """
+
+    name: str
+    within: str | None = None
+    drop: Callable[["Session", dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.within is None) != (self.drop is None):
+            raise FamilyError(f"kind {self.name!r}: a kind inside a namespace says how a DROP removes it")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Family:
+    """Everything the engine needs to know about one family of statements."""
+
+    name: str
+    statements: Mapping[type, Statement]
+    kinds: tuple[Kind, ...] = ()
+    query_hooks: tuple[QueryHook, ...] = ()
+    doc: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """The dispatch tables of every loaded family."""
+
+    families: tuple[Family, ...]
+    statements: Mapping[type, Statement]
+    kinds: tuple[Kind, ...]
+    query_hooks: tuple[QueryHook, ...]
+
+
+def build(families: tuple[Family, ...]) -> Registry:
+    """Dispatch tables from ``families``; a statement class or kind declared twice is an error."""
+    statements: dict[type, Statement] = {}
+    kinds: dict[str, Kind] = {}
+    for family in families:
+        for cls, entry in family.statements.items():
+            if not isinstance(entry, Statement):
+                raise FamilyError(f"{family.name}: {cls.__name__} is declared with {entry!r}, not a Statement")
+            if cls in statements:
+                raise FamilyError(f"{family.name}: {cls.__name__} is declared by two families")
+            statements[cls] = entry
+        for kind in family.kinds:
+            if kind.name in kinds:
+                raise FamilyError(f"{family.name}: catalog kind {kind.name!r} is declared by two families")
+            kinds[kind.name] = kind
+    hooks = tuple(hook for family in families for hook in family.query_hooks)
+    return Registry(tuple(families), statements, tuple(kinds.values()), hooks)
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    """The families of ``FAMILIES``, loaded once per process."""
+    return build(tuple(importlib.import_module(name).FAMILY for name in FAMILIES))
+
+
+def statement(cls: type) -> Statement:
+    """How to run ``cls``; a class no family declares is refused (it has no rule to check)."""
+    found = registry().statements.get(cls)
+    if found is None:
+        raise PermissionDenied(f"{cls.__name__} statements are not registered with the engine, so they "
+                               "cannot be authorized; refusing to run one", code="RAISE-P010",
+                               name=cls.__name__)
+    return found
+
+
+def kinds() -> tuple[Kind, ...]:
+    return registry().kinds
+
+
+def query_hooks() -> tuple[QueryHook, ...]:
+    return registry().query_hooks
