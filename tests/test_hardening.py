@@ -295,6 +295,15 @@ def test_values_convert_only_where_sql_does_implicitly(store, column, value):
     assert _rows(store) == [(1, 10), (2, 20)]
 
 
+def test_queries_compare_parameters_only_where_sql_does(store):
+    for sql, value in [("SELECT user_id FROM users WHERE event_time > $1", 12345),
+                       ("SELECT user_id FROM users WHERE clicks = $1", True)]:
+        with pytest.raises(TypeMismatch) as refused:
+            store.execute(sql, [value])
+        assert (refused.value.code, refused.value.name) == ("RAISE-V028", "$1")
+    assert store.execute("SELECT user_id FROM users WHERE clicks = $1", [10.0]).to_pylist() == [{"user_id": 1}]
+
+
 def test_the_implicit_conversions_sql_makes_still_apply(store):
     store.execute("INSERT INTO users (user_id, clicks, event_time, seen) VALUES ($1, $2, $3, $4)",
                   [3, "30", "2026-01-02 03:04:05", dt.date(2026, 1, 2)])
