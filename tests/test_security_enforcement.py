@@ -358,9 +358,12 @@ INJECTIONS = {
     "statement after a query": 'SELECT user_id FROM "user-signals"; DROP FEATURE GROUP items CASCADE',
     "description": "ALTER FEATURE \"user-signals\".click_count SET DESCRIPTION 'x''; DROP FEATURE GROUP items; --'",
     "tags": "ALTER FEATURE \"user-signals\".click_count SET TAGS ('a'', ''b'); SET ACL ON PROJECT acme/ml/rec ADMINS ('bob@acme.com')",
+    "comment": 'SELECT user_id FROM "user-signals" -- ; SELECT secret FROM "user-signals"\n WHERE secret > 0',
+}
+#: Injections through a quoted name: the name rule refuses them before authorization.
+NAME_INJECTIONS = {
     "quoted name": 'DROP FEATURE "user-signals"."click_count"" CASCADE; DROP FEATURE GROUP items; --"',
     "acl target name": "SET ACL ON FEATURE GROUP \"items\"\" READERS ('bob@acme.com'); --\" READERS ('x')",
-    "comment": 'SELECT user_id FROM "user-signals" -- ; SELECT secret FROM "user-signals"\n WHERE secret > 0',
     "grant target": "GRANT READ ON FEATURE GROUP \"items\"\" (*) TO ORGANIZATION evil; --\" (*) TO ORGANIZATION evil",
 }
 
@@ -369,6 +372,15 @@ INJECTIONS = {
 def test_injection_attempts_are_denied_and_change_nothing(store, sql):
     before = snapshot(store)
     assert_denied(store, BOB, lambda s: s.execute(sql))
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("sql", NAME_INJECTIONS.values(), ids=NAME_INJECTIONS.keys())
+def test_injection_through_names_is_refused_by_the_name_rule(store, sql):
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as refused:
+        session(store, BOB).execute(sql)
+    assert refused.value.code == "RAISE-V002" and '"' in refused.value.name
     assert snapshot(store) == before
 
 

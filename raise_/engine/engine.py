@@ -29,7 +29,8 @@ class Engine:
     ``memory_limit`` bounds each query (operators spill to ``home/spill`` beyond it);
     ``cache_bytes`` (default ``$RAISE_CACHE_BYTES`` or 1 GiB; 0 turns it off) keeps decoded
     feature tables in memory between queries (see ``cache``); ``target_partitions`` caps how
-    many partitions DataFusion runs a query in (default: one per core).
+    many partitions DataFusion runs a query in (default: one per core); ``statement_timeout``
+    (seconds) cancels a query that runs longer (see ``limits``; sessions may only lower it).
 
     >>> engine = Engine("/tmp/store")                          # doctest: +SKIP
     >>> engine.execute("SHOW ORGANIZATIONS").num_rows         # doctest: +SKIP
@@ -46,6 +47,7 @@ class Engine:
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_bytes: int | None = None,
         target_partitions: int | None = None,
+        statement_timeout: float | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,7 @@ class Engine:
         self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
         self.views = ViewCache(self.catalog)
         self.target_partitions = target_partitions
+        self.statement_timeout = statement_timeout or None
 
     def __repr__(self) -> str:
         return f"Engine(home={str(self.home)!r})"

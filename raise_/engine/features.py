@@ -28,7 +28,7 @@ _MUTABLE = ("description", "tags", "owner", "nullable", "default", "validation")
 def create_feature(session: "Session", stmt: ast.CreateFeature) -> pa.Table:
     catalog = session.catalog
     group = group_of(session, stmt.feature.group)
-    name = names.check_name(stmt.feature.name, "feature")
+    name = stmt.feature.name
     if name in group.group_columns:
         raise AlreadyExists(f"{name!r} is a key or event-time column of {group.name!r}", name=name)
     dtype = str(parse_dtype(stmt.dtype))
@@ -184,7 +184,7 @@ def validate_feature(session: "Session", stmt: ast.ValidateFeature) -> pa.Table:
     """The checks CREATE FEATURE would run, as one row; nothing is created."""
     create = stmt.statement
     group = group_of(session, create.feature.group)
-    name = names.check_name(create.feature.name, "feature")
+    name = create.feature.name
     dtype = str(parse_dtype(create.dtype))
     issues = lambda items: [asdict(i) for i in items]  # noqa: E731
     if create.derived_as is None:

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 def use(session: "Session", stmt: ast.Use) -> pa.Table:
     path = names.complete_path(stmt.path, session.project, 3) if len(stmt.path) < 3 else stmt.path
-    for name in path:
-        names.check_name(name, "namespace")
     session.project = tuple(path)
     return results.ddl("USE", names.join(*path))
 
@@ -49,7 +47,6 @@ def create_namespace(session: "Session", stmt: ast.CreateNamespace) -> pa.Table:
 def create_feature_group(session: "Session", stmt: ast.CreateFeatureGroup) -> pa.Table:
     catalog = session.catalog
     project = project_of(session, stmt.group.project)
-    names.check_name(stmt.group.name, "feature group")
     key = names.join(*project, stmt.group.name)
     if catalog.get("group", key) is not None:
         if stmt.if_not_exists:
@@ -76,7 +73,6 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
     fields: list[pa.Field] = []
     seen: set[str] = set()
     for column in stmt.keys:
-        names.check_name(column.name, "key column")
         dtype = parse_dtype(column.dtype)
         if dtype.kind not in ("primitive", "string") or dtype.element in ("float16", "float32", "float64"):
             raise ValidationError(
@@ -86,7 +82,6 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
         fields.append(pa.field(column.name, storage_arrow(dtype), nullable=False))
         seen.add(column.name)
     if stmt.timestamp:
-        names.check_name(stmt.timestamp, "timestamp column")
         if stmt.timestamp in seen:
             raise ValidationError(f"column {stmt.timestamp!r} is declared twice", code="RAISE-V052",
                                   name=stmt.timestamp)

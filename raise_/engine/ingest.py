@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.dtypes import DType, parse_dtype
+from grammar.dtypes import DType, parse_dtype, stored_dtype
 from grammar.errors import TypeMismatch, ValidationError
-from raise_.engine import registry
+from raise_.engine import conversions, registry
 from raise_.engine.catalog import Catalog
 from raise_.types import storage_arrow
 
@@ -89,9 +89,10 @@ def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DT
         out[group.timestamp] = (group.timestamp, parse_dtype("timestamp"), True, None)
     current = registry.current_features(catalog, group.key)
     for record in registry.versions(catalog, group.key):
-        if record.derived_as is not None or record.status == "archived":
+        dtype = stored_dtype(record.dtype)
+        if record.derived_as is not None or record.status == "archived" or dtype is None:
             continue
-        target = (record.column, parse_dtype(record.dtype), record.nullable, record.default)
+        target = (record.column, dtype, record.nullable, record.default)
         out[f"{record.name}@{record.version}"] = target
         if current[record.name].key == record.key:
             out[record.name] = target
@@ -104,6 +105,7 @@ def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -
                            code="RAISE-V025", name=name)
     target = storage_arrow(dtype)
     source = values.type
+    conversions.check_implicit(source, dtype, name)
     if pa.types.is_fixed_size_list(source) and dtype.kind == "embedding" and source.list_size != dtype.size:
         raise TypeMismatch(f"column {name!r} has {source.list_size}-dim vectors; {dtype} needs {dtype.size}",
                            code="RAISE-V026", name=name)

@@ -18,9 +18,9 @@ from datafusion import SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 import udfs
-from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
-from grammar.dtypes import parse_dtype
-from raise_.engine import families, registry, security, sql_tree
+from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
+from grammar.dtypes import stored_dtype
+from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
 from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 
@@ -40,6 +40,7 @@ class QueryContext:
 
     def __init__(self, session: "Session", sql: str | None = None) -> None:
         self.session = session
+        self.deadline = limits.deadline(session)
         self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
         session.engine.register_functions(self.ctx)
         self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
@@ -134,8 +135,8 @@ class QueryContext:
         """Physical column -> Arrow type of the group's stored embedding features."""
         out = {}
         for record in registry.versions(self.session.catalog, group.key):
-            dtype = parse_dtype(record.dtype)
-            if record.column and dtype.kind == "embedding" and dtype.element != "float16":
+            dtype = stored_dtype(record.dtype)
+            if dtype and record.column and dtype.kind == "embedding" and dtype.element != "float16":
                 out[record.column] = to_arrow(dtype)
         return out
 
@@ -148,13 +149,15 @@ class QueryContext:
         views = self.session.engine.views
         view = views.view(group, self.stored_columns, pinned=self.pinned)
         try:
-            frame = self.ctx.sql(view.sql)
+            frame = self._plan(view.sql)
+        except StatementTimeout:
+            raise
         except Exception as error:  # one bad derived expression must not hide the whole group
             fallback = views.view(group, self.stored_columns, derived=False, pinned=self.pinned)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             try:
-                frame = self.ctx.sql(fallback.sql)
+                frame = self._plan(fallback.sql)
             except Exception as failure:
                 raise self.translate(failure, fallback.sql) from None
             view = fallback
@@ -185,29 +188,45 @@ class QueryContext:
 
         view = group_view(self.session.catalog, group, stored, table=hidden, pinned=self.pinned)
         alias = f"__raise_asof_{group.id}_{number}"
-        self.ctx.register_view(alias, self.ctx.sql(view.sql))
+        self.ctx.register_view(alias, self._plan(view.sql))
         return f'"{alias}"'
 
     # -- running ---------------------------------------------------------------------------
 
-    def dataframe(self, sql: str, params: Sequence[Any] | None = None):
-        values = {str(i + 1): v for i, v in enumerate(params or ())}
+    def _plan(self, sql: str):
+        """``ctx.sql`` on a large stack, within the statement's deadline (``limits``)."""
+        return limits.planned(self.ctx.sql, sql, deadline=self.deadline)
+
+    def _optimized(self, sql: str, values: dict[str, Any] | None):
+        """A user's query planned and optimized: optimizing now reports the plan's errors (types,
+        LIMIT) as the user's mistakes instead of failing later in authorization."""
+        df = self.ctx.sql_with_options(sql, _OPTIONS, param_values=values)
+        df.optimized_logical_plan()
+        return df
+
+    def dataframe(self, sql: str, params: Sequence[Any] | None = None, *, bound: bool = True):
+        """Plan ``sql`` with ``params`` for its ``$n`` placeholders (``bound=False``: planning a
+        prepared statement whose values come later)."""
+        values = parameters.values(sql, params) if bound else None
         try:
             text = sql
             for rewrite in self.rewrites:
                 text = rewrite(text)
             text = constant_vectors(self._snapshots(text))
-            return self.ctx.sql_with_options(text, _OPTIONS, param_values=values or None)
+            return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
-            raise self.translate(error, sql) from None
+            raise self.translate(error, sql, params) from None
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:
-            return df.to_arrow_table()
+            with limits.cancellable(self.deadline):
+                return df.to_arrow_table()
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
 
@@ -216,25 +235,39 @@ class QueryContext:
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:
-            reader = pa.RecordBatchReader.from_stream(df)
+            with limits.cancellable(self.deadline):
+                reader = pa.RecordBatchReader.from_stream(df)
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
         return ResultStream(reader.schema, self._batches(reader, sql))
 
     def _batches(self, reader: pa.RecordBatchReader, sql: str) -> Iterator[pa.RecordBatch]:
+        """The batches, each computed within the deadline; the reader is closed on any end, so
+        an abandoned or cancelled query stops and frees what it holds."""
         try:
-            yield from reader
+            while True:
+                with limits.cancellable(self.deadline):
+                    batch = reader.read_next_batch()
+                yield batch
+        except StopIteration:
+            return
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
+        finally:
+            reader.close()
 
     def schema(self, sql: str) -> pa.Schema:
-        df = self.dataframe(sql)
+        df = self.dataframe(sql, bound=False)
         security.authorize_query(self.session, df, self, audit_reads=False)
         return df.schema()
 
-    def translate(self, error: Exception, sql: str) -> RaiseError:
+    def translate(self, error: Exception, sql: str, params: Sequence[Any] | None = None) -> RaiseError:
         """A DataFusion error as the RaiseError a user can act on."""
-        raised = udfs.from_datafusion(error)
+        raised = udfs.from_datafusion(error) or sql_errors.user_error(str(error), sql, params)
         if raised is not None:
             return raised
         text = str(error)

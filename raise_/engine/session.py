@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import families, ingest, names, registry, results, security
+from raise_.engine import families, ingest, limits, names, registry, results, security
 from raise_.engine.query import QueryContext, ResultStream
 from raise_.engine.sql_tree import InsertTarget, insert_target
 
@@ -45,6 +45,8 @@ class Session:
         # The organization the session was opened on (default: its project's); USE keeps it.
         self.organization = organization or (self.project[0] if self.project else None)
         self._depth = 0
+        #: ``SET statement_timeout`` (seconds; None: the engine's), see ``limits``.
+        self.statement_timeout: float | None = None
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
 
@@ -126,10 +128,13 @@ class Session:
                 if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
                     raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
                                           code="RAISE-V006")
+                if (setting := limits.setting(statement.sql)) is not None:
+                    return limits.apply_setting(self, setting)
                 target = insert_target(statement.sql)
                 if target is not None:
                     return self._insert(statement.sql, target, params)
                 return self.query_context(statement.sql).run(statement.sql, params)
+            names.check_statement(statement)
             entry = families.statement(type(statement))
 
             def work() -> pa.Table:
@@ -203,9 +208,7 @@ class Session:
         return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
-        project, _, group = name.rpartition("/") if "/" in name else ("", "", name)
-        path = names.complete_path(tuple(project.split("/")) if project else (), self.project, 3)
-        return registry.group(self.catalog, path, group)
+        return registry.group(self.catalog, *names.group_path(name, self.project))
 
     def query_context(self, sql: str | None = None) -> QueryContext:
         """A DataFusion context holding the feature groups ``sql`` names."""

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
+from grammar import limits
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
 from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, compile_expression, parse_expression
@@ -174,7 +175,11 @@ class _Compiler:
             widen = dtype.kind == "primitive" and dtype.element in FLOATS
             parsed = parse_expression(record["derived_as"])
             text = compile_expression(parsed, lambda p: self.reference(p, group, alias, widen))
+            # derived features inline the features they name: the sum may pass the limits
+            limits.check(text, f"expression of {record['name']!r} with the features it names inlined")
             return cast_to(exp.Paren(this=sqlglot.parse_one(text, read=_DIALECT)), dtype)
+        except RecursionError:
+            raise limits.too_deep(f"expression of {record['name']!r}") from None
         finally:
             self.stack.pop()
 

@@ -16,7 +16,6 @@ from grammar import security as sec
 from grammar.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from raise_.engine import results
 from raise_.engine.families import Family, Kind, Statement, acknowledged, checked_by_rule, filtered_by_handler
-from raise_.engine.names import check_name
 from raise_.engine.resolve import group_of
 from raise_.engine.security import acl, grants, outbox, principals, rules
 from raise_.engine.security.authorize import control
@@ -168,7 +167,6 @@ def alter_principal(session: "Session", s: sec.AlterPrincipal) -> pa.Table:
 
 def grant(session: "Session", s: sec.GrantAccess) -> pa.Table:
     group = group_of(session, s.group)
-    check_name(s.organization, "organization")
     grants.grant(session.catalog, group, s.organization, s.features, s.permission, s.expires, _actor(session))
     return results.ddl("GRANT", group.key, 1)
 
