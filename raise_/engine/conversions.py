@@ -13,6 +13,7 @@ bytes             bytes, strings
 timestamp         timestamps, dates, strings in ISO 8601
 date              dates, timestamps at midnight, strings in ISO 8601
 embeddings, lists lists or fixed-size lists of numbers (the rules for numbers, per element)
+string[]          lists of strings
 struct, blob_ref  structs (by field name)
 ================  ==========================================================================
 
@@ -73,7 +74,8 @@ def check_implicit(source: pa.DataType, dtype: DType, name: str) -> None:
     fits = kind == "null" or kind in _ACCEPTS[wanted]
     if fits and wanted == "list":
         element = family(source.value_type)
-        fits = element == "null" or element in _NUMBERS - {"string"}
+        accepted = {"string"} if dtype.element == "string" else _NUMBERS - {"string"}
+        fits = element == "null" or element in accepted
     if not fits:
         raise TypeMismatch(
             f"column {name!r} holds {source} values, which do not convert to {dtype} without a CAST "
