@@ -23,6 +23,7 @@ from grammar.dtypes import parse_dtype
 from raise_.engine import families, registry, security, sql_tree
 from raise_.types import to_arrow
 from raise_.engine.views import GroupView, group_view, hidden_table
+from raise_.serving import asof
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -47,6 +48,9 @@ class QueryContext:
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
         self._catalogs: dict[str, Catalog] = {}
+        #: Tables registered with rows whose reads were authorized on their own (as-of join
+        #: results, the session's temporary tables): the query's check lets them through.
+        self.checked: set[str] = set()
         if sql is not None:
             self._register_named_in(sql)
 
@@ -56,6 +60,10 @@ class QueryContext:
         Only groups whose name occurs in the text are opened, so a query costs no more in a
         big store than in a small one."""
         text = sql.lower()
+        for name, table in self.session.temporary.items():
+            if name.lower() in text:
+                self.ctx.register_record_batches(name, [table.to_batches() or [pa.record_batch([], schema=table.schema)]])
+                self.checked.add(name)
         for group in self.session.catalog.list("group"):
             if group["name"].lower() not in text:
                 continue
@@ -195,6 +203,7 @@ class QueryContext:
             text = sql
             for rewrite in self.rewrites:
                 text = rewrite(text)
+            text = asof.rewrite(self, text)
             text = constant_vectors(self._snapshots(text))
             return self.ctx.sql_with_options(text, _OPTIONS, param_values=values or None)
         except RaiseError:

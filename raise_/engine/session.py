@@ -18,6 +18,7 @@ from grammar.errors import ValidationError
 from raise_.engine import families, ingest, names, registry, results, security
 from raise_.engine.query import QueryContext, ResultStream
 from raise_.engine.sql_tree import InsertTarget, insert_target
+from raise_.serving import tables as serving_tables
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
@@ -44,6 +45,9 @@ class Session:
         self._depth = 0
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
+        #: Temporary tables (entity rows for a training set): this session's own rows, read by
+        #: name in its queries and gone with it.
+        self.temporary: dict[str, pa.Table] = {}
 
     def __repr__(self) -> str:
         project = names.join(*self.project) if self.project else "-"
@@ -171,6 +175,13 @@ class Session:
             physical = ingest.physical_table(self.catalog, record, table, mode)
             return self.engine.storage.write(record["uri"], physical, mode,
                                              tuple(k["name"] for k in record["keys"]))
+
+    def create_temporary(self, name: str, data: Any) -> int:
+        """Hold ``data`` as the temporary table ``name`` (replacing one of that name); rows held."""
+        return serving_tables.create_temporary(self, name, _as_table(data))
+
+    def drop_temporary(self, name: str) -> None:
+        self.temporary.pop(name, None)
 
     def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
         group, columns, source = target.group, target.columns, target.source
