@@ -1,9 +1,9 @@
 """Point-in-time correct training sets: ``FeatureStore.get_training_data`` compiled to an
 ``ASOF LEFT JOIN`` per feature group.
 
-The entity rows (keys, a timestamp, labels...) go to the engine as the session's temporary
-table ``__raise_entities`` (or stay a SQL query), and the call becomes one Raise SQL query
-any SQL client could send:
+The entity rows (keys, a timestamp, labels...; a SQL query's result) go to the engine as the
+session's temporary table ``__raise_entities``, and the call becomes one Raise SQL query any
+SQL client could send:
 
     SELECT e."user_id", e."event_time", e."label", g1."click_count" AS "click_count"
     FROM "__raise_entities" AS e
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
-from grammar.errors import RaiseSyntaxError, TypeMismatch, Unsupported, ValidationError
+from grammar.errors import TypeMismatch, Unsupported, ValidationError
 from raise_.sdk import compile as sql
 from raise_.sdk.data import _arrow, column_names
 from raise_.sdk.feature import Feature, FeatureInfo, describe
@@ -119,7 +118,7 @@ def _check_entities(schema: pa.Schema, groups: dict[tuple, GroupInfo], timestamp
 
 def training_query(entity_columns: Sequence[str], requested: list[_Requested], groups: dict[tuple, GroupInfo],
                    timestamp_column: str, ttl: dt.timedelta | None, inclusive: bool,
-                   source: exp.Expression, context: tuple[str, ...], ordered: bool) -> exp.Select:
+                   source: exp.Expression, context: tuple[str, ...]) -> exp.Select:
     """The ASOF LEFT JOIN query of a training set (``source``: the entity relation)."""
     aliases = {key: f"g{i + 1}" for i, key in enumerate(groups)}
     names = [r.label for r in requested]
@@ -143,21 +142,7 @@ def training_query(entity_columns: Sequence[str], requested: list[_Requested], g
         query = query.join(exp.alias_(_table(key, context), alias, table=True), on=exp.and_(*on),
                            join_type="left", join_alias=None)
         query.args["joins"][-1].set("method", "ASOF")
-    if ordered:
-        query = query.order_by(exp.column(ROW, table="e", quoted=True))
-    return query
-
-
-def _entity_query(text: str) -> exp.Expression:
-    try:
-        tree = sqlglot.parse_one(text, read="duckdb")
-    except sqlglot.errors.SqlglotError as error:
-        raise RaiseSyntaxError(f"entity query does not parse: {error}", code="RAISE-S001", name=text,
-                               line=1, column=1) from None
-    if not isinstance(tree, exp.Query):
-        raise ValidationError(f"entities given as text must be a SELECT query, got {text!r}",
-                              code="RAISE-V177", name=text)
-    return tree.subquery()
+    return query.order_by(exp.column(ROW, table="e", quoted=True))
 
 
 def _within(value: exp.Expression, alias: str, group_time: str, entity_time: str, ttl: dt.timedelta) -> exp.Expression:
@@ -193,18 +178,13 @@ def get_training_data(executor: "Executor", context: tuple[str, ...], entities: 
         key = (*item.info.project, item.info.group)
         if key not in groups:
             groups[key] = describe_group(executor, sql.group_ref(item.info.project, item.info.group))
-    if isinstance(entities, str):
-        source = _entity_query(entities)
-        schema = executor.query(context, exp.select(exp.Star()).from_(source.copy()).limit(0).sql(dialect="duckdb")).schema
-        _check_entities(schema, groups, timestamp_column)
-        query = training_query(schema.names, requested, groups, timestamp_column, window, inclusive, source,
-                               context, ordered=False)
-        return executor.query(context, query.sql(dialect="duckdb"))
+    if isinstance(entities, str):  # computed first: a query's ORDER BY does not survive a join
+        entities = executor.query(context, entities)
     table = entity_table(entities)
     _check_entities(table.schema, groups, timestamp_column)
     if ROW in table.column_names:
         raise ValidationError(f"entity column name {ROW!r} is reserved", code="RAISE-V175", name=ROW)
     executor.connection.create_temporary(ENTITIES, table.append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
     query = training_query(table.column_names, requested, groups, timestamp_column, window, inclusive,
-                           exp.Table(this=exp.to_identifier(ENTITIES, quoted=True)), context, ordered=True)
+                           exp.Table(this=exp.to_identifier(ENTITIES, quoted=True)), context)
     return executor.query(context, query.sql(dialect="duckdb"))
