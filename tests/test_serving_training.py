@@ -171,10 +171,10 @@ def test_asof_join_conditions_are_checked(random_signals):
     with pytest.raises(Unsupported) as forward:
         store.sql(base + "l.user_id = s.user_id AND l.event_time <= s.event_time")
     assert forward.value.code == "RAISE-X170"
-    with pytest.raises(NotFound) as unknown:
+    with pytest.raises(ValidationError) as unknown:
         store.sql(base + "l.user_id = s.nope AND l.event_time >= s.event_time")
     assert unknown.value.code == "RAISE-V171" and unknown.value.name == "nope"
-    with pytest.raises(TypeMismatch) as types:
+    with pytest.raises(ValidationError) as types:  # over Flight: the code's status class
         store.sql(base + "l.user_id = s.user_id AND l.label >= s.event_time")
     assert types.value.code == "RAISE-V174"
 

@@ -145,8 +145,9 @@ def asof_reference(left_keys: np.ndarray, left_times: np.ndarray, right_keys: np
     order = valid[np.lexsort((right_order[valid], right_times[valid], right_keys[valid]))]
     keys, times = right_keys[order], right_times[order]
     # one sortable int64 per (key, time): position just after the last right row <= the probe
-    low = min(times.min(initial=0), left_times.min(initial=0))
-    span = max(times.max(initial=0), left_times.max(initial=0)) - low + 1
+    every = np.concatenate([times, left_times])
+    low = every.min() if every.size else 0
+    span = (every.max() - low + 1) if every.size else 1
     combined = keys * span + (times - low)
     probe = left_keys * span + (left_times - low)
     position = np.searchsorted(combined, probe, side="left" if strict else "right") - 1

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from grammar.errors import NotFound, RaiseError, TypeMismatch, Unsupported, ValidationError
+from grammar.errors import RaiseError, TypeMismatch, Unsupported, ValidationError
 from raise_.engine import names, registry
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from udfs.asof import asof_match
@@ -235,7 +235,7 @@ class _AsofSelect:
         owner = self._owner(node, allowed)
         if owner is None:
             where = node.table or " or ".join(sorted(allowed))
-            raise NotFound(f"no column {node.name!r} in {where} (ASOF JOIN condition "
+            raise ValidationError(f"no column {node.name!r} in {where} (ASOF JOIN condition "
                            f"{term.sql(_DIALECT)!r})", code="RAISE-V171", name=node.name)
         return owner, node.name
 
