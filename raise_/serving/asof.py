@@ -21,7 +21,9 @@ the relations before it with the new one: equalities (the keys) and exactly one 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +81,8 @@ class _Side:
     relation: exp.Expression
     schema: pa.Schema
     group: dict[str, Any] | None = None
-    used: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)  # read by the statement (or a later ON): joined in
+    joined: set[str] = field(default_factory=set)  # read by its own ON only: not carried on
     data: pa.Table | None = None
 
 
@@ -128,8 +131,9 @@ class _AsofSelect:
         conditions = [self._condition(j, i + 1) for i, j in enumerate(self.asof)]
         self._collect_used()
         for condition in conditions:
-            for (alias, name) in [c for pair in condition.keys for c in pair] + list(condition.times):
-                self.by_alias[alias].used.add(name)
+            for left, right in [*condition.keys, condition.times]:
+                self.by_alias[left[0]].used.add(left[1])
+                self.by_alias[right[0]].joined.add(right[1])
         for side in self.sides:
             side.data = self._read(side)
         table = self._join(conditions)
@@ -140,7 +144,8 @@ class _AsofSelect:
         self._rewrite(name)
 
     def _read(self, side: _Side) -> pa.Table:
-        columns = [exp.column(c, table=side.alias, quoted=True) for c in side.schema.names if c in side.used]
+        columns = [exp.column(c, table=side.alias, quoted=True) for c in side.schema.names
+                   if c in side.used | side.joined]
         if side.group is not None and self._sequenced(side):
             columns.append(exp.column(SEQUENCE_COLUMN, table=side.alias, quoted=True))
         if not columns:  # nothing read but the row count
@@ -169,9 +174,12 @@ class _AsofSelect:
             if condition.inner:
                 keep &= matches >= 0
             indices = pa.array(matches, mask=matches < 0)
-            for c in side.data.column_names:
-                if c in side.used:
-                    columns[f"{side.alias}.{c}"] = side.data.column(c).take(indices)
+            wanted = [c for c in side.data.column_names if c in side.used]
+            # one array per column, not DataFusion's many batches (a chunked take is much
+            # slower), and the columns in parallel (Arrow's take runs without the GIL)
+            with ThreadPoolExecutor(max(1, min(len(wanted), os.cpu_count() or 1))) as pool:
+                taken = pool.map(lambda c: side.data.column(c).combine_chunks().take(indices), wanted)
+                columns.update({f"{side.alias}.{c}": values for c, values in zip(wanted, taken)})
         table = pa.table(columns) if columns else pa.table({"__raise_one": pa.nulls(rows, pa.int8())})
         return table if keep.all() else table.filter(pa.array(keep))
 
@@ -326,6 +334,10 @@ def dense_keys(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray],
                names_: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
     """Key ids shared by both sides (-1 for a NULL in any key column) and how many there are."""
     rows = len(left[0]) if left else 0
+    if len(left) == 1:
+        dense = _integer_range(*_common(left[0], right[0], names_[0]))
+        if dense is not None:
+            return dense
     codes: np.ndarray | None = None
     for lcol, rcol, name in zip(left, right, names_):
         lcol, rcol = _common(lcol, rcol, name)
@@ -341,6 +353,27 @@ def dense_keys(left: list[pa.ChunkedArray], right: list[pa.ChunkedArray],
         codes = pc.fill_null(encoded.indices.cast(pa.int64()), -1).to_numpy()
     count = int(codes.max(initial=-1)) + 1
     return codes[:rows].copy(), codes[rows:].copy(), count
+
+
+def _integer_range(left: pa.ChunkedArray, right: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Integer keys in a range not much wider than the rows: the value itself (less the least
+    one) is the key id, with no hashing."""
+    if not pa.types.is_integer(left.type):
+        return None
+    bounds = [pc.min_max(c).as_py() for c in (left, right)]
+    lows = [b["min"] for b in bounds if b["min"] is not None]
+    if not lows:
+        return np.full(len(left), -1, np.int64), np.full(len(right), -1, np.int64), 0
+    low, high = min(lows), max(b["max"] for b in bounds if b["max"] is not None)
+    if high - low > 2 * (len(left) + len(right)) + 1024:
+        return None
+    return _offsets(left, low), _offsets(right, low), high - low + 1
+
+
+def _offsets(values: pa.ChunkedArray, low: int) -> np.ndarray:
+    array = values.combine_chunks().cast(pa.int64())
+    out = array.to_numpy(zero_copy_only=False) if array.null_count == 0 else pc.fill_null(array, low - 1).to_numpy()
+    return out - low
 
 
 def _common(a: pa.ChunkedArray, b: pa.ChunkedArray, name: str) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
@@ -375,8 +408,9 @@ def epoch_values(values: pa.ChunkedArray, other: pa.ChunkedArray, name: str,
     else:
         values = values.cast(pa.int64())
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    mask = array.is_null().to_numpy(zero_copy_only=False)
-    return pc.fill_null(array, 0).to_numpy(), mask
+    if array.null_count == 0:
+        return array.to_numpy(zero_copy_only=False), np.zeros(len(array), dtype=bool)
+    return pc.fill_null(array, 0).to_numpy(), array.is_null().to_numpy(zero_copy_only=False)
 
 
 def sequenced_view(context: "QueryContext", group: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
@@ -184,7 +185,7 @@ def get_training_data(executor: "Executor", context: tuple[str, ...], entities: 
     _check_entities(table.schema, groups, timestamp_column)
     if ROW in table.column_names:
         raise ValidationError(f"entity column name {ROW!r} is reserved", code="RAISE-V175", name=ROW)
-    executor.connection.create_temporary(ENTITIES, table.append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
+    executor.connection.create_temporary(ENTITIES, table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64))))
     query = training_query(table.column_names, requested, groups, timestamp_column, window, inclusive,
                            exp.Table(this=exp.to_identifier(ENTITIES, quoted=True)), context)
     return executor.query(context, query.sql(dialect="duckdb"))
