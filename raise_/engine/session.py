@@ -48,6 +48,7 @@ class Session:
         #: Temporary tables (entity rows for a training set): this session's own rows, read by
         #: name in its queries and gone with it.
         self.temporary: dict[str, pa.Table] = {}
+        self.parameters: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
         project = names.join(*self.project) if self.project else "-"
@@ -122,6 +123,7 @@ class Session:
 
     def run(self, statement: ast.Statement, params: Sequence[Any] | None = None) -> pa.Table:
         """Run one parsed statement, authorized and audited (``security``)."""
+        self.parameters = tuple(params or ())  # values bound to a Raise statement's ``?``
         with security.audited(self):
             if isinstance(statement, ast.Passthrough):
                 if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
