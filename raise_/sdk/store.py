@@ -244,6 +244,21 @@ class FeatureStore:
         return training.get_training_data(self._executor, self._at(3), entities, features,
                                           timestamp_column, ttl, inclusive)
 
+    def materialize(self, features_or_groups: Any, since: int | None = None) -> pa.Table:
+        """Copy the newest row per key of the named groups (or of the groups of the named
+        features) into the online store, incrementally from the Delta change feed (``since``:
+        from the changes after that table version). Returns each group's online status."""
+        from raise_.serving import lookup
+
+        return lookup.materialize(self._executor, self._at(3), features_or_groups, since)
+
+    def get_online_features(self, features: Sequence[Any], entity_rows: Sequence[dict[str, Any]]) -> Any:
+        """The online values of ``features`` for each entity row (``[{"user_id": 1}, ...]``),
+        in that order, NULL for unknown keys: ``.to_dict()``, ``.to_arrow()``, ``.to_pandas()``."""
+        from raise_.serving import lookup
+
+        return lookup.get_online_features(self._executor, self._at(3), features, entity_rows)
+
     # -- display ---------------------------------------------------------------------------
 
     @property
