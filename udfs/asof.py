@@ -143,6 +143,8 @@ def asof_reference(left_keys: np.ndarray, left_times: np.ndarray, right_keys: np
     fit in int64)."""
     valid = np.flatnonzero(right_keys >= 0)
     order = valid[np.lexsort((right_order[valid], right_times[valid], right_keys[valid]))]
+    if order.size == 0:
+        return np.full(left_keys.shape[0], -1, dtype=np.int64)
     keys, times = right_keys[order], right_times[order]
     # one sortable int64 per (key, time): position just after the last right row <= the probe
     every = np.concatenate([times, left_times])
