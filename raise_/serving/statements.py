@@ -69,37 +69,40 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     state = session.catalog.get(KIND, group["key"])
     if table is None:
         return _status_table(session, group, state)
-    version = table.version()
     since = stmt.since if stmt.since is not None else (state or {}).get("version")
     full = since is None or state is None or state.get("features") != sorted(features) \
         or _rewritten(table, since)
-    keys = [k["name"] for k in group["keys"]]
     columns = [r["column"] for r in features.values()]
-    present = {f.name for f in table.schema().fields}
-    wanted = [*keys, *([group["timestamp"]] if group.get("timestamp") else []), SEQUENCE_COLUMN, *columns]
-    if full:
-        rows = pa.table(table.to_pyarrow_table(columns=[c for c in wanted if c in present]))
-    elif since >= version:
-        rows = None
-    else:
-        rows = _changes(table, since, wanted)
-    written = 0
-    if rows is not None:
-        rows = _complete(rows, wanted)
-        rows = latest_rows(rows, keys, group.get("timestamp"), SEQUENCE_COLUMN)
-        rows = rows.rename_columns([*keys, "__time", "__seq", *columns] if group.get("timestamp")
-                                   else [*keys, "__seq", *columns])
-        if not group.get("timestamp"):
-            rows = rows.add_column(len(keys), "__time", pa.nulls(rows.num_rows, pa.timestamp("us")))
-        written = store(session).write(_table(group), keys, columns, rows, replace=full)
+    rows = _read(group, table, columns, None if full else since)
+    written = 0 if rows is None else store(session).write(
+        _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
     record = {
-        "group": group["key"], "project": list(group["project"]), "version": version,
-        "features": sorted(features), "rows": written,
-        "keys": store(session).count(_table(group)),
+        "group": group["key"], "project": list(group["project"]), "version": table.version(),
+        "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
         "last_materialized": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     session.catalog.put(KIND, group["key"], record, parent=names.join(*group["project"]))
-    return _status_table(session, group, session.catalog.get(KIND, group["key"]))
+    return _status_table(session, group, record)
+
+
+def _read(group: dict[str, Any], table: Any, columns: list[str], since: int | None) -> pa.Table | None:
+    """The newest row per key among the table's rows (``since`` None) or the rows changed
+    after version ``since``, as the online store takes them (keys, time, stamp, features)."""
+    keys = [k["name"] for k in group["keys"]]
+    time = group.get("timestamp")
+    wanted = [*keys, *([time] if time else []), SEQUENCE_COLUMN, *columns]
+    if since is None:
+        present = {f.name for f in table.schema().fields}
+        rows = pa.table(table.to_pyarrow_table(columns=[c for c in wanted if c in present]))
+    elif since >= table.version():
+        return None
+    else:
+        rows = _changes(table, since, wanted)
+    rows = latest_rows(_complete(rows, wanted), keys, time, SEQUENCE_COLUMN)
+    rows = rows.rename_columns([*keys, *(["__time"] if time else []), "__seq", *columns])
+    if not time:
+        rows = rows.add_column(len(keys), "__time", pa.nulls(rows.num_rows, pa.timestamp("us")))
+    return rows
 
 
 def _rewritten(table: Any, since: int) -> bool:
@@ -145,6 +148,7 @@ def _table(group: dict[str, Any]) -> str:
 
 
 def _status_table(session: "Session", group: dict[str, Any], state: dict[str, Any] | None) -> pa.Table:
+    """One status row (a group never written has no record yet)."""
     rows = [_status_row(state)] if state else [{"project": names.join(*group["project"]), "group": group["name"],
                                                 "rows": 0, "keys": 0, "features": []}]
     return results.rows(STATUS_SCHEMA, rows)
@@ -231,7 +235,7 @@ def _lookup_rule(session, ac, stmt: LookupOnline):
     path = _group_path(session, stmt.group)
     needs = on_target(session, path, "see")
     for label in stmt.features:
-        name, _, version = label.partition("@")
+        name = label.partition("@")[0]
         needs.append(Need("read", f"{path}/{name}", Event("READ", f"{path}/{name}",
                                                           {"online": True, "keys": len(stmt.keys)})))
     return needs, []

@@ -45,7 +45,6 @@ _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 6
 class _Requested:
     info: FeatureInfo
     label: str  # the column name asked for: name or name@version
-    version: str | None
 
 
 def parse_ttl(ttl: dt.timedelta | str | None) -> dt.timedelta | None:
@@ -65,7 +64,7 @@ def _feature(executor: "Executor", spec: Any, context: tuple[str, ...]) -> _Requ
     """A requested feature: ``"group.feature"``, ``"group/feature"``, ``"feature@v1"`` forms,
     a full path, or a ``Feature``."""
     if isinstance(spec, Feature):
-        return _Requested(spec.info, spec.name, None)
+        return _Requested(spec.info, spec.name)
     if not isinstance(spec, str):
         raise ValidationError(f"features are 'group.feature' strings or Feature objects, got {spec!r}",
                               code="RAISE-V177", name=repr(spec))
@@ -75,9 +74,7 @@ def _feature(executor: "Executor", spec: Any, context: tuple[str, ...]) -> _Requ
         group, _, name = last.partition(".")
         path = f"{head}/{group}/{name}" if head else f"{group}/{name}"
     project, group, name = sql.split_feature_path(path, context)
-    base, _, version = name.partition("@")
-    info = describe(executor, sql.feature_ref(project, group, name))
-    return _Requested(info, name, version or None)
+    return _Requested(describe(executor, sql.feature_ref(project, group, name)), name)
 
 
 def _check_derived(item: _Requested) -> None:
