@@ -46,9 +46,10 @@ email.set_acl(ACL(readers=["restricted@acme.com"], inherit=False))
 effective = email.get_effective_acl()
 print("email readers:", list(effective.readers))
 print("click_count readers:", list(group.feature("click_count").get_effective_acl().readers))
-for level in email.get_acl_chain():
-    print(f"  {level.level:<13} {level.path:<55} "
-          f"{'inherit=False' if level.acl and not level.acl.inherit else ('ACL' if level.acl else '-')}")
+chain = email.get_acl_chain()
+for acl in chain:
+    print(f"  {acl.level:<13} {acl.path:<55} "
+          f"{'-' if acl.readers is None else f'readers={list(acl.readers)} inherit={acl.inherit}'}")
 
 bob, carol = user("bob@acme.com"), user("carol@acme.com")
 print("bob reads clicks:", bob.sql('SELECT click_count FROM "user-signals" ORDER BY user_id').column(0).to_pylist())
@@ -81,7 +82,7 @@ items.grant_external_access(
 # -- Granting access the other way: acme shares embeddings with the partner --------------------
 grant = group.grant_external_access(org="partner-org", features=["user_embedding"], permission="read",
                                     expires_at=datetime.now() + timedelta(days=365))
-print("granted:", grant.organization, list(grant.features), grant.permission, grant.status)
+print("granted:", grant.org, list(grant.features), grant.permission, grant.status)
 print("partner reads acme embedding rows:",
       partner.sql('SELECT user_id FROM acme."mlplatform/recommendation"."user-signals"').num_rows)
 try:
@@ -103,10 +104,10 @@ except PermissionDenied as error:
     print("forged path refused:", error.code)
 
 # -- Managing grants -----------------------------------------------------------------------------
-print("partner's grants:", [(g.organization, list(g.features), g.status) for g in items.list_external_grants()])
+print("partner's grants:", [(g.org, list(g.features), g.status) for g in items.list_external_grants()])
 items.revoke_external_access(org="acme")
 try:
     fs.sql('SELECT cross_org_affinity FROM "user-signals"')
 except PermissionDenied as error:
     print("after revocation:", error.code, error.status)
-print("partner's grants now:", [(g.organization, g.status) for g in items.list_external_grants()])
+print("partner's grants now:", [(g.org, g.status) for g in items.list_external_grants()])

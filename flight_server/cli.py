@@ -43,6 +43,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--cache", type=parse_size, default=None, metavar="SIZE",
                        help="memory for decoded tables, e.g. 8GiB or 512MiB; 0 turns it off "
                             "(default $RAISE_CACHE_BYTES or 1GiB)")
+    serve.add_argument("--statement-timeout", type=parse_duration, default=None, metavar="DURATION",
+                       help="cancel a statement that runs longer (30s, 5min, 250ms; a number is "
+                            "seconds; default: no limit). Sessions may lower it with "
+                            "SET statement_timeout")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=run_serve)
 
@@ -81,10 +85,20 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _engine(home: Path | None, cache_bytes: int | None = None):
+def parse_duration(text: str) -> float | None:
+    """Seconds in ``text``: ``30s``, ``5min``, ``250ms``; a bare number is seconds."""
+    from raise_.engine.limits import parse_timeout
+
+    try:
+        return float(text) or None if re.fullmatch(r"\s*\d+(\.\d+)?\s*", text) else parse_timeout(text)
+    except RaiseError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _engine(home: Path | None, cache_bytes: int | None = None, statement_timeout: float | None = None):
     from raise_.engine import Engine
 
-    return Engine(home, cache_bytes=cache_bytes)
+    return Engine(home, cache_bytes=cache_bytes, statement_timeout=statement_timeout)
 
 
 def _users(home: Path | None):
@@ -105,7 +119,7 @@ def run_serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config = ServerConfig(host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                           require_auth=not args.insecure_no_auth, token_idle_s=args.token_ttl)
-    engine = _engine(args.home, args.cache)
+    engine = _engine(args.home, args.cache, args.statement_timeout)
     try:
         server = RaiseFlightServer(engine, config)
     except pa.ArrowException as error:

@@ -9,12 +9,15 @@ INTERNAL with a reference number only.
 
 pyarrow can emit INVALID_ARGUMENT, NOT_FOUND and UNIMPLEMENTED only from plain Python
 exceptions, whose traceback it would attach as status detail; ``hide_tracebacks`` sets
-``sys.tracebacklimit = 0`` in the serving process so that detail is one line. pyarrow has no
+``sys.tracebacklimit = 0`` in the serving process so that detail is one line. That line names
+the raised class, so the raised exception is a carrier that is both the Raise error's class
+and pyarrow's exception for the status (``carrier``): the detail names the Raise class only. pyarrow has no
 exception that yields ALREADY_EXISTS, so ``AlreadyExists`` travels as INVALID_ARGUMENT with its
 ``RAISE-A`` code (the client restores the class from the code).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -100,13 +103,25 @@ def hide_tracebacks() -> None:
     sys.tracebacklimit = 0
 
 
+@functools.lru_cache(maxsize=None)
+def carrier(cls: type[RaiseError], base: type[Exception]) -> type[Exception]:
+    """A class that is ``cls`` (same name) and ``base`` (the status pyarrow sends), whose text
+    is the already formatted message."""
+    def init(self, text: str) -> None:
+        cls.__init__(self, text)
+
+    return type(cls.__name__, (cls, base), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                           "__init__": init, "__str__": lambda self: self.message})
+
+
 def to_flight_error(error: BaseException) -> Exception:
     """The exception a Flight handler raises for ``error`` (a status with a clear message)."""
     if isinstance(error, RaiseError):
         text = str(error)
         if error.name is not None:  # the offending name travels as a trailer the client strips
             text += NAME_TRAILER.format(json.dumps(error.name))
-        return _BY_STATUS.get(error.status, flight.FlightInternalError)(text)
+        base = _BY_STATUS.get(error.status, flight.FlightInternalError)
+        return base(text) if issubclass(base, flight.FlightError) else carrier(type(error), base)(text)
     if isinstance(error, flight.FlightError):
         return error
     reference = secrets.token_hex(4)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
+from grammar.errors import ValidationError
+
 NamespaceKind = Literal["organization", "domain", "project"]
 Conflict = Literal["error", "skip", "update"]
 ValidationLevel = Literal["strict", "standard", "permissive"]
@@ -126,15 +128,24 @@ class DeprecateFeature:
 
 @dataclass(**_frozen)
 class Drop:
-    """``DROP ORGANIZATION|DOMAIN|PROJECT path`` / ``DROP FEATURE GROUP g`` / ``DROP FEATURE g.f[@v]``.
+    """``DROP ORGANIZATION|DOMAIN|PROJECT path`` / ``DROP FEATURE GROUP g`` / ``DROP FEATURE g.f[@v]``,
+    each optionally ``CASCADE`` or ``RESTRICT`` (not both).
 
     ``target`` is a namespace path tuple, a ``GroupRef`` or a ``FeatureRef`` by ``kind``.
+    A namespace or group that is not empty, or read by derived features elsewhere, is dropped
+    only with ``cascade``. A feature is dropped even while derived features read it (they
+    become ``broken`` until it is re-created) unless ``restrict`` is given.
     """
 
     kind: DropKind
     target: Union[tuple[str, ...], GroupRef, FeatureRef]
     if_exists: bool = False
     cascade: bool = False
+    restrict: bool = False
+
+    def __post_init__(self) -> None:
+        if self.cascade and self.restrict:
+            raise ValidationError("DROP takes CASCADE or RESTRICT, not both", code="RAISE-V062")
 
 
 @dataclass(**_frozen)

@@ -7,11 +7,18 @@ Forms (``P`` a primitive):
 - ``P``                  primitive: int8 int16 int32 int64 float16 float32 float64 bool string bytes
                          timestamp date
 - ``P[N]``               fixed-size embedding, N >= 1 (numeric P only)
-- ``P[]`` / ``P[:N]``    variable-length array, optionally capped at N elements
-- ``string[N]``          string of at most N characters
+- ``P[]`` / ``P[:N]``    variable-length array, optionally capped at N elements (numeric P, or
+                         ``string``: ``string[]`` is a list of strings such as tags or tokens)
+- ``string[N]``          string of at most N characters (not an array)
 - ``struct<a: T, ...>``  nested structure of named fields
 - ``blob_ref`` / ``blob_ref<image/png|image/jpeg>``  reference to a blob, optionally
                          constrained to content types
+
+Limits (checked when a dtype is parsed, so at CREATE): embeddings have at most
+``MAX_EMBEDDING_DIM`` (65,536) dimensions, array caps ``[:N]`` are at most ``MAX_ARRAY_LENGTH``
+(1,048,576), string bounds at most ``MAX_STRING_LENGTH`` (16,777,216 characters, the 16 MiB a
+Flight message carries), structs nest at most ``MAX_STRUCT_DEPTH`` (3, as deep as SQL spells dtypes) deep with at most
+``MAX_STRUCT_FIELDS`` (256) fields each, and a dtype's text is at most ``MAX_DTYPE_CHARS`` (4,096).
 """
 from __future__ import annotations
 
@@ -23,7 +30,15 @@ from grammar.errors import InvalidDType
 INTEGERS = ("int8", "int16", "int32", "int64")
 FLOATS = ("float16", "float32", "float64")
 NUMERIC = INTEGERS + FLOATS
+ARRAY_ELEMENTS = NUMERIC + ("string",)
 PRIMITIVES = NUMERIC + ("bool", "string", "bytes", "timestamp", "date")
+
+MAX_EMBEDDING_DIM = 65_536
+MAX_ARRAY_LENGTH = 1 << 20
+MAX_STRING_LENGTH = 1 << 24
+MAX_STRUCT_DEPTH = 3
+MAX_STRUCT_FIELDS = 256
+MAX_DTYPE_CHARS = 4096
 
 _ARRAY = re.compile(r"^([a-z0-9]+)\[(\d*|:\d+)\]$")
 _BLOB = re.compile(r"^blob_ref(?:<([^<>]*)>)?$")
@@ -84,24 +99,37 @@ def parse_dtype(text: str) -> DType:
     source = text
     text = text.strip().lower()
     try:
+        if len(text) > MAX_DTYPE_CHARS:
+            raise InvalidDType(f"a dtype is at most {MAX_DTYPE_CHARS} characters")
         return _parse(text)
     except InvalidDType as error:
         raise InvalidDType(
             f"invalid dtype {source!r}: {error.message}; valid forms: "
-            f"{', '.join(PRIMITIVES)}, float32[512], int64[], float64[:100], string[128], "
+            f"{', '.join(PRIMITIVES)}, float32[512], int64[], float64[:100], string[], string[128], "
             "struct<a: int64>, blob_ref, blob_ref<image/png|image/jpeg>",
             name=source,
         ) from None
 
 
-def _parse(text: str) -> DType:
+def stored_dtype(text: str) -> DType | None:
+    """A dtype read back from a catalog, or None if it no longer parses (written before a limit
+    existed): readers skip such a feature instead of failing its whole group."""
+    try:
+        return parse_dtype(text)
+    except InvalidDType:
+        return None
+
+
+def _parse(text: str, depth: int = 0) -> DType:
     if text in PRIMITIVES:
         return DType(kind="primitive", element=text)
     blob = _BLOB.match(text)
     if blob:
         return _blob(blob.group(1))
     if text.startswith("struct<") and text.endswith(">"):
-        return DType(kind="struct", fields=_struct_fields(text[len("struct<"):-1]))
+        if depth >= MAX_STRUCT_DEPTH:
+            raise InvalidDType(f"structs nest at most {MAX_STRUCT_DEPTH} deep")
+        return DType(kind="struct", fields=_struct_fields(text[len("struct<"):-1], depth + 1))
     array = _ARRAY.match(text.replace(" ", ""))
     if array:
         return _array(array.group(1), array.group(2))
@@ -110,17 +138,21 @@ def _parse(text: str) -> DType:
 
 def _array(element: str, bound: str) -> DType:
     if element == "string" and bound.isdigit():
-        return DType(kind="string", max_length=_positive(bound))
-    if element not in NUMERIC:
-        raise InvalidDType(f"arrays and embeddings need a numeric element type, not {element!r}")
+        return DType(kind="string", max_length=_positive(bound, MAX_STRING_LENGTH, "string bounds"))
+    if element not in ARRAY_ELEMENTS:
+        raise InvalidDType(f"arrays need a numeric or string element type and embeddings a numeric "
+                           f"one, not {element!r}")
     if bound == "":
         return DType(kind="array", element=element)
     if bound.startswith(":"):
-        return DType(kind="array", element=element, max_length=_positive(bound[1:]))
-    return DType(kind="embedding", element=element, size=_positive(bound))
+        return DType(kind="array", element=element,
+                     max_length=_positive(bound[1:], MAX_ARRAY_LENGTH, "array length caps"))
+    return DType(kind="embedding", element=element, size=_positive(bound, MAX_EMBEDDING_DIM, "embedding dimensions"))
 
 
-def _positive(digits: str) -> int:
+def _positive(digits: str, most: int, what: str) -> int:
+    if len(digits) > len(str(most)) or int(digits) > most:
+        raise InvalidDType(f"{what} are at most {most:,}, not {digits}")
     value = int(digits)
     if value < 1:
         raise InvalidDType("sizes must be at least 1")
@@ -137,12 +169,12 @@ def _blob(spec: str | None) -> DType:
     return DType(kind="blob_ref", content_types=types)
 
 
-def _struct_fields(body: str) -> tuple[tuple[str, DType], ...]:
-    fields, depth, start = [], 0, 0
+def _struct_fields(body: str, depth: int) -> tuple[tuple[str, DType], ...]:
+    fields, open_brackets, start = [], 0, 0
     for i, char in enumerate(body + ","):
-        depth += char == "<"
-        depth -= char == ">"
-        if char == "," and depth == 0:
+        open_brackets += char == "<"
+        open_brackets -= char == ">"
+        if char == "," and open_brackets == 0:
             fields.append(body[start:i])
             start = i + 1
     result, seen = [], set()
@@ -152,7 +184,9 @@ def _struct_fields(body: str) -> tuple[tuple[str, DType], ...]:
         if not sep or not re.match(r"^[a-z_][a-z0-9_]*$", name) or name in seen:
             raise InvalidDType(f"bad struct field {field.strip()!r}")
         seen.add(name)
-        result.append((name, _parse(type_text.strip())))
+        result.append((name, _parse(type_text.strip(), depth)))
     if not result:
         raise InvalidDType("a struct needs at least one field")
+    if len(result) > MAX_STRUCT_FIELDS:
+        raise InvalidDType(f"a struct has at most {MAX_STRUCT_FIELDS} fields")
     return tuple(result)

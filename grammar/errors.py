@@ -106,6 +106,20 @@ class ExecutionError(RaiseError):
     status = "INVALID_ARGUMENT"
 
 
+class StatementTimeout(ExecutionError):
+    """A statement that ran past its ``statement_timeout``; it was cancelled and its resources
+    freed."""
+
+    code = "RAISE-X020"
+    status = "DEADLINE_EXCEEDED"
+
+
+class LimitExceeded(ValidationError):
+    """A statement or expression larger or deeper than Raise accepts (see ``grammar.limits``)."""
+
+    code = "RAISE-V090"
+
+
 class Unsupported(RaiseError):
     """A valid request this installation cannot carry out (e.g. a missing accelerator)."""
 
@@ -117,4 +131,11 @@ def excerpt_at(text: str, line: int, column: int) -> str:
     """Return the source line at ``line`` with a caret under ``column`` (both 1-based)."""
     lines = text.splitlines() or [""]
     source = lines[min(max(line, 1), len(lines)) - 1]
-    return f"  {source}\n  {' ' * (max(column, 1) - 1)}^"
+    column = max(column, 1)
+    if len(source) > 2 * _EXCERPT_HALF:  # a window of a long line, not all of it
+        start = max(0, column - 1 - _EXCERPT_HALF)
+        source, column = source[start:column - 1 + _EXCERPT_HALF], column - start
+    return f"  {source}\n  {' ' * (column - 1)}^"
+
+
+_EXCERPT_HALF = 40

@@ -39,6 +39,7 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, SqlglotError
 
+from grammar import limits
 from grammar.dtypes import FLOATS, parse_dtype
 from grammar.errors import RaiseSyntaxError, ValidationError, excerpt_at
 from grammar.functions import (
@@ -279,6 +280,14 @@ def parse_expression(text: str) -> DerivedExpr:
     """
     if "__raise_ref_" in text:
         raise _error(text, text.index("__raise_ref_"), "names starting __raise_ref_ are reserved")
+    limits.check(text, "DERIVED AS expression")
+    try:
+        return _parsed(text)
+    except RecursionError:  # within the limits this is not expected; never let it escape
+        raise limits.too_deep("DERIVED AS expression") from None
+
+
+def _parsed(text: str) -> DerivedExpr:
     substituted, occurrences = _substitute_paths(text)
     tree = _parse_sql(text, substituted, occurrences)
     _reject_non_expressions(text, tree)

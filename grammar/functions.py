@@ -93,8 +93,11 @@ FUNCTIONS: dict[str, Signature] = _table(
     ("math", "PI RANDOM", 0, 0, "", "float64"),
     ("vector", "DOT COSINE_SIMILARITY L2_DISTANCE", 2, 2, "vector", "vector"),
     ("vector", "NORM", 1, 1, "vector", "vector"),
-    ("vector", "CARDINALITY", 1, 1, "vector", "int64"),
-    ("vector", "ARRAY_LENGTH", 1, 2, "vector numeric", "int64"),
+    ("vector", "CARDINALITY", 1, 1, "array", "int64"),
+    ("vector", "ARRAY_LENGTH", 1, 2, "array numeric", "int64"),
+    ("array", "ARRAY_HAS ARRAY_CONTAINS", 2, 2, "array any", "bool"),
+    ("array", "ARRAY_HAS_ANY ARRAY_HAS_ALL", 2, 2, "array", "bool"),
+    ("array", "ARRAY_TO_STRING", 2, 3, "array string", "string"),
     ("string", "CONCAT", 1, None, "any", "string"),
     ("string", "CONCAT_WS", 2, None, "string any", "string"),
     ("string", "LOWER UPPER TRIM LTRIM RTRIM INITCAP REVERSE MD5", 1, 1, "string", "string"),
@@ -151,7 +154,9 @@ def kind_of(dtype: str | None) -> str | None:
         return "numeric"
     if parsed.is_vector:
         return "vector"
-    if parsed.kind == "string" or parsed.element == "string":
+    if parsed.kind == "array":
+        return "list"  # of strings: an array, but no vector
+    if parsed.kind == "string" or (parsed.kind == "primitive" and parsed.element == "string"):
         return "string"
     if parsed.element == "bool":
         return "bool"
@@ -166,7 +171,7 @@ def matches_kind(dtype: str | None, wanted: str) -> bool:
     Unknown types (``None``) always match: inference reports them elsewhere.
     """
     kind = kind_of(dtype)
-    return wanted == "any" or kind is None or kind == wanted
+    return wanted == "any" or kind is None or kind == wanted or (wanted == "array" and kind in ("vector", "list"))
 
 
 def common_type(types: list[str | None]) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lark import Lark, v_args
 
-from grammar import ast, clauses, extensions
+from grammar import ast, clauses, extensions, limits
 from grammar.clauses import check_path as _check_path, option as _option, options as _options, positional as _positional
 from grammar.errors import RaiseError, RaiseSyntaxError, excerpt_at
 from grammar.expressions import parse_expression
@@ -123,6 +123,7 @@ def _is_raise(piece: Piece) -> bool:
 
 def _parse_piece(script: str, piece: Piece) -> ast.Statement:
     try:
+        limits.check(piece.text)
         extended = extensions.parse_extension(piece.text)
     except RaiseError as error:
         raise _relocate(error, script, piece.start) from None
@@ -267,6 +268,9 @@ class _ToAst(clauses.CommonTransformer):
     # -- options
     def cascade(self, meta, _):
         return _option("cascade", True, meta)
+
+    def restrict(self, meta, _):
+        return _option("restrict", True, meta)
 
     def description(self, meta, children):
         return _option("description", children[0], meta)

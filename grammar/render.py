@@ -183,7 +183,7 @@ def _deprecate_feature(s: ast.DeprecateFeature) -> str:
 
 def _drop(s: ast.Drop) -> str:
     return _words("DROP", s.kind.upper(), "IF EXISTS" if s.if_exists else None,
-                  _target(s.target), "CASCADE" if s.cascade else None)
+                  _target(s.target), "CASCADE" if s.cascade else "RESTRICT" if s.restrict else None)
 
 
 def _use(s: ast.Use) -> str:

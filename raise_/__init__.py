@@ -27,6 +27,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "raise_.errors": (
         "RaiseError", "RaiseWarning",
     ),
+    "raise_.analytics": (
+        "Analysis", "Aggregation", "Distribution", "Correlation", "VersionDiff", "StatTest",
+        "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult",
+    ),
     "raise_.inference": (
         "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
         "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",

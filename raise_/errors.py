@@ -20,10 +20,12 @@ from grammar.errors import (
     AlreadyExists,
     ExecutionError,
     InvalidDType,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     RaiseError,
     RaiseSyntaxError,
+    StatementTimeout,
     TypeMismatch,
     Unauthenticated,
     Unsupported,
@@ -33,7 +35,7 @@ from grammar.errors import (
 __all__ = [
     "RaiseError", "RaiseSyntaxError", "ValidationError", "InvalidDType", "TypeMismatch",
     "NotFound", "AlreadyExists", "PermissionDenied", "Unauthenticated", "ExecutionError",
-    "Unsupported", "RaiseWarning",
+    "Unsupported", "LimitExceeded", "StatementTimeout", "RaiseWarning",
 ]
 
 

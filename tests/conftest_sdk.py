@@ -42,14 +42,22 @@ def server_url(tmp_path, connection_kind):
 
 @pytest.fixture
 def make_store(tmp_path, connection_kind, server_url):
-    """``make_store(path, **context)``: a FeatureStore for alice on this test's store."""
+    """``make_store(path, user=..., **context)``: a FeatureStore on this test's store, for
+    alice unless another user is named (over Flight that user is added to the server)."""
     opened: list[FeatureStore] = []
+    added = {USER}
 
-    def factory(path: str | None = QUICKSTART, **context) -> FeatureStore:
+    def factory(path: str | None = QUICKSTART, *, user: str = USER, **context) -> FeatureStore:
         if connection_kind == "flight":
-            store = FeatureStore(path, url=server_url, user=USER, password=PASSWORD, **context)
+            if user not in added:
+                from conftest_flight import add_user
+
+                add_user(tmp_path / "store", user, f"{user}-password")
+                added.add(user)
+            password = PASSWORD if user == USER else f"{user}-password"
+            store = FeatureStore(path, url=server_url, user=user, password=password, **context)
         else:
-            store = FeatureStore(path, home=str(tmp_path / "store"), user=USER, **context)
+            store = FeatureStore(path, home=str(tmp_path / "store"), user=user, **context)
         opened.append(store)
         return store
 

@@ -24,7 +24,7 @@ def test_issue_script_runs_as_written(session):
 
 def test_embedding_versions_have_their_declared_sizes(session):
     session.execute(ISSUE_SCRIPT)
-    schema = session.execute('SELECT * FROM "user-signals"').schema
+    schema = session.execute('SELECT user_embedding, "user_embedding@v2", "user_embedding@v1" FROM "user-signals"').schema
     assert schema.field("user_embedding").type == pa.list_(pa.float32(), 768)
     assert schema.field("user_embedding@v2").type == pa.list_(pa.float32(), 768)
     assert schema.field("user_embedding@v1").type == pa.list_(pa.float32(), 512)
@@ -231,7 +231,7 @@ def test_alter_deprecate_drop(session):
     row = session.execute('DESCRIBE FEATURE "user-signals".impression_count').to_pylist()[0]
     assert (row["status"], row["message"]) == ("deprecated", "use views")
     with pytest.raises(ValidationError) as info:
-        session.execute('DROP FEATURE "user-signals".click_count')
+        session.execute('DROP FEATURE "user-signals".click_count RESTRICT')
     assert info.value.code == "RAISE-V060" and "ctr" in info.value.message
     session.execute('DROP FEATURE "user-signals".ctr')
     session.execute('DROP FEATURE "user-signals".click_count')
@@ -391,7 +391,7 @@ def test_recreating_an_archived_feature_makes_a_new_version(session):
     assert session.execute("DESCRIBE FEATURE g.f@v1").column("is_latest").to_pylist() == [False]
     created = session.execute("CREATE FEATURE g.f INT64")
     assert created.column("object").to_pylist() == ["acme/ml/rec/g/f@v2"]
-    assert "f@v2" in session.execute("SELECT * FROM g").column_names
+    assert session.execute('SELECT "f@v2" FROM g').column_names == ["f@v2"]
 
 
 @pytest.mark.parametrize("definition", [
@@ -441,3 +441,39 @@ def test_cross_group_reference_reads_the_latest_written_row_per_key(engine):
     for i in range(4):  # no event-time column: write order decides
         session.ingest("stats", pa.table({"uid": list(range(20)), "v": [i] * 20}))
     assert set(session.execute("SELECT v_now FROM users").column(0).to_pylist()) == {3}
+
+
+def test_select_star_shows_each_feature_once_and_pinned_versions_by_name(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64) TIMESTAMP ts; "
+                    "CREATE FEATURE g.clicks INT64; CREATE FEATURE g.emb FLOAT32[2]; "
+                    "CREATE FEATURE g.emb FLOAT32[3] VERSION v2; "
+                    "CREATE FEATURE g.half FLOAT64 DERIVED AS clicks / 2")
+    session.ingest("g", pa.table({"id": [1], "ts": [dt.datetime(2026, 1, 1)], "clicks": [4],
+                                  "emb": [[1.0, 2.0, 3.0]], "emb@v1": [[5.0, 6.0]]}))
+    star = session.execute("SELECT * FROM g")
+    assert star.column_names == ["id", "ts", "clicks", "emb", "half"]
+    assert star.schema.field("emb").type == pa.list_(pa.float32(), 3)
+    pinned = session.execute('SELECT "emb@v1", "clicks@v1", "half@v1", emb FROM g')
+    assert pinned.to_pylist() == [{"emb@v1": [5.0, 6.0], "clicks@v1": 4, "half@v1": 2.0, "emb": [1.0, 2.0, 3.0]}]
+    assert session.execute('SELECT * FROM g WHERE "emb@v1" IS NOT NULL').column_names == [
+        "id", "ts", "clicks", "emb@v1", "emb", "half"]  # a named pinned column joins the view
+    with pytest.raises(NotFound) as missing:
+        session.execute('SELECT "emb@v7" FROM g')
+    assert missing.value.code == "RAISE-N002"
+
+
+def test_pinned_versions_by_name_in_time_travel_and_dropped_groups_break_readers(session):
+    session.execute("USE acme/ml/rec; CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x INT64; "
+                    "CREATE FEATURE g.x INT64 VERSION v2; CREATE FEATURE GROUP h KEY (id INT64); "
+                    "CREATE FEATURE h.y INT64 DERIVED AS g.x * 2")
+    session.ingest("g", pa.table({"id": [1], "x@v1": [3], "x": [4]}))
+    then = session.execute('SELECT * FROM g VERSION AS OF 1')
+    assert then.column_names == ["id", "x"]
+    assert session.execute('SELECT "x@v1", x FROM g VERSION AS OF 1').to_pylist() == [{"x@v1": 3, "x": 4}]
+    with pytest.raises(ValidationError):
+        session.execute("DROP FEATURE GROUP g RESTRICT")
+    session.execute("DROP FEATURE GROUP g CASCADE")
+    row = session.execute("DESCRIBE FEATURE h.y").to_pylist()[0]
+    assert row["status"] == "broken" and "'acme/ml/rec/g/x'" in row["message"]
+    breaks = session.execute("SHOW AUDIT ACTIONS ('LINEAGE_BREAK')").column("resource").to_pylist()
+    assert breaks == ["acme/ml/rec/h/y"]

@@ -206,3 +206,22 @@ def test_eight_concurrent_clients(flight_server, project):
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(work, range(8)))
     assert results == [[{"s": 100 * n, "c": 100}] for n in range(8)]
+
+
+def test_table_schema_lists_what_select_star_returns_string_lists_included(flight_server, dbapi):
+    with flight_server.new_project("versioned") as conn:
+        conn.execute('CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.clicks INT64; '
+                     'CREATE FEATURE g.clicks INT32 VERSION v2; CREATE FEATURE g.tags STRING[]')
+        conn.ingest("g", pa.table({"id": [1], "clicks": [3], "tags": [["a", "b"]]}))
+    schema = dbapi.adbc_get_table_schema("g", catalog_filter="versioned", db_schema_filter="ml/rec")
+    assert schema.names == ["id", "clicks", "tags"] and schema.field("clicks").type == pa.int32()
+    assert schema.field("tags").type == pa.list_(pa.string())
+    objects = dbapi.adbc_get_objects(depth="columns", catalog_filter="versioned").read_all().to_pylist()
+    columns = objects[0]["catalog_db_schemas"][0]["db_schema_tables"][0]["table_columns"]
+    assert [(c["column_name"], c["xdbc_type_name"]) for c in columns] == [
+        ("id", "int64"), ("clicks", "int32"), ("tags", "string[]")]
+    with dbapi.cursor() as cursor:
+        cursor.execute('SELECT * FROM versioned."ml/rec".g')
+        assert cursor.fetch_arrow_table().to_pylist() == [{"id": 1, "clicks": 3, "tags": ["a", "b"]}]
+        cursor.execute('SELECT "clicks@v1" FROM versioned."ml/rec".g')
+        assert cursor.fetch_arrow_table().column_names == ["clicks@v1"]

@@ -150,4 +150,4 @@ def test_one_log_line_per_request(flight_server, add_flight_user):
     assert [line.split(" raise.flight ")[1].split(" user=")[0] for line in lines] == [
         "Handshake -", "GetFlightInfo CommandGetTableTypes", "DoGet CommandGetTableTypes",
         "GetFlightInfo CommandPreparedStatementQuery"]
-    assert lines[-1].split("status=")[1].startswith("NotFoundStatus")
+    assert lines[-1].split("status=")[1].startswith("UnknownHandle")

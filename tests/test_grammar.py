@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from grammar import ast, parse, render
-from grammar.errors import InvalidDType, RaiseSyntaxError
+from grammar.errors import InvalidDType, RaiseSyntaxError, ValidationError
 from issue_script import ISSUE_SCRIPT
 
 
@@ -127,6 +127,12 @@ def test_alter_deprecate_drop():
         if_exists=True, cascade=True)
     assert one("DROP FEATURE GROUP rec/g").target == ast.GroupRef(name="g", project=("rec",))
     assert one("drop domain acme/ml") == ast.Drop(kind="domain", target=("acme", "ml"))
+    assert one("DROP FEATURE g.f RESTRICT") == ast.Drop(
+        kind="feature", target=ast.FeatureRef(group=ast.GroupRef(name="g"), name="f"), restrict=True)
+    assert one("DROP FEATURE GROUP g restrict").restrict is True
+    with pytest.raises(ValidationError) as both:
+        ast.Drop(kind="feature group", target=ast.GroupRef(name="g"), cascade=True, restrict=True)
+    assert both.value.code == "RAISE-V062"
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -25,7 +25,7 @@ tag_lists = st.none() | st.lists(texts, max_size=3).map(tuple)
 dtypes = st.one_of(
     st.sampled_from(["int8", "int16", "int32", "int64", "float16", "float32", "float64", "bool",
                      "string", "bytes", "timestamp", "date", "int64[]", "float64[:100]",
-                     "string[128]", "blob_ref", "blob_ref<image/png|image/jpeg>",
+                     "string[128]", "string[]", "string[:4]", "blob_ref", "blob_ref<image/png|image/jpeg>",
                      "struct<lat: float64, lon: float64>", "struct<p: struct<x: int64>>"]),
     st.integers(1, 4096).map(lambda n: f"float32[{n}]"),
 )
@@ -104,8 +104,9 @@ def drop_or_describe(draw, cls):
         target = draw(groups if kind == "feature group" else features)
     if cls is ast.Describe:
         return ast.Describe(kind=kind, target=target)
+    mode = draw(st.sampled_from(["", "cascade", "restrict"]))
     return ast.Drop(kind=kind, target=target, if_exists=draw(st.booleans()),
-                    cascade=draw(st.booleans()))
+                    cascade=mode == "cascade", restrict=mode == "restrict")
 
 
 @st.composite

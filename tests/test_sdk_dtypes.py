@@ -25,6 +25,8 @@ SHORTCUTS = {
     "int64[]": pa.list_(pa.int64()),
     "float64[:100]": pa.list_(pa.float64()),
     "string[128]": pa.string(),
+    "string[]": pa.list_(pa.string()),
+    "string[:16]": pa.list_(pa.string()),
 }
 
 
@@ -37,7 +39,7 @@ def test_every_shortcut_maps_to_arrow(shortcut):
 
 
 @pytest.mark.parametrize("shortcut", ["int64", "float32", "float64", "bool", "string", "bytes",
-                                      "timestamp", "float32[512]", "float16[768]", "int64[]"])
+                                      "timestamp", "float32[512]", "float16[768]", "int64[]", "string[]"])
 def test_arrow_type_maps_back_to_the_shortcut(shortcut):
     assert from_arrow(feature_type(shortcut).to_arrow()) == shortcut
 
@@ -48,6 +50,8 @@ def test_typed_constructors_match_the_spec():
     assert Embedding(768, dtype=Float16()) == "float16[768]"
     assert str(Array(Int64(), max_length=100)) == "int64[:100]"
     assert str(Array(Float32())) == "float32[]"
+    assert Array(String()) == "string[]" and Array(String(), max_length=16) == "string[:16]"
+    assert Array(String()).to_arrow() == pa.list_(pa.string()) and Array(String()).element == String()
     assert str(Struct({"lat": Float64(), "lon": Float64()})) == "struct<lat: float64, lon: float64>"
     assert Struct({"lat": Float64(), "lon": Float64()}).to_arrow() == pa.struct(
         [("lat", pa.float64()), ("lon", pa.float64())])
@@ -61,6 +65,7 @@ def test_feature_type_gives_the_constructor_back():
     assert repr(feature_type("int64[:100]")) == "Array(Int64(), max_length=100)"
     assert feature_type("struct<lat: float64, lon: float64>").fields == {"lat": Float64(), "lon": Float64()}
     assert isinstance(feature_type("string[128]"), String)
+    assert repr(feature_type("string[:8]")) == "Array(String(), max_length=8)"
 
 
 def test_blob_refs():
@@ -75,7 +80,8 @@ def test_blob_refs():
     assert images.to_arrow().get_field_index("uri") == 0
 
 
-@pytest.mark.parametrize("bad", ["floaty", "float32[0]", "string[]", "int64[abc]", "blob_ref<nope>", ""])
+@pytest.mark.parametrize("bad", ["floaty", "float32[0]", "string[0]", "bool[]", "bytes[4]", "int64[abc]",
+                                 "blob_ref<nope>", ""])
 def test_invalid_dtype_strings_are_refused_with_the_valid_forms(bad):
     with pytest.raises(InvalidDType) as info:
         dtype_text(bad)
@@ -83,7 +89,8 @@ def test_invalid_dtype_strings_are_refused_with_the_valid_forms(bad):
     assert "float32[512]" in info.value.message
 
 
-@pytest.mark.parametrize("build", [lambda: Embedding(0), lambda: Embedding(-3), lambda: Array(String()),
+@pytest.mark.parametrize("build", [lambda: Embedding(0), lambda: Embedding(-3), lambda: Embedding(4, dtype=String()),
+                                   lambda: Array(String(max_length=8)), lambda: Array(Bool()),
                                    lambda: Struct({}), lambda: BlobRef(content_types="image/png"),
                                    lambda: dtype_text(3.5)])
 def test_invalid_constructors_are_refused(build):

@@ -149,6 +149,18 @@ def context_and_sql(fs, group):
     fs.sql('SELECT click_count FROM "user-signals"')
 
 
+def analyses(fs, group):
+    from raise_ import Aggregation, Correlation, Distribution, RecordLookup
+
+    group.analyze(Aggregation(feature="click_count", metrics=["count", "null_rate", "median"]))
+    group.analyze(Aggregation(feature="click_count", metrics=["sum"], window="7d", group_by="user_id"))
+    group.analyze(Aggregation(feature="click_count", metrics=["avg", "stddev"], window="1d", rolling=True, periods=30))
+    group.analyze(Distribution(feature="click_count", bins=5, segment_by="user_id"))
+    group.analyze(Correlation(features=["click_count", "impression_count"]))
+    group.analyze(Correlation(features=["click_count", "impression_count"], method="spearman"))
+    group.analyze(RecordLookup(features=["click_count"], sample=3, seed=1, filter="click_count > 1"))
+
+
 CASES: dict[str, tuple[Callable, Callable]] = {
     "quickstart": (lambda fs: None, quickstart),
     "create_feature_all_options": (_group, create_feature_all_options),
@@ -166,6 +178,7 @@ CASES: dict[str, tuple[Callable, Callable]] = {
     "namespaces": (lambda fs: None, namespaces),
     "groups": (lambda fs: None, groups),
     "context_and_sql": (_features, context_and_sql),
+    "analyses": (_features, analyses),
 }
 
 

@@ -42,6 +42,50 @@ def test_client_initialization_forms(make_store):
         make_store(None, org="acme", project="rec")
 
 
+def test_context_switch_to_a_new_project(store):
+    """Client Initialization as written: the switched-to project exists from first use."""
+    store.create_feature_group("user-signals", key_columns=["user_id"])
+    fs = store.with_context(project="fraud-detection")
+    assert fs.project().name == "fraud-detection"
+    assert fs.domain().name == "mlplatform"
+    assert fs.project().path == "acme/mlplatform/fraud-detection" and fs.project().owner == "alice@acme.com"
+    transactions = fs.create_feature_group("transactions", key_columns=["txn_id"])
+    transactions.create_feature("amount", dtype="float64")
+    assert [g.name for g in fs.list_feature_groups()] == ["transactions"]
+    assert store.context == "acme/mlplatform/recommendation" and store.project().name == "recommendation"
+    assert [g.name for g in store.list_feature_groups()] == ["user-signals"]
+    assert [p.name for p in store.list_projects()] == ["fraud-detection", "recommendation"]
+
+
+def test_client_initialization_then_navigation_as_written(make_store):
+    # Using path string
+    fs = make_store("acme/mlplatform/recommendation")
+    # Using explicit parameters
+    fs = make_store(None, org="acme", domain="mlplatform", project="recommendation")
+    # Change context
+    fs = fs.with_context(project="fraud-detection")
+
+    org = fs.organization("acme")
+    domain = fs.domain("mlplatform")
+    domains = fs.list_domains()
+    project = fs.project("recommendation")  # named by the client it was switched from
+    projects = fs.list_projects(tags=["ml"])
+    assert (org.name, domain.name, [d.name for d in domains]) == ("acme", "mlplatform", ["mlplatform"])
+    assert (project.path, projects) == ("acme/mlplatform/recommendation", [])
+    assert fs.project().name == "fraud-detection" and fs.context == "acme/mlplatform/fraud-detection"
+
+
+def test_navigation_creates_only_the_context_namespaces(make_store):
+    fs = make_store("acme/mlplatform/recommendation")
+    assert (fs.organization().name, fs.domain("mlplatform").name, fs.project("recommendation").name) == (
+        "acme", "mlplatform", "recommendation")
+    with pytest.raises(NotFound):
+        fs.project("fraud-detection")
+    with pytest.raises(NotFound):
+        fs.domain("search")
+    assert [p.name for p in fs.list_projects()] == ["recommendation"]
+
+
 def test_missing_namespaces_are_created_on_first_use_and_owned_by_the_creator(store):
     store.create_feature_group("user-signals", key_columns=["id"])
     org = store.organization("acme")
@@ -163,3 +207,16 @@ def test_reprs(store, signals):
     page = signals._repr_html_()
     assert "click_count" in page and "float32[512]" in page
     assert "acme" in store.organization("acme")._repr_html_()
+
+
+def test_client_initialization_on_the_default_embedded_store(tmp_path, monkeypatch):
+    """The snippet verbatim: no home, no user (``$RAISE_HOME``, the local superuser)."""
+    monkeypatch.setenv("RAISE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RAISE_USER", raising=False)
+    fs = FeatureStore("acme/mlplatform/recommendation")
+    fs = FeatureStore(org="acme", domain="mlplatform", project="recommendation")
+    fs = fs.with_context(project="fraud-detection")
+    assert (fs.project().name, fs.domain().name, fs.organization().name) == ("fraud-detection", "mlplatform", "acme")
+    fs.create_feature_group("transactions", key_columns=["txn_id"])
+    assert [g.name for g in fs.list_feature_groups()] == ["transactions"]
+    assert (tmp_path / "home" / "catalog.db").exists()

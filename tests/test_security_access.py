@@ -12,7 +12,7 @@ import pytest
 
 from grammar.errors import PermissionDenied
 from grammar.expressions import parse_expression
-from raise_.engine import Engine
+from raise_.engine import Engine, registry
 from raise_.engine.security import acl, audit, grants, plans, principals
 from raise_.engine.security.acl import AccessControl, StoredAcl
 from raise_.engine.security.authorize import authorize_query, authorize_write, upstream_paths, visible_groups
@@ -129,7 +129,7 @@ def test_visibility_reaches_up_from_what_is_readable(engine):
         ac = AccessControl(engine.catalog, "dave@partner-org.com")
         assert ac.visible("acme") and ac.visible(G) and not ac.allows("read", G)
         assert [g["name"] for g in visible_groups(engine.session("dave@partner-org.com"),
-                                                  engine.catalog.list("group"))] == ["user-signals"]
+                                                  registry.all_groups(engine.catalog))] == ["user-signals"]
     finally:
         engine.catalog.delete("acl", f"{G}/clicks")
 
@@ -148,7 +148,7 @@ def _partner(tmp_path) -> Engine:
 
 def test_grants_cover_listed_features_until_revoked(tmp_path):
     engine = _partner(tmp_path)
-    catalog, items = engine.catalog, engine.catalog.get("group", "partner/shared/emb/items")
+    catalog, items = engine.catalog, registry.group_at(engine.catalog, "partner/shared/emb/items")
     grants.grant(catalog, items, "acme", ["score"], "read", None, "dave@partner.com")
     alice = AccessControl(catalog, "alice@acme.com")
     assert alice.allows("read", "partner/shared/emb/items/score") and alice.allows("read", items["key"])
@@ -164,7 +164,7 @@ def test_grants_cover_listed_features_until_revoked(tmp_path):
 
 def test_grant_expiry_and_checks(tmp_path):
     engine = _partner(tmp_path)
-    catalog, items = engine.catalog, engine.catalog.get("group", "partner/shared/emb/items")
+    catalog, items = engine.catalog, registry.group_at(engine.catalog, "partner/shared/emb/items")
     later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
     record = grants.grant(catalog, items, "acme", ["*"], "read", later, "dave@partner.com")
     assert grants.status(record) == "active"
@@ -183,7 +183,7 @@ def test_grant_expiry_and_checks(tmp_path):
 def test_scans_list_read_and_filtered_columns(engine):
     _, frame, _ = plan(engine, None, 'SELECT user_id FROM "user-signals" WHERE secret = 42')
     (scan,) = plans.scans(frame)
-    assert scan.group_id == engine.catalog.get("group", G)["id"]
+    assert scan.group_id == registry.group_at(engine.catalog, G)["id"]
     assert scan.reads("secret@v1") and scan.reads("user_id") and not scan.reads("clicks@v1")
 
 
@@ -200,7 +200,7 @@ def test_derived_names_are_found_in_the_unoptimized_plan(engine):
 
 
 def test_upstream_follows_derived_features(engine):
-    record = engine.catalog.get("feature", f"{G}/leak2@v1")
+    record = registry.feature(engine.catalog, G, "leak2", "v1")
     assert upstream_paths(engine.catalog, record) == {f"{G}/leak", f"{G}/secret", f"{G}/clicks"}
 
 
@@ -240,7 +240,7 @@ def test_denials_and_reads_are_audited(engine):
 
 def test_writes_need_write(engine):
     session = engine.session("bob@acme.com", "acme/ml/rec")
-    group = engine.catalog.get("group", G)
+    group = registry.group_at(engine.catalog, G)
     with pytest.raises(PermissionDenied):
         authorize_write(session, group, ["user_id", "clicks"], "append", 1)
     authorize_write(engine.session("alice@acme.com"), group, ["user_id", "clicks"], "append", 1)

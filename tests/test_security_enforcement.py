@@ -246,12 +246,15 @@ def test_listings_show_only_what_may_be_seen(store):
     assert set(bob_tables) == {("acme", "user-signals"), ("acme", "items"), ("partner-org", "items")}
     assert "secret" not in bob_tables["acme", "user-signals"] and "leak" not in bob_tables["acme", "user-signals"]
     assert "click_count" in bob_tables["acme", "user-signals"] and "x" not in bob_tables["acme", "items"]
-    assert bob_tables["partner-org", "items"] == ["user_id", "item_score", "item_score@v1"]
+    assert bob_tables["partner-org", "items"] == ["user_id", "item_score"]
     carol_tables = {(t.org, t.name): t.arrow_schema.names for t in session(store, CAROL).tables()}
     assert "secret" in carol_tables["acme", "user-signals"] and "x" in carol_tables["acme", "items"]
     assert session(store, MALLORY).tables() == []
     features = session(store, BOB).execute('SHOW FEATURES IN "user-signals"').column("name").to_pylist()
     assert sorted(features) == ["click_count", "ctr", "impression_count"]
+    described = session(store, BOB).execute('DESCRIBE FEATURE GROUP "user-signals"').column("feature_columns")
+    assert sorted(c["feature"] for c in described.to_pylist()[0]) == [
+        "click_count@v1", "ctr@v1", "impression_count@v1"]
     assert session(store, MALLORY).execute("SHOW ORGANIZATIONS").num_rows == 0
     assert session(store, MALLORY).execute("SHOW FEATURES").num_rows == 0
     orgs = session(store, BOB).execute("SHOW ORGANIZATIONS").column("name").to_pylist()
@@ -355,9 +358,12 @@ INJECTIONS = {
     "statement after a query": 'SELECT user_id FROM "user-signals"; DROP FEATURE GROUP items CASCADE',
     "description": "ALTER FEATURE \"user-signals\".click_count SET DESCRIPTION 'x''; DROP FEATURE GROUP items; --'",
     "tags": "ALTER FEATURE \"user-signals\".click_count SET TAGS ('a'', ''b'); SET ACL ON PROJECT acme/ml/rec ADMINS ('bob@acme.com')",
+    "comment": 'SELECT user_id FROM "user-signals" -- ; SELECT secret FROM "user-signals"\n WHERE secret > 0',
+}
+#: Injections through a quoted name: the name rule refuses them before authorization.
+NAME_INJECTIONS = {
     "quoted name": 'DROP FEATURE "user-signals"."click_count"" CASCADE; DROP FEATURE GROUP items; --"',
     "acl target name": "SET ACL ON FEATURE GROUP \"items\"\" READERS ('bob@acme.com'); --\" READERS ('x')",
-    "comment": 'SELECT user_id FROM "user-signals" -- ; SELECT secret FROM "user-signals"\n WHERE secret > 0',
     "grant target": "GRANT READ ON FEATURE GROUP \"items\"\" (*) TO ORGANIZATION evil; --\" (*) TO ORGANIZATION evil",
 }
 
@@ -366,6 +372,15 @@ INJECTIONS = {
 def test_injection_attempts_are_denied_and_change_nothing(store, sql):
     before = snapshot(store)
     assert_denied(store, BOB, lambda s: s.execute(sql))
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("sql", NAME_INJECTIONS.values(), ids=NAME_INJECTIONS.keys())
+def test_injection_through_names_is_refused_by_the_name_rule(store, sql):
+    before = snapshot(store)
+    with pytest.raises(ValidationError) as refused:
+        session(store, BOB).execute(sql)
+    assert refused.value.code == "RAISE-V002" and '"' in refused.value.name
     assert snapshot(store) == before
 
 
@@ -387,11 +402,17 @@ def test_hostile_text_is_stored_as_text(tmp_path):
 # -- the embedded superuser -----------------------------------------------------------------------
 
 
-def test_no_principal_is_root(store):
+def test_no_principal_is_root_acting_for_the_organization_it_opened(store):
     root = store.session(None, "acme/ml/rec")
     assert root.execute('SELECT secret FROM "user-signals" ORDER BY user_id').column("secret").to_pylist() == [42, 7]
     entries = root.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()
-    assert entries and entries[-1]["actor_org"] is None
+    assert entries and entries[-1]["actor_org"] == "acme"
+    root.execute("USE partner/ml/rec")  # the organization it opened stays the one it acts for
+    root.execute('SELECT secret FROM acme."ml/rec"."user-signals"')
+    assert root.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()[-1]["actor_org"] == "acme"
+    unopened = store.session(None)
+    unopened.execute('SELECT secret FROM acme."ml/rec"."user-signals"')
+    assert unopened.execute("SHOW AUDIT ACTORS ('root') ACTIONS ('READ')").to_pylist()[-1]["actor_org"] is None
 
 
 def test_describe_hides_lineage_to_unreadable_features(tmp_path):

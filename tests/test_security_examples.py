@@ -21,7 +21,9 @@ def test_cross_org_access(tmp_path):
     out = run_example("04_cross_org_access.py", tmp_path / "store")
     assert "email readers: ['restricted@acme.com']" in out
     assert "click_count readers: ['ml-engineers@acme.com', 'restricted@acme.com']" in out
-    assert "feature       acme/mlplatform/recommendation/user-signals/email       inherit=False" in out
+    assert ("feature       acme/mlplatform/recommendation/user-signals/email       "
+            "readers=['restricted@acme.com'] inherit=False") in out
+    assert "organization  acme                                                    -" in out
     assert "bob reads clicks: [12, 3]" in out
     assert out.count("bob refused: RAISE-P001 PERMISSION_DENIED") == 3
     assert "bob counts: 2" in out

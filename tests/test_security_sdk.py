@@ -43,7 +43,7 @@ def test_acls_cascade_and_override(acme, home):
     assert effective.readers == ("restricted@acme.com",) and "alice@acme.com" in effective.admins
     assert group.feature("click_count").get_effective_acl().readers == ("ml-engineers@acme.com",)
     chain = ssn.get_acl_chain()
-    assert [(c.level, c.acl is not None) for c in chain] == [
+    assert [(c.level, c.is_set) for c in chain] == [
         ("organization", False), ("domain", False), ("project", False), ("feature group", True), ("feature", True)]
     assert chain[0].owners == ("alice@acme.com",) and ssn.get_acl().inherit is False
     assert acme.organization("acme").get_acl() is None
@@ -82,7 +82,7 @@ def test_cross_organization_access(acme, home):
     items = partner.feature_group("items")
     grant = items.grant_external_access(org="acme", features=["item_embedding"], permission="read",
                                         expires_at=datetime.now() + timedelta(days=365))
-    assert (grant.organization, grant.features, grant.status) == ("acme", ("item_embedding",), "active")
+    assert (grant.org, grant.features, grant.status) == ("acme", ("item_embedding",), "active")
     assert grant.expires_at > datetime.now().astimezone() + timedelta(days=364)
     group = acme.feature_group("user-signals")
     affinity = group.create_feature("cross_org_affinity", dtype="float32",
@@ -92,8 +92,8 @@ def test_cross_organization_access(acme, home):
     with pytest.raises(PermissionDenied):
         group.create_feature("stolen", dtype="float64",
                              derived_from="@partner-org/shared/embeddings/items.private_score")
-    assert [g.organization for g in items.list_external_grants()] == ["acme"]
-    assert items.revoke_external_access(org="acme") == 1
+    assert [g.org for g in items.list_external_grants()] == ["acme"]
+    assert items.revoke_external_access(org="acme") is True
     with pytest.raises(PermissionDenied):
         acme.sql('SELECT cross_org_affinity FROM "user-signals"')
     assert [g.status for g in items.list_external_grants()] == ["revoked"]
@@ -163,3 +163,30 @@ def test_sdk_sends_raise_sql(acme):
         "SHOW AUDIT RESOURCE 'user-signals/*' ACTIONS ('READ') LIMIT 5",
         'REVOKE ON FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals" FROM ORGANIZATION "partner"',
     ]
+
+
+def test_store_without_a_user_acts_for_the_organization_it_opened(home, monkeypatch):
+    """Audit Querying's "track external access" on an embedded store opened without a user."""
+    monkeypatch.delenv("RAISE_USER", raising=False)
+    fs = FeatureStore("acme/mlplatform/recommendation", home=home)
+    group = fs.create_feature_group("user-signals", key_columns=["user_id"])
+    group.create_feature("click_count", dtype="int64")
+    group.write({"user_id": [1, 2], "click_count": [3, 4]})
+    fs.audit.create_alert(name="external-access-alert",
+                          query=AuditQuery(resource="user-signals/*", exclude_actor_orgs=["acme"]),
+                          notify=["security@acme.com"], channels=["email"])
+    fs.sql('SELECT click_count FROM "user-signals"')
+    own = fs.audit.query(resource="user-signals/*")
+    assert {(e.actor, e.actor_org) for e in own} == {("root", "acme")}
+    assert {e.action for e in own} == {"CREATE", "WRITE", "READ", "QUERY"}
+    assert fs.audit.query(resource="user-signals/*", exclude_actor_orgs=["acme"]) == []
+    assert outbox.read_outbox(home, "email") == []
+
+    # still the local superuser: it reads another organization's group without a grant
+    _partner(home)
+    assert fs.sql('SELECT COUNT(*) AS n FROM "partner-org"."shared/embeddings".items').column("n").to_pylist() == [2]
+    with pytest.raises(PermissionDenied):
+        as_user(home, "bob@partner-org.com").sql('SELECT click_count FROM "user-signals"')
+    external = fs.audit.query(resource="user-signals/*", exclude_actor_orgs=["acme"])
+    assert [(e.actor, e.actor_org, e.outcome) for e in external] == [("bob@partner-org.com", "partner-org", "DENIED")]
+    assert [m["entry"]["actor"] for m in outbox.read_outbox(home, "email")] == ["bob@partner-org.com"]

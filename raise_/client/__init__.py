@@ -47,11 +47,13 @@ def connect(
     user: str | None = None,
     password: str | None = None,
     project: str | Sequence[str] | None = None,
+    organization: str | None = None,
 ) -> Connection:
     """Open a connection: a Flight SQL server when ``url`` is given, else the embedded store
-    at ``home`` (default ``$RAISE_HOME`` or ``./.raise``)."""
+    at ``home`` (default ``$RAISE_HOME`` or ``./.raise``), where ``organization`` is the one
+    a store opened without a user acts for (a server knows its users' organizations)."""
     if url is not None:
         from raise_.client.flight import FlightConnection
 
         return FlightConnection(url, user, password, project=project)
-    return EmbeddedConnection(home, user, project)
+    return EmbeddedConnection(home, user, project, organization)

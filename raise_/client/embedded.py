@@ -15,14 +15,15 @@ class EmbeddedConnection:
     """One engine session for ``user`` on the store at ``home``.
 
     ``home`` defaults to ``$RAISE_HOME`` or ``./.raise``; ``project`` (``"org/domain/project"``
-    or a tuple) is the session's current project.
+    or a tuple) is the session's current project. Without a ``user`` the session is the local
+    superuser acting for ``organization`` (default: the project's).
     """
 
     def __init__(self, home: str | Path | None = None, user: str | None = None,
-                 project: str | Sequence[str] | None = None) -> None:
+                 project: str | Sequence[str] | None = None, organization: str | None = None) -> None:
         self.engine = Engine(home)
         self.user = user
-        self._session = self.engine.session(principal=user, project=project or None)
+        self._session = self.engine.session(principal=user, project=project or None, organization=organization)
 
     def __repr__(self) -> str:
         return f"EmbeddedConnection(home={str(self.engine.home)!r}, user={self.user!r})"

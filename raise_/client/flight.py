@@ -61,7 +61,7 @@ _BY_GRPC_NAME = {
     "Unimplemented": errors.Unsupported, "NotFound": errors.NotFound, "AlreadyExists": errors.AlreadyExists,
     "InvalidArgument": errors.ValidationError, "Unavailable": ServerUnavailable,
     "Unauthenticated": errors.Unauthenticated, "PermissionDenied": errors.PermissionDenied,
-    "ResourceExhausted": errors.ExecutionError,
+    "ResourceExhausted": errors.ExecutionError, "DeadlineExceeded": errors.StatementTimeout,
 }
 
 

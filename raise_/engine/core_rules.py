@@ -44,13 +44,13 @@ def create_feature(session, ac, s: ast.CreateFeature):
     details = {"dtype": str(parse_dtype(s.dtype)), "derived": s.derived_as is not None}
     if not versions:
         needs, events = [Need("admin", gpath)], [Event("CREATE", path, {**details, "version": s.version or "v1"})]
-    elif s.version is not None and s.version not in {v["version"] for v in versions}:
+    elif s.version is not None and s.version not in {v.version for v in versions}:
         needs, events = [Need("admin", path)], [Event("CREATE_VERSION", path, {**details, "version": s.version})]
-        if latest is not None and latest["dtype"] != details["dtype"]:
-            events.append(Event("UPDATE_SCHEMA", path, {"from": latest["dtype"], "to": details["dtype"]}))
+        if latest is not None and latest.dtype != details["dtype"]:
+            events.append(Event("UPDATE_SCHEMA", path, {"from": latest.dtype, "to": details["dtype"]}))
     elif s.conflict == "update":
         needs, events = [Need("admin", path)], [Event("UPDATE_METADATA", path, details)]
-        if latest is not None and s.derived_as is not None and s.derived_as != latest.get("derived_as"):
+        if latest is not None and s.derived_as is not None and s.derived_as != latest.derived_as:
             events.append(Event("UPDATE_DERIVATION", path, {"expression": s.derived_as}))
     else:
         return [Need("see", path)], []
@@ -62,12 +62,12 @@ def create_feature(session, ac, s: ast.CreateFeature):
 def _reference_needs(session: "Session", gpath: str, expression: str, events: list[Event]) -> list[Need]:
     """``read`` on each feature a derived expression references; an ``@org`` reference needs a
     live grant to the group's organization."""
-    group = session.catalog.get("group", gpath)
+    group = registry.group_at(session.catalog, gpath)
     needs = []
     for path in parse_expression(expression).references:
         if path.external:
             try:
-                grants.resolve_external(session.catalog, path, group["project"][0])
+                grants.resolve_external(session.catalog, path, group.project[0])
             except PermissionDenied as error:
                 raise deny(session, AccessDenied(error.message, code=error.code, name=path.text,
                                                  events=events)) from None
@@ -108,22 +108,22 @@ def drop(session, ac, s: ast.Drop):
         return ([] if s.if_exists else on_target(session, path, "admin")), []
     detail = {"version": s.target.version} if s.kind == "feature" and s.target.version else {}
     events = [Event("DELETE", path, {**detail, "kind": s.kind, "cascade": s.cascade})]
-    events += [Event("LINEAGE_BREAK", target, {"upstream": path}) for target in _broken(session, s, path)]
+    if not s.restrict:  # a restricted DROP breaks nothing: it fails instead
+        events += [Event("LINEAGE_BREAK", target, {"upstream": path}) for target in _broken(session, s, path)]
     return [Need("admin", path)], events
 
 
 def _broken(session: "Session", s: ast.Drop, path: str) -> list[str]:
-    """Derived features outside what is dropped that read it (their lineage breaks)."""
+    """Derived features outside what is dropped whose lineage the drop breaks, one path each."""
     catalog = session.catalog
     if s.kind == "feature":
         group_key, _, name = path.rpartition("/")
-        doomed = [r for r in registry.versions(catalog, group_key, name) if s.target.version in (None, r["version"])]
+        doomed = [r for r in registry.versions(catalog, group_key, name) if s.target.version in (None, r.version)]
     elif s.kind == "feature group":
         doomed = registry.versions(catalog, path)
     else:
         return []
-    keys = {r["key"] for r in doomed}
-    readers = {src for r in doomed for src in derived.downstream(catalog, r)} - keys
+    readers = derived.breaks(catalog, doomed)
     return sorted({split_version(src)[0] for src in readers if not src.startswith(path + "/")})
 
 

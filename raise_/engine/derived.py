@@ -17,6 +17,7 @@ from grammar.errors import NotFound, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, check_compatible, infer_type, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
+from raise_.engine.records import FeatureVersion, GroupRecord
 
 LEVELS = ("strict", "standard", "permissive")
 
@@ -50,16 +51,16 @@ class Report:
     expression: str | None = None
 
 
-def resolve(catalog: Catalog, group: dict[str, Any], path: FeaturePath) -> Reference:
+def resolve(catalog: Catalog, group: GroupRecord, path: FeaturePath) -> Reference:
     """Where ``path`` points from ``group``: the target key, and the feature's dtype if it exists."""
     if path.external:
         target = "@" + names.join(*(p for p in (path.org, path.domain, path.project, path.group) if p))
         return Reference(path.text, path.feature, f"{target}/{path.feature}", None, False)
-    project = tuple(group["project"])
+    project = tuple(group.project)
     given = tuple(p for p in (path.org, path.domain, path.project) if p is not None)
     if given:
         project = names.complete_path(given, project, 3)
-    group_key = names.join(*project, path.group) if path.group else group["key"]
+    group_key = names.join(*project, path.group) if path.group else group.key
     target = f"{group_key}/{path.feature}" + (f"@{path.version}" if path.version else "")
     column = key_column(catalog, group_key, path)
     if column is not None:
@@ -68,11 +69,11 @@ def resolve(catalog: Catalog, group: dict[str, Any], path: FeaturePath) -> Refer
         record = registry.feature(catalog, group_key, path.feature, path.version)
     except NotFound:
         return Reference(path.text, path.feature, target, None, False)
-    return Reference(path.text, path.feature, target, record["dtype"], True)
+    return Reference(path.text, path.feature, target, record.dtype, True)
 
 
 def check(
-    catalog: Catalog, group: dict[str, Any], name: str, dtype: str, expression: str, level: str = "standard"
+    catalog: Catalog, group: GroupRecord, name: str, dtype: str, expression: str, level: str = "standard"
 ) -> Report:
     """Validate ``expression`` as the definition of feature ``name`` of ``group``."""
     if level not in LEVELS:
@@ -108,7 +109,7 @@ def check(
             Issue("RAISE-V021", f"expression yields {inference.dtype}, which does not fit the declared "
                   f"dtype {dtype}", name)
         )
-    own_key = f"{group['key']}/{name}"
+    own_key = f"{group.key}/{name}"
     cycle = _cycle(catalog, own_key, [r.target for r in report.references])
     if cycle:
         report.errors.append(Issue("RAISE-V041", f"circular dependency: {' -> '.join(cycle)}", name))
@@ -137,7 +138,7 @@ def _cycle(catalog: Catalog, own: str, targets: list[str]) -> list[str] | None:
             record = registry.feature(catalog, group_key, fname, version)
         except (NotFound, ValidationError):
             continue
-        for dst, _ in catalog.edges_from("lineage", record["key"]):
+        for dst, _ in catalog.edges_from("lineage", record.key):
             stack.append((dst, trail + [dst.split("@", 1)[0].rsplit("/", 1)[-1]]))
     return None
 
@@ -146,12 +147,12 @@ def key_column(catalog: Catalog, group_key: str, path: FeaturePath) -> str | Non
     """The dtype of ``path`` when it names a key or the event-time column of its group."""
     if path.version is not None:
         return None
-    record = catalog.get("group", group_key)
+    record = registry.group_at(catalog, group_key)
     if record is None:
         return None
-    columns = {k["name"]: k["dtype"] for k in record["keys"]}
-    if record.get("timestamp"):
-        columns[record["timestamp"]] = "timestamp"
+    columns = {k.name: k.dtype for k in record.key_columns}
+    if record.timestamp:
+        columns[record.timestamp] = "timestamp"
     return columns.get(path.feature)
 
 
@@ -164,10 +165,41 @@ def upstream(catalog: Catalog, feature_key: str) -> list[str]:
     return [dst for dst, _ in catalog.edges_from("lineage", feature_key)]
 
 
-def downstream(catalog: Catalog, record: dict[str, Any]) -> list[str]:
+def resolves(catalog: Catalog, target: str, excluding: frozenset[str] = frozenset()) -> bool:
+    """Whether a lineage target (``[@]org/domain/project/group/feature[@vN]``) names a feature
+    version, leaving out the records keyed in ``excluding``: a pinned version while it exists,
+    a plain name while some version of it is live."""
+    head, _, last = target.lstrip("@").rpartition("/")
+    name, version = names.split_version(last)
+    records = [r for r in registry.versions(catalog, head, name) if r.key not in excluding]
+    if version:
+        return any(r.version == version for r in records)
+    return registry.latest(records) is not None
+
+
+def missing_upstream(catalog: Catalog, record: FeatureVersion) -> list[str]:
+    """The features a derived version reads that do not exist (deleted, or not created yet):
+    while there are any, the version is ``broken``."""
+    if record.derived_as is None:
+        return []
+    return [target for target in upstream(catalog, record.key) if not resolves(catalog, target)]
+
+
+def breaks(catalog: Catalog, doomed: list[FeatureVersion]) -> list[str]:
+    """Derived feature version keys, outside ``doomed``, whose lineage would resolve to nothing
+    once ``doomed`` is gone (a dependent of ``f@v1`` reading plain ``f`` keeps ``f@v2``)."""
+    keys = frozenset(r.key for r in doomed)
+    broken = set()
+    for src in {s for r in doomed for s in downstream(catalog, r)} - keys:
+        if any(resolves(catalog, t) and not resolves(catalog, t, keys) for t in upstream(catalog, src)):
+            broken.add(src)
+    return sorted(broken)
+
+
+def downstream(catalog: Catalog, record: FeatureVersion) -> list[str]:
     """Feature version keys whose expressions read ``record`` (by plain name or pinned version)."""
-    base = f"{record['group']}/{record['name']}"
+    base = f"{record.group}/{record.name}"
     found = []
-    for target in (base, f"{base}@{record['version']}"):
+    for target in (base, f"{base}@{record.version}"):
         found += catalog.edges_to("lineage", target) + catalog.edges_to("lineage", "@" + target)
     return sorted({src for src, _ in found})

@@ -29,7 +29,8 @@ class Engine:
     ``memory_limit`` bounds each query (operators spill to ``home/spill`` beyond it);
     ``cache_bytes`` (default ``$RAISE_CACHE_BYTES`` or 1 GiB; 0 turns it off) keeps decoded
     feature tables in memory between queries (see ``cache``); ``target_partitions`` caps how
-    many partitions DataFusion runs a query in (default: one per core).
+    many partitions DataFusion runs a query in (default: one per core); ``statement_timeout``
+    (seconds) cancels a query that runs longer (see ``limits``; sessions may only lower it).
 
     >>> engine = Engine("/tmp/store")                          # doctest: +SKIP
     >>> engine.execute("SHOW ORGANIZATIONS").num_rows         # doctest: +SKIP
@@ -46,6 +47,7 @@ class Engine:
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_bytes: int | None = None,
         target_partitions: int | None = None,
+        statement_timeout: float | None = None,
     ) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -57,14 +59,19 @@ class Engine:
         self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
         self.views = ViewCache(self.catalog)
         self.target_partitions = target_partitions
+        self.statement_timeout = statement_timeout or None
 
     def __repr__(self) -> str:
         return f"Engine(home={str(self.home)!r})"
 
-    def session(self, principal: str | None = None, project: Sequence[str] | str | None = None) -> Session:
+    def session(self, principal: str | None = None, project: Sequence[str] | str | None = None,
+                organization: str | None = None) -> Session:
+        """A session for ``principal`` in ``project``. Without a principal it is the local
+        superuser acting for ``organization`` (default: the project's), which its audit entries
+        record as their ``actor_org``."""
         if isinstance(project, str):
             project = tuple(project.split("/"))
-        return Session(self, principal, project)
+        return Session(self, principal, project, organization)
 
     def execute(self, sql: str, principal: str | None = None, project: Sequence[str] | str | None = None,
                 params: Sequence[Any] | None = None) -> pa.Table:

@@ -16,6 +16,7 @@ from grammar import ast
 from grammar.dtypes import parse_dtype
 from grammar.errors import AlreadyExists, TypeMismatch, ValidationError
 from raise_.engine import derived, ingest, names, registry, results
+from raise_.engine.records import FeatureVersion, GroupRecord
 from raise_.engine.resolve import feature_of, group_of
 
 if TYPE_CHECKING:
@@ -27,15 +28,15 @@ _MUTABLE = ("description", "tags", "owner", "nullable", "default", "validation")
 def create_feature(session: "Session", stmt: ast.CreateFeature) -> pa.Table:
     catalog = session.catalog
     group = group_of(session, stmt.feature.group)
-    name = names.check_name(stmt.feature.name, "feature")
-    if name in group["columns"][: len(group["keys"]) + bool(group.get("timestamp"))]:
-        raise AlreadyExists(f"{name!r} is a key or event-time column of {group['name']!r}", name=name)
+    name = stmt.feature.name
+    if name in group.group_columns:
+        raise AlreadyExists(f"{name!r} is a key or event-time column of {group.name!r}", name=name)
     dtype = str(parse_dtype(stmt.dtype))
-    existing = registry.versions(catalog, group["key"], name)
+    existing = registry.versions(catalog, group.key, name)
     live = registry.latest(existing)
     # a plain CREATE of an existing feature is a conflict; of an archived one, a new version
     version = stmt.version or (None if live is not None else registry.next_version(existing))
-    current = live if version is None else next((r for r in existing if r["version"] == version), None)
+    current = live if version is None else next((r for r in existing if r.version == version), None)
     if version is not None:
         names.version_number(version)
     if current is not None:
@@ -52,15 +53,15 @@ def create_feature(session: "Session", stmt: ast.CreateFeature) -> pa.Table:
     }
     column = None if stmt.derived_as else _allocate_column(session, group, f"{name}@{version}")
     record = registry.new_feature_record(group, fields, column)
-    key = names.feature_key(group["key"], name, version)
-    catalog.put("feature", key, record, parent=group["key"])
+    key = names.feature_key(group.key, name, version)
+    catalog.put("feature", key, record, parent=group.key)
     if report:
         derived.record_lineage(catalog, key, report.references)
     warnings = [f"{w.code}: {w.message}" for w in report.warnings] if report else []
     return results.ddl("CREATE FEATURE", key, 1, warnings)
 
 
-def _check(session: "Session", group: dict, name: str, dtype: str, stmt: ast.CreateFeature):
+def _check(session: "Session", group: GroupRecord, name: str, dtype: str, stmt: ast.CreateFeature):
     if stmt.derived_as is None:
         if stmt.default is not None and stmt.default.upper() != "NULL":
             _check_default(stmt.default, dtype, name)
@@ -85,40 +86,37 @@ def _check_default(default: str, dtype: str, name: str) -> None:
                            f"{error.message}", code="RAISE-V022", name=name) from None
 
 
-def _allocate_column(session: "Session", group: dict[str, Any], wanted: str) -> str:
+def _allocate_column(session: "Session", group: GroupRecord, wanted: str) -> str:
     """A physical column name never used before in this group's table."""
-    used = set(group["columns"])
+    used = set(group.columns)
     column, n = wanted, 1
     while column in used:
         n += 1
         column = f"{wanted}~{n}"
-    group["columns"] = group["columns"] + [column]
-    session.catalog.put("group", group["key"], _stored(group), parent=names.join(*group["project"]))
+    updated = group.replace(columns=group.columns + (column,))
+    session.catalog.put("group", group.key, updated.to_record(), parent=group.project_key)
     return column
 
 
-def _stored(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in ("key", "created_at", "updated_at")}
-
-
-def _on_conflict(session: "Session", stmt: ast.CreateFeature, group: dict, current: dict, dtype: str) -> pa.Table:
-    key = current["key"]
+def _on_conflict(session: "Session", stmt: ast.CreateFeature, group: GroupRecord, current: FeatureVersion,
+                 dtype: str) -> pa.Table:
+    key = current.key
     if stmt.conflict == "skip":
         return results.ddl("CREATE FEATURE", key, 0)
     if stmt.conflict == "error":
         raise AlreadyExists(
-            f"feature {current['name']!r} already exists in {group['name']!r} as {current['version']}; "
+            f"feature {current.name!r} already exists in {group.name!r} as {current.version}; "
             "use IF NOT EXISTS to keep it, OR REPLACE to update it, or VERSION vN for a new version",
-            name=current["name"],
+            name=current.name,
         )
-    if dtype != current["dtype"]:
+    if dtype != current.dtype:
         raise ValidationError(
-            f"changing {current['name']!r} from {current['dtype']} to {dtype} is a schema change: "
-            f"create a new version (VERSION {registry.next_version(registry.versions(session.catalog, group['key'], current['name']))})",
-            code="RAISE-V023", name=current["name"],
+            f"changing {current.name!r} from {current.dtype} to {dtype} is a schema change: "
+            f"create a new version (VERSION {registry.next_version(registry.versions(session.catalog, group.key, current.name))})",
+            code="RAISE-V023", name=current.name,
         )
-    report = _check(session, group, current["name"], dtype, stmt)
-    updated = dict(_stored(current))
+    report = _check(session, group, current.name, dtype, stmt)
+    updated = current.to_record()
     for field in _MUTABLE:
         value = getattr(stmt, field)
         if value is not None:
@@ -126,7 +124,7 @@ def _on_conflict(session: "Session", stmt: ast.CreateFeature, group: dict, curre
     if report is not None:
         updated["derived_as"] = report.expression
         derived.record_lineage(session.catalog, key, report.references)
-    session.catalog.put("feature", key, updated, parent=group["key"])
+    session.catalog.put("feature", key, updated, parent=group.key)
     warnings = [f"{w.code}: {w.message}" for w in report.warnings] if report else []
     return results.ddl("CREATE OR REPLACE FEATURE", key, 1, warnings)
 
@@ -136,57 +134,62 @@ def alter_feature(session: "Session", stmt: ast.AlterFeature) -> pa.Table:
     changes = {k: v for k, v in asdict(stmt).items() if k != "feature" and v is not None}
     if not changes:
         raise ValidationError("ALTER FEATURE needs at least one SET clause", code="RAISE-V024",
-                              name=record["name"])
+                              name=record.name)
     if "default" in changes and changes["default"].upper() != "NULL":
-        _check_default(changes["default"], record["dtype"], record["name"])
-    updated = dict(_stored(record))
+        _check_default(changes["default"], record.dtype, record.name)
+    updated = record.to_record()
     for field, value in changes.items():
         updated[field] = list(value) if field == "tags" else value
     if changes.get("status") == "active":
         updated["message"] = None
-    session.catalog.put("feature", record["key"], updated, parent=group["key"])
-    return results.ddl("ALTER FEATURE", record["key"], 1)
+    session.catalog.put("feature", record.key, updated, parent=group.key)
+    return results.ddl("ALTER FEATURE", record.key, 1)
 
 
 def deprecate_feature(session: "Session", stmt: ast.DeprecateFeature) -> pa.Table:
     group, record = feature_of(session, stmt.feature)
-    updated = dict(_stored(record), status="deprecated", message=stmt.message)
-    session.catalog.put("feature", record["key"], updated, parent=group["key"])
-    return results.ddl("DEPRECATE FEATURE", record["key"], 1)
+    updated = dict(record.to_record(), status="deprecated", message=stmt.message)
+    session.catalog.put("feature", record.key, updated, parent=group.key)
+    return results.ddl("DEPRECATE FEATURE", record.key, 1)
 
 
 def drop_feature(session: "Session", stmt: ast.Drop) -> pa.Table:
-    """Drop one version (``g.f@v1``) or every version of a feature; refuses while others read it."""
+    """Drop one version (``g.f@v1``) or every version of a feature.
+
+    Derived features that read it become ``broken`` (their reads fail naming it) until it is
+    created again; the result warns of each. ``RESTRICT`` refuses instead while any would break.
+    """
     ref: ast.FeatureRef = stmt.target
     group = group_of(session, ref.group)
     if ref.version:
-        doomed = [registry.feature(session.catalog, group["key"], ref.name, ref.version)]
+        doomed = [registry.feature(session.catalog, group.key, ref.name, ref.version)]
     else:
-        registry.feature(session.catalog, group["key"], ref.name)
-        doomed = registry.versions(session.catalog, group["key"], ref.name)
-    keys = {r["key"] for r in doomed}
-    readers = sorted({src for r in doomed for src in derived.downstream(session.catalog, r)} - keys)
-    if readers and not stmt.cascade:
+        registry.feature(session.catalog, group.key, ref.name)
+        doomed = registry.versions(session.catalog, group.key, ref.name)
+    broken = derived.breaks(session.catalog, doomed)
+    if broken and stmt.restrict:
         raise ValidationError(
-            f"feature {ref.name!r} is read by {', '.join(readers)}; drop those first or use CASCADE",
-            code="RAISE-V060", name=ref.name,
+            f"feature {ref.name!r} is read by {', '.join(broken)}; drop those first, or drop without "
+            "RESTRICT to leave them broken until it is re-created", code="RAISE-V060", name=ref.name,
         )
     for record in doomed:
-        session.catalog.delete_edges("lineage", record["key"])
-        session.catalog.delete("feature", record["key"])
-    return results.ddl("DROP FEATURE", f"{group['key']}/{ref.name}", len(doomed))
+        session.catalog.delete_edges("lineage", record.key)
+        session.catalog.delete("feature", record.key)
+    warnings = [f"RAISE-V063: derived feature {key!r} reads {ref.name!r} and is broken until it is "
+                "created again" for key in broken]
+    return results.ddl("DROP FEATURE", f"{group.key}/{ref.name}", len(doomed), warnings)
 
 
 def validate_feature(session: "Session", stmt: ast.ValidateFeature) -> pa.Table:
     """The checks CREATE FEATURE would run, as one row; nothing is created."""
     create = stmt.statement
     group = group_of(session, create.feature.group)
-    name = names.check_name(create.feature.name, "feature")
+    name = create.feature.name
     dtype = str(parse_dtype(create.dtype))
     issues = lambda items: [asdict(i) for i in items]  # noqa: E731
     if create.derived_as is None:
-        existing = registry.versions(session.catalog, group["key"], name)
-        clash = [r for r in existing if create.version in (None, r["version"])]
+        existing = registry.versions(session.catalog, group.key, name)
+        clash = [r for r in existing if create.version in (None, r.version)]
         errors = [derived.Issue("RAISE-A001", f"feature {name!r} already exists", name)] if (
             clash and create.conflict == "error") else []
         row = {"valid": not errors, "inferred_type": dtype, "references": [], "errors": issues(errors),

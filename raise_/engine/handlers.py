@@ -21,7 +21,7 @@ from raise_.engine.features import (
     alter_feature, create_feature, deprecate_feature, drop_feature, validate_feature,
 )
 from raise_.engine.resolve import group_of, project_of
-from raise_.engine.security.authorize import readable_lineage, visible_rows
+from raise_.engine.security.authorize import readable_parts, visible_rows
 from raise_.engine.security.checks import needs_nothing
 from raise_.types import storage_arrow
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 def use(session: "Session", stmt: ast.Use) -> pa.Table:
     path = names.complete_path(stmt.path, session.project, 3) if len(stmt.path) < 3 else stmt.path
-    for name in path:
-        names.check_name(name, "namespace")
     session.project = tuple(path)
     return results.ddl("USE", names.join(*path))
 
@@ -49,7 +47,6 @@ def create_namespace(session: "Session", stmt: ast.CreateNamespace) -> pa.Table:
 def create_feature_group(session: "Session", stmt: ast.CreateFeatureGroup) -> pa.Table:
     catalog = session.catalog
     project = project_of(session, stmt.group.project)
-    names.check_name(stmt.group.name, "feature group")
     key = names.join(*project, stmt.group.name)
     if catalog.get("group", key) is not None:
         if stmt.if_not_exists:
@@ -76,7 +73,6 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
     fields: list[pa.Field] = []
     seen: set[str] = set()
     for column in stmt.keys:
-        names.check_name(column.name, "key column")
         dtype = parse_dtype(column.dtype)
         if dtype.kind not in ("primitive", "string") or dtype.element in ("float16", "float32", "float64"):
             raise ValidationError(
@@ -86,7 +82,6 @@ def _group_columns(stmt: ast.CreateFeatureGroup) -> tuple[list[pa.Field], list[s
         fields.append(pa.field(column.name, storage_arrow(dtype), nullable=False))
         seen.add(column.name)
     if stmt.timestamp:
-        names.check_name(stmt.timestamp, "timestamp column")
         if stmt.timestamp in seen:
             raise ValidationError(f"column {stmt.timestamp!r} is declared twice", code="RAISE-V052",
                                   name=stmt.timestamp)
@@ -125,23 +120,23 @@ def _target_text(target: Any) -> str:
 
 def _drop_group(session: "Session", group: dict[str, Any], cascade: bool) -> pa.Table:
     catalog = session.catalog
-    features = registry.versions(catalog, group["key"])
+    features = registry.versions(catalog, group.key)
     outside = sorted({
         src for rec in features for src in derived.downstream(catalog, rec)
-        if not src.startswith(group["key"] + "/")
+        if not src.startswith(group.key + "/")
     })
     if outside and not cascade:
         raise ValidationError(
-            f"feature group {group['name']!r} is read by derived features elsewhere: "
-            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group["name"],
+            f"feature group {group.name!r} is read by derived features elsewhere: "
+            f"{', '.join(outside)}; drop those first or use CASCADE", code="RAISE-V060", name=group.name,
         )
     for rec in features:
-        catalog.delete_edges("lineage", rec["key"])
-        catalog.delete("feature", rec["key"])
-    catalog.delete("group", group["key"])
-    uri = group["uri"]
+        catalog.delete_edges("lineage", rec.key)
+        catalog.delete("feature", rec.key)
+    catalog.delete("group", group.key)
+    uri = group.uri
     session.after_commit(lambda: session.engine.storage.drop(uri))
-    return results.ddl("DROP FEATURE GROUP", group["key"], 1)
+    return results.ddl("DROP FEATURE GROUP", group.key, 1)
 
 
 def _drop_namespace(session: "Session", kind: str, key: str, cascade: bool) -> pa.Table:
@@ -194,7 +189,7 @@ FAMILY = Family(
                                        schema=results.VALIDATION_SCHEMA, listing=checked_by_rule),
         ast.Show: Statement(handler=show_table, rule=needs_nothing, schema=_show_schema, listing=visible_rows),
         ast.Describe: Statement(handler=describe_table, rule=core_rules.describe, schema=_describe_schema,
-                                listing=readable_lineage),
+                                listing=readable_parts),
     },
     kinds=(
         Kind(name="organization"), Kind(name="domain"), Kind(name="project"),

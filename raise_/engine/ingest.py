@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.dtypes import DType, parse_dtype
+from grammar.dtypes import DType, parse_dtype, stored_dtype
 from grammar.errors import TypeMismatch, ValidationError
-from raise_.engine import registry
+from raise_.engine import conversions, registry
 from raise_.engine.catalog import Catalog
 from raise_.types import storage_arrow
 
@@ -29,16 +29,16 @@ def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode
     unknown = [c for c in data.column_names if c not in targets]
     if unknown:
         raise ValidationError(
-            f"{group['name']!r} has no writable column {unknown[0]!r}; writable: {', '.join(sorted(targets))}",
+            f"{group.name!r} has no writable column {unknown[0]!r}; writable: {', '.join(sorted(targets))}",
             code="RAISE-V053", name=unknown[0],
         )
     if len(set(data.column_names)) != len(data.column_names):
         dup = next(c for c in data.column_names if data.column_names.count(c) > 1)
         raise ValidationError(f"column {dup!r} given twice", code="RAISE-V052", name=dup)
-    key_names = [k["name"] for k in group["keys"]]
+    key_names = list(group.key_names)
     missing = [k for k in key_names if k not in data.column_names]
     if missing:
-        raise ValidationError(f"rows for {group['name']!r} need key column {missing[0]!r}",
+        raise ValidationError(f"rows for {group.name!r} need key column {missing[0]!r}",
                               code="RAISE-V054", name=missing[0])
     columns, fields = [], []
     for name in data.column_names:
@@ -72,29 +72,30 @@ def insert_order(catalog: Catalog, group: dict[str, Any]) -> list[str]:
     column, then each stored feature (its current version) in the order the features were
     first created, as SQL fills a table's columns in the order of its DDL."""
     first: dict[str, str] = {}
-    for record in registry.versions(catalog, group["key"]):
-        first[record["name"]] = min(first.get(record["name"], record["created_at"]), record["created_at"])
-    stored = [name for name, record in registry.current_features(catalog, group["key"]).items()
-              if record.get("derived_as") is None and record["status"] != "archived"]
-    order = [k["name"] for k in group["keys"]] + ([group["timestamp"]] if group.get("timestamp") else [])
+    for record in registry.versions(catalog, group.key):
+        first[record.name] = min(first.get(record.name, record.created_at), record.created_at)
+    stored = [name for name, record in registry.current_features(catalog, group.key).items()
+              if record.derived_as is None and record.status != "archived"]
+    order = list(group.key_names) + ([group.timestamp] if group.timestamp else [])
     return order + sorted(stored, key=lambda name: (first[name], name))
 
 
 def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DType, bool, Any]]:
     """Writable name -> (physical column, dtype, nullable, default)."""
     out: dict[str, tuple[str, DType, bool, Any]] = {}
-    for key in group["keys"]:
-        out[key["name"]] = (key["name"], parse_dtype(key["dtype"]), False, None)
-    if group.get("timestamp"):
-        out[group["timestamp"]] = (group["timestamp"], parse_dtype("timestamp"), True, None)
-    current = registry.current_features(catalog, group["key"])
-    for record in registry.versions(catalog, group["key"]):
-        if record.get("derived_as") is not None or record["status"] == "archived":
+    for key in group.key_columns:
+        out[key.name] = (key.name, parse_dtype(key.dtype), False, None)
+    if group.timestamp:
+        out[group.timestamp] = (group.timestamp, parse_dtype("timestamp"), True, None)
+    current = registry.current_features(catalog, group.key)
+    for record in registry.versions(catalog, group.key):
+        dtype = stored_dtype(record.dtype)
+        if record.derived_as is not None or record.status == "archived" or dtype is None:
             continue
-        target = (record["column"], parse_dtype(record["dtype"]), record["nullable"], record.get("default"))
-        out[f"{record['name']}@{record['version']}"] = target
-        if current[record["name"]]["key"] == record["key"]:
-            out[record["name"]] = target
+        target = (record.column, dtype, record.nullable, record.default)
+        out[f"{record.name}@{record.version}"] = target
+        if current[record.name].key == record.key:
+            out[record.name] = target
     return out
 
 
@@ -104,6 +105,7 @@ def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -
                            code="RAISE-V025", name=name)
     target = storage_arrow(dtype)
     source = values.type
+    conversions.check_implicit(source, dtype, name)
     if pa.types.is_fixed_size_list(source) and dtype.kind == "embedding" and source.list_size != dtype.size:
         raise TypeMismatch(f"column {name!r} has {source.list_size}-dim vectors; {dtype} needs {dtype.size}",
                            code="RAISE-V026", name=name)

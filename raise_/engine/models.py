@@ -51,7 +51,6 @@ MODEL_SCHEMA = pa.schema([
 
 def _key(session: "Session", ref: ModelRef) -> tuple[tuple[str, ...], str]:
     project = project_of(session, ref.project)
-    names.check_name(ref.name, "model")
     return project, names.join(*project, ref.name)
 
 

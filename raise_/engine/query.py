@@ -18,11 +18,11 @@ from datafusion import SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 import udfs
-from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, excerpt_at
-from grammar.dtypes import parse_dtype
-from raise_.engine import families, registry, security, sql_tree
+from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
+from grammar.dtypes import stored_dtype
+from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
-from raise_.engine.views import GroupView, group_view, hidden_table
+from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 from raise_.serving import asof
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class QueryContext:
 
     def __init__(self, session: "Session", sql: str | None = None) -> None:
         self.session = session
+        self.deadline = limits.deadline(session)
         self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
         session.engine.register_functions(self.ctx)
         self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
@@ -48,6 +49,7 @@ class QueryContext:
         self._stored: dict[str, set[str]] = {}
         self._registered: set[str] = set()
         self._catalogs: dict[str, Catalog] = {}
+        self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
         #: Tables registered with rows whose reads were authorized on their own (as-of join
         #: results, the session's temporary tables): the query's check lets them through.
         self.checked: set[str] = set()
@@ -64,13 +66,13 @@ class QueryContext:
             if name.lower() in text:
                 self.ctx.register_record_batches(name, [table.to_batches() or [pa.record_batch([], schema=table.schema)]])
                 self.checked.add(name)
-        for group in self.session.catalog.list("group"):
-            if group["name"].lower() not in text:
+        for group in registry.all_groups(self.session.catalog):
+            if group.name.lower() not in text:
                 continue
             view = self.add_view(group)
-            if tuple(group["project"]) == self.session.project:
+            if tuple(group.project) == self.session.project:
                 # quoted: DataFusion would otherwise fold case and split on dots
-                self.ctx.register_view('"' + group["name"].replace('"', '""') + '"', view.frame)
+                self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
 
     def _schema_for(self, project: list[str]) -> Schema:
         org, domain, name = project
@@ -89,7 +91,7 @@ class QueryContext:
             storage = self.session.engine.storage
             if as_of is None and self._register_cached(name, group):
                 return name
-            table = storage.latest(group["uri"]) if as_of is None else storage.open(group["uri"], as_of)
+            table = storage.latest(group.uri) if as_of is None else storage.open(group.uri, as_of)
             if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
                 self._stored[name] = set()
@@ -102,7 +104,7 @@ class QueryContext:
     def _register_cached(self, name: str, group: dict[str, Any]) -> bool:
         """Register the latest version from the cache when the log says it is cached (no
         Delta table is opened: that costs milliseconds per query)."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         version = engine.storage.local_version(uri)
         columns = engine.cache.columns(uri, version) if version is not None else None
         if columns is None:
@@ -120,7 +122,7 @@ class QueryContext:
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
         so the view's cast is free on every later query."""
-        engine, uri = self.session.engine, group["uri"]
+        engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
             return
@@ -140,10 +142,10 @@ class QueryContext:
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
         """Physical column -> Arrow type of the group's stored embedding features."""
         out = {}
-        for record in registry.versions(self.session.catalog, group["key"]):
-            dtype = parse_dtype(record["dtype"])
-            if record.get("column") and dtype.kind == "embedding" and dtype.element != "float16":
-                out[record["column"]] = to_arrow(dtype)
+        for record in registry.versions(self.session.catalog, group.key):
+            dtype = stored_dtype(record.dtype)
+            if dtype and record.column and dtype.kind == "embedding" and dtype.element != "float16":
+                out[record.column] = to_arrow(dtype)
         return out
 
     def stored_columns(self, group: dict[str, Any]) -> set[str]:
@@ -153,21 +155,23 @@ class QueryContext:
         """Plan ``group``'s view and register it under its qualified name."""
         self._table(group)
         views = self.session.engine.views
-        view = views.view(group, self.stored_columns)
+        view = views.view(group, self.stored_columns, pinned=self.pinned)
         try:
-            frame = self.ctx.sql(view.sql)
+            frame = self._plan(view.sql)
+        except StatementTimeout:
+            raise
         except Exception as error:  # one bad derived expression must not hide the whole group
-            fallback = views.view(group, self.stored_columns, derived=False)
+            fallback = views.view(group, self.stored_columns, derived=False, pinned=self.pinned)
             reason = ExecutionError(f"its expression does not run in DataFusion: {_first_line(str(error))}")
             fallback.unavailable = {**{k: reason for k in fallback.unavailable}, **view.unavailable}
             try:
-                frame = self.ctx.sql(fallback.sql)
+                frame = self._plan(fallback.sql)
             except Exception as failure:
                 raise self.translate(failure, fallback.sql) from None
             view = fallback
         view.frame = frame
-        self.views[group["key"]] = view
-        self._schema_for(group["project"]).register_table(group["name"], frame.into_view())
+        self.views[group.key] = view
+        self._schema_for(group.project).register_table(group.name, frame.into_view())
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:
@@ -188,34 +192,50 @@ class QueryContext:
         self._table(group, read.value, hidden)
 
         def stored(g: dict[str, Any]) -> set[str]:
-            return self._stored[hidden] if g["key"] == group["key"] else self.stored_columns(g)
+            return self._stored[hidden] if g.key == group.key else self.stored_columns(g)
 
-        view = group_view(self.session.catalog, group, stored, table=hidden)
-        alias = f"__raise_asof_{group['id']}_{number}"
-        self.ctx.register_view(alias, self.ctx.sql(view.sql))
+        view = group_view(self.session.catalog, group, stored, table=hidden, pinned=self.pinned)
+        alias = f"__raise_asof_{group.id}_{number}"
+        self.ctx.register_view(alias, self._plan(view.sql))
         return f'"{alias}"'
 
     # -- running ---------------------------------------------------------------------------
 
-    def dataframe(self, sql: str, params: Sequence[Any] | None = None):
-        values = {str(i + 1): v for i, v in enumerate(params or ())}
+    def _plan(self, sql: str):
+        """``ctx.sql`` on a large stack, within the statement's deadline (``limits``)."""
+        return limits.planned(self.ctx.sql, sql, deadline=self.deadline)
+
+    def _optimized(self, sql: str, values: dict[str, Any] | None):
+        """A user's query planned and optimized: optimizing now reports the plan's errors (types,
+        LIMIT) as the user's mistakes instead of failing later in authorization."""
+        df = self.ctx.sql_with_options(sql, _OPTIONS, param_values=values)
+        df.optimized_logical_plan()
+        return df
+
+    def dataframe(self, sql: str, params: Sequence[Any] | None = None, *, bound: bool = True):
+        """Plan ``sql`` with ``params`` for its ``$n`` placeholders (``bound=False``: planning a
+        prepared statement whose values come later)."""
+        values = parameters.values(sql, params) if bound else None
         try:
             text = sql
             for rewrite in self.rewrites:
                 text = rewrite(text)
             text = asof.rewrite(self, text)
             text = constant_vectors(self._snapshots(text))
-            return self.ctx.sql_with_options(text, _OPTIONS, param_values=values or None)
+            return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
-            raise self.translate(error, sql) from None
+            raise self.translate(error, sql, params) from None
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:
-            return df.to_arrow_table()
+            with limits.cancellable(self.deadline):
+                return df.to_arrow_table()
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
 
@@ -224,25 +244,39 @@ class QueryContext:
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:
-            reader = pa.RecordBatchReader.from_stream(df)
+            with limits.cancellable(self.deadline):
+                reader = pa.RecordBatchReader.from_stream(df)
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
         return ResultStream(reader.schema, self._batches(reader, sql))
 
     def _batches(self, reader: pa.RecordBatchReader, sql: str) -> Iterator[pa.RecordBatch]:
+        """The batches, each computed within the deadline; the reader is closed on any end, so
+        an abandoned or cancelled query stops and frees what it holds."""
         try:
-            yield from reader
+            while True:
+                with limits.cancellable(self.deadline):
+                    batch = reader.read_next_batch()
+                yield batch
+        except StopIteration:
+            return
+        except RaiseError:
+            raise
         except Exception as error:
             raise self.translate(error, sql) from None
+        finally:
+            reader.close()
 
     def schema(self, sql: str) -> pa.Schema:
-        df = self.dataframe(sql)
+        df = self.dataframe(sql, bound=False)
         security.authorize_query(self.session, df, self, audit_reads=False)
         return df.schema()
 
-    def translate(self, error: Exception, sql: str) -> RaiseError:
+    def translate(self, error: Exception, sql: str, params: Sequence[Any] | None = None) -> RaiseError:
         """A DataFusion error as the RaiseError a user can act on."""
-        raised = udfs.from_datafusion(error)
+        raised = udfs.from_datafusion(error) or sql_errors.user_error(str(error), sql, params)
         if raised is not None:
             return raised
         text = str(error)

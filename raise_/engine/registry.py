@@ -12,6 +12,7 @@ from grammar.dtypes import parse_dtype
 from grammar.errors import AlreadyExists, NotFound
 from raise_.engine import names
 from raise_.engine.catalog import Catalog
+from raise_.engine.records import FeatureVersion, GroupRecord
 
 NAMESPACE_KINDS = names.LEVELS
 STATUSES = ("active", "deprecated", "archived")
@@ -73,9 +74,19 @@ def list_namespaces(catalog: Catalog, kind: str, parent: tuple[str, ...] | None,
 
 # -- feature groups --------------------------------------------------------------------------
 
-def group(catalog: Catalog, project: tuple[str, ...], name: str) -> dict[str, Any]:
-    key = names.join(*project, name)
+def group_at(catalog: Catalog, key: str) -> GroupRecord | None:
+    """The group with catalog key ``key`` (``org/domain/project/name``), if there is one."""
     record = catalog.get("group", key)
+    return GroupRecord.from_record(record) if record is not None else None
+
+
+def all_groups(catalog: Catalog) -> list[GroupRecord]:
+    return [GroupRecord.from_record(r) for r in catalog.list("group")]
+
+
+def group(catalog: Catalog, project: tuple[str, ...], name: str) -> GroupRecord:
+    key = names.join(*project, name)
+    record = group_at(catalog, key)
     if record is None:
         namespace(catalog, project)
         siblings = [r["name"] for r in catalog.list("group", parent=names.join(*project))]
@@ -83,49 +94,50 @@ def group(catalog: Catalog, project: tuple[str, ...], name: str) -> dict[str, An
     return record
 
 
-def list_groups(catalog: Catalog, project: tuple[str, ...], tags=None) -> list[dict[str, Any]]:
-    return [r for r in catalog.list("group", parent=names.join(*project)) if has_tags(r, tags)]
+def list_groups(catalog: Catalog, project: tuple[str, ...], tags=None) -> list[GroupRecord]:
+    return [GroupRecord.from_record(r) for r in catalog.list("group", parent=names.join(*project))
+            if has_tags(r, tags)]
 
 
 # -- features --------------------------------------------------------------------------------
 
-def versions(catalog: Catalog, group_key: str, name: str | None = None) -> list[dict[str, Any]]:
+def versions(catalog: Catalog, group_key: str, name: str | None = None) -> list[FeatureVersion]:
     """Every version of every feature of a group (or of one feature), oldest first."""
-    records = catalog.list("feature", parent=group_key)
+    records = [FeatureVersion.from_record(r) for r in catalog.list("feature", parent=group_key)]
     if name is not None:
-        records = [r for r in records if r["name"] == name]
-    return sorted(records, key=lambda r: (r["name"], names.version_number(r["version"])))
+        records = [r for r in records if r.name == name]
+    return sorted(records, key=lambda r: (r.name, names.version_number(r.version)))
 
 
-def latest(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+def latest(records: list[FeatureVersion]) -> FeatureVersion | None:
     """The version a plain name means: newest active, else newest not archived."""
     for wanted in (("active",), ("active", "deprecated")):
-        live = [r for r in records if r["status"] in wanted]
+        live = [r for r in records if r.status in wanted]
         if live:
-            return max(live, key=lambda r: names.version_number(r["version"]))
+            return max(live, key=lambda r: names.version_number(r.version))
     return None
 
 
-def current_features(catalog: Catalog, group_key: str) -> dict[str, dict[str, Any]]:
-    """Feature name -> the record its plain name resolves to."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
+def current_features(catalog: Catalog, group_key: str) -> dict[str, FeatureVersion]:
+    """Feature name -> the version its plain name resolves to."""
+    by_name: dict[str, list[FeatureVersion]] = {}
     for record in versions(catalog, group_key):
-        by_name.setdefault(record["name"], []).append(record)
+        by_name.setdefault(record.name, []).append(record)
     return {n: rec for n, recs in by_name.items() if (rec := latest(recs)) is not None}
 
 
-def feature(catalog: Catalog, group_key: str, name: str, version: str | None = None) -> dict[str, Any]:
+def feature(catalog: Catalog, group_key: str, name: str, version: str | None = None) -> FeatureVersion:
     records = versions(catalog, group_key, name)
     if version is not None:
         names.version_number(version)
-        found = next((r for r in records if r["version"] == version), None)
+        found = next((r for r in records if r.version == version), None)
         if found is None:
-            have = [r["version"] for r in records]
+            have = [r.version for r in records]
             raise _not_found(f"version of {name!r} (have {', '.join(have) or 'none'})", version, have)
         return found
     found = latest(records)
     if found is None:
-        others = {r["name"] for r in versions(catalog, group_key)}
+        others = {r.name for r in versions(catalog, group_key)}
         error = _not_found("feature", name, others)
         error.message = error.message.replace(" does not exist", f" does not exist in group {group_key!r}", 1)
         error.args = (error.message,)
@@ -133,16 +145,16 @@ def feature(catalog: Catalog, group_key: str, name: str, version: str | None = N
     return found
 
 
-def next_version(records: list[dict[str, Any]]) -> str:
-    return f"v{max((names.version_number(r['version']) for r in records), default=0) + 1}"
+def next_version(records: list[FeatureVersion]) -> str:
+    return f"v{max((names.version_number(r.version) for r in records), default=0) + 1}"
 
 
-def new_feature_record(group_rec: dict[str, Any], stmt_fields: dict[str, Any], column: str | None) -> dict:
+def new_feature_record(group_rec: GroupRecord, stmt_fields: dict[str, Any], column: str | None) -> dict:
     dtype = str(parse_dtype(stmt_fields["dtype"]))
     return {
         "name": stmt_fields["name"],
         "version": stmt_fields["version"],
-        "group": group_rec["key"],
+        "group": group_rec.key,
         "dtype": dtype,
         "derived_as": stmt_fields.get("derived_as"),
         "column": column,

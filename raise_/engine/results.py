@@ -30,6 +30,12 @@ GROUP_SCHEMA = pa.schema(
         ("keys", _TAGS), ("key_types", _TAGS), ("timestamp_column", pa.string()),
         ("description", pa.string()), ("tags", _TAGS), ("owner", pa.string()),
         ("features", pa.int64()), ("table_uri", pa.string()), ("created_at", pa.string()),
+        # where each feature version lives in the Delta table at table_uri (NULL: derived)
+        ("feature_columns", pa.list_(pa.struct([
+            ("feature", pa.string()), ("version", pa.string()), ("column", pa.string()),
+            ("is_latest", pa.bool_()), ("status", pa.string()),
+        ]))),
+        ("table_version", pa.int64()),
     ]
 )
 

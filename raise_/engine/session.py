@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from grammar import ast, parse
 from grammar.errors import ValidationError
-from raise_.engine import families, ingest, names, registry, results, security
+from raise_.engine import families, ingest, limits, names, registry, results, security
 from raise_.engine.query import QueryContext, ResultStream
 from raise_.engine.sql_tree import InsertTarget, insert_target
 from raise_.serving import tables as serving_tables
@@ -37,12 +37,17 @@ class TableInfo:
 class Session:
     """Executes Raise SQL for ``principal`` with ``project`` as the current namespace."""
 
-    def __init__(self, engine: "Engine", principal: str | None = None, project: Sequence[str] | None = None):
+    def __init__(self, engine: "Engine", principal: str | None = None, project: Sequence[str] | None = None,
+                 organization: str | None = None):
         self.engine = engine
         self.catalog = engine.catalog
         self.principal = principal
         self.project: tuple[str, ...] | None = tuple(project) if project else None
+        # The organization the session was opened on (default: its project's); USE keeps it.
+        self.organization = organization or (self.project[0] if self.project else None)
         self._depth = 0
+        #: ``SET statement_timeout`` (seconds; None: the engine's), see ``limits``.
+        self.statement_timeout: float | None = None
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
         #: Temporary tables (entity rows for a training set): this session's own rows, read by
@@ -129,10 +134,13 @@ class Session:
                 if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
                     raise ValidationError("BEGIN must open the script and COMMIT or ROLLBACK end it",
                                           code="RAISE-V006")
+                if (setting := limits.setting(statement.sql)) is not None:
+                    return limits.apply_setting(self, setting)
                 target = insert_target(statement.sql)
                 if target is not None:
                     return self._insert(statement.sql, target, params)
                 return self.query_context(statement.sql).run(statement.sql, params)
+            names.check_statement(statement)
             entry = families.statement(type(statement))
 
             def work() -> pa.Table:
@@ -175,8 +183,8 @@ class Session:
             table = _as_table(data)
             security.authorize_write(self, record, table.column_names, mode, table.num_rows)
             physical = ingest.physical_table(self.catalog, record, table, mode)
-            return self.engine.storage.write(record["uri"], physical, mode,
-                                             tuple(k["name"] for k in record["keys"]))
+            return self.engine.storage.write(record.uri, physical, mode,
+                                             record.key_names)
 
     def create_temporary(self, name: str, data: Any) -> int:
         """Hold ``data`` as the temporary table ``name`` (replacing one of that name); rows held."""
@@ -208,14 +216,12 @@ class Session:
             return names
         if len(names) > len(order):
             raise ValidationError(
-                f"INSERT gives {len(names)} values per row but {record['name']!r} has {len(order)} "
-                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record["name"])
+                f"INSERT gives {len(names)} values per row but {record.name!r} has {len(order)} "
+                f"insertable column(s): {', '.join(order)}", code="RAISE-V055", name=record.name)
         return order[: len(names)]
 
     def _group(self, name: str) -> dict[str, Any]:
-        project, _, group = name.rpartition("/") if "/" in name else ("", "", name)
-        path = names.complete_path(tuple(project.split("/")) if project else (), self.project, 3)
-        return registry.group(self.catalog, path, group)
+        return registry.group(self.catalog, *names.group_path(name, self.project))
 
     def query_context(self, sql: str | None = None) -> QueryContext:
         """A DataFusion context holding the feature groups ``sql`` names."""
@@ -239,11 +245,11 @@ class Session:
     def tables(self) -> list[TableInfo]:
         """Every feature group with its view schema."""
         infos = []
-        for record in security.visible_groups(self, self.catalog.list("group")):
-            org, domain, project = record["project"]
+        for record in security.visible_groups(self, registry.all_groups(self.catalog)):
+            org, domain, project = record.project
             view = security.visible_schema(self, record, self.query_context().group_schema(record))
-            infos.append(TableInfo(org, f"{domain}/{project}", record["name"],
-                                   [k["name"] for k in record["keys"]], view))
+            infos.append(TableInfo(org, f"{domain}/{project}", record.name,
+                                   list(record.key_names), view))
         return infos
 
 

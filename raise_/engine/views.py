@@ -1,8 +1,10 @@
 """Feature groups as DataFusion views.
 
 Each group's Delta table is registered under a hidden name and exposed as a view named after
-the group: key columns, the event-time column, one column per feature (``name`` is the latest
-version, ``"name@v1"`` a given one) and derived features computed from their expressions.
+the group: key columns, the event-time column, one column per feature (its current version,
+under its plain name) and derived features computed from their expressions. So ``SELECT *``
+shows each feature once. A pinned version (``"name@v1"``) is a column of the view only when
+the query names it (``pinned``): it stays addressable without repeating every feature in ``*``.
 
 Derived expressions are compiled per group: references to the same group read its columns,
 references to another group read that group's newest row per shared key (a LEFT JOIN on the
@@ -17,6 +19,7 @@ error instead of "no such column".
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,8 +28,9 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
+from grammar import limits
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
-from grammar.errors import ExecutionError, RaiseError, ValidationError
+from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
 from grammar.expressions import FeaturePath, compile_expression, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
@@ -90,10 +94,11 @@ class _Compiler:
     """Builds the view query of one group; joins other groups as derived features need them."""
 
     def __init__(self, catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-                 derived: bool = True, table: str | None = None) -> None:
+                 derived: bool = True, table: str | None = None, pinned: frozenset[str] = frozenset()) -> None:
         self.catalog = catalog
         self.table = table or hidden_table(group)  # what the group's own rows are read from
         self.derived = derived
+        self.pinned = pinned
         self.group = group
         self.stored = stored  # group record -> physical columns present in its Delta table
         self.joins: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
@@ -114,12 +119,15 @@ class _Compiler:
         return registry.group(self.catalog, project, path.group)
 
     def reference(self, path: FeaturePath, home: dict[str, Any], alias: str, widen: bool) -> exp.Expression:
-        target = self.resolve_group(path, home)
-        if target["key"] != home["key"]:
-            alias = self.join_alias(home, target)
-        if path.version is None and path.feature in target["columns"][: len(target["keys"]) + bool(target.get("timestamp"))]:
-            return column(path.feature, alias)
-        record = registry.feature(self.catalog, target["key"], path.feature, path.version)
+        try:
+            target = self.resolve_group(path, home)
+            if target["key"] != home["key"]:
+                alias = self.join_alias(home, target)
+            if path.version is None and path.feature in target["columns"][: len(target["keys"]) + bool(target.get("timestamp"))]:
+                return column(path.feature, alias)
+            record = registry.feature(self.catalog, target["key"], path.feature, path.version)
+        except NotFound as error:
+            raise broken_reference(path, error) from None
         value = self.feature_value(record, target, alias)
         dtype = parse_dtype(record["dtype"])
         if widen and dtype.kind == "primitive" and dtype.element in INTEGERS:
@@ -167,7 +175,11 @@ class _Compiler:
             widen = dtype.kind == "primitive" and dtype.element in FLOATS
             parsed = parse_expression(record["derived_as"])
             text = compile_expression(parsed, lambda p: self.reference(p, group, alias, widen))
+            # derived features inline the features they name: the sum may pass the limits
+            limits.check(text, f"expression of {record['name']!r} with the features it names inlined")
             return cast_to(exp.Paren(this=sqlglot.parse_one(text, read=_DIALECT)), dtype)
+        except RecursionError:
+            raise limits.too_deep(f"expression of {record['name']!r}") from None
         finally:
             self.stack.pop()
 
@@ -188,9 +200,11 @@ class _Compiler:
         for record in registry.versions(self.catalog, g["key"]):
             if record["status"] == "archived":
                 continue
-            labels = [f"{record['name']}@{record['version']}"]
-            if current[record["name"]]["key"] == record["key"]:
-                labels.insert(0, record["name"])
+            labels = [record["name"]] if current[record["name"]]["key"] == record["key"] else []
+            if f"{record['name']}@{record['version']}" in self.pinned:
+                labels.append(f"{record['name']}@{record['version']}")
+            if not labels:
+                continue
             try:
                 value = self.feature_value(record, g, "t")
             except RaiseError as error:
@@ -207,6 +221,13 @@ class _Compiler:
             query = query.join(latest_per_key(target, shared, has_sequence), join_type="left",
                                join_alias=alias, on=on)
         return GroupView(g, query.sql(dialect=_DIALECT), names_out, unavailable, external=self.external)
+
+
+def broken_reference(path: FeaturePath, error: NotFound) -> NotFound:
+    """What reading a ``broken`` derived feature says: which upstream is missing."""
+    return NotFound(f"its upstream feature {path.text!r} is missing ({error.message}): it was deleted "
+                    "or is not created yet; create it and this feature computes again",
+                    code="RAISE-N005", name=path.text)
 
 
 def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -> exp.Expression:
@@ -228,10 +249,21 @@ def latest_per_key(group: dict[str, Any], keys: list[str], has_sequence: bool) -
 
 
 def group_view(catalog: Catalog, group: dict[str, Any], stored: Callable[[dict], set[str]],
-               derived: bool = True, table: str | None = None) -> GroupView:
+               derived: bool = True, table: str | None = None, pinned: frozenset[str] = frozenset()) -> GroupView:
     """The view of ``group``; ``derived=False`` leaves derived features out (a fallback);
-    ``table`` names the registered table its rows are read from (a snapshot for time travel)."""
-    return _Compiler(catalog, group, stored, derived, table).build()
+    ``table`` names the registered table its rows are read from (a snapshot for time travel);
+    ``pinned``: the ``"name@vN"`` labels to include as well (see ``pinned_labels``)."""
+    return _Compiler(catalog, group, stored, derived, table, pinned).build()
+
+
+_QUOTED_PINNED = re.compile(r'"((?:[^"]|"")*@(?:[^"]|"")*)"')
+
+
+def pinned_labels(sql: str | None) -> frozenset[str]:
+    """The pinned-version columns a query names: quoted identifiers with an ``@``
+    (``"clicks@v1"``; they must be quoted in SQL). Naming one that is no feature version is
+    harmless: the view includes only the versions that exist."""
+    return frozenset(m.group(1).replace('""', '"') for m in _QUOTED_PINNED.finditer(sql or ""))
 
 
 class ViewCache:
@@ -251,10 +283,11 @@ class ViewCache:
         self._entries: OrderedDict[tuple, tuple[GroupView, list[tuple[dict, frozenset[str]]]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def view(self, group: dict[str, Any], stored: Callable[[dict], set[str]], derived: bool = True) -> GroupView:
+    def view(self, group: dict[str, Any], stored: Callable[[dict], set[str]], derived: bool = True,
+             pinned: frozenset[str] = frozenset()) -> GroupView:
         """``group``'s view (``group_view``), from the cache when still valid."""
         generation = self.catalog.generation()
-        key = (generation, group["key"], derived)
+        key = (generation, group["key"], derived, pinned)
         with self._lock:
             entry = self._entries.get(key) if generation is not None else None
             if entry is not None:
@@ -270,7 +303,7 @@ class ViewCache:
             seen[target["key"]] = (target, frozenset(columns))
             return columns
 
-        view = group_view(self.catalog, group, recording, derived)
+        view = group_view(self.catalog, group, recording, derived, pinned=pinned)
         if generation is not None and not view.external:  # a grant can expire: see class doc
             with self._lock:
                 self._entries[key] = (view, list(seen.values()))

@@ -8,6 +8,7 @@ snapshot tests compare that to golden files).
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from typing import Any, Iterable, Sequence
 
@@ -38,6 +39,9 @@ class Executor:
         self.history: list[str] = []
         self._current = as_path(connection.project)
         self._ensured: set[tuple[str, ...]] = set()
+        self._named: set[tuple[str, ...]] = set()
+        # async analyses share the connection with the caller's thread: one call at a time
+        self.lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Executor({self.connection!r})"
@@ -56,16 +60,18 @@ class Executor:
 
     def send(self, sql: str, params: Sequence[Any] | None = None, *, warn: bool = True) -> pa.Table:
         """Execute SQL text as it is, recording it in ``history``."""
-        self.history.append(sql)
-        result = self.connection.execute(sql, params)
+        with self.lock:
+            self.history.append(sql)
+            result = self.connection.execute(sql, params)
         if warn:
             _warn(result)
         return result
 
     def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run ``sql`` (a SELECT or any text) with ``project`` as the current project."""
-        self.use(project)
-        return self.send(sql, params)
+        with self.lock:
+            self.use(project)
+            return self.send(sql, params)
 
     def use(self, project: tuple[str, ...]) -> None:
         """Make ``project`` current, sending ``USE`` only when it is not already."""
@@ -92,12 +98,22 @@ class Executor:
         )
         self._ensured.update(missing)
 
+    def name_context(self, context: tuple[str, ...]) -> None:
+        """Note a context a store on this connection was opened with or switched to."""
+        self._named.add(context)
+
+    def is_named(self, path: tuple[str, ...]) -> bool:
+        """Whether ``path`` is, or is above, a context named on this connection: such
+        namespaces exist from first use, for navigation as for creation."""
+        return any(context[:len(path)] == path for context in self._named)
+
     def created(self, path: tuple[str, ...]) -> None:
         """Note that the namespace at ``path`` exists (so ``ensure_namespaces`` skips it)."""
         self._ensured.update(path[:depth] for depth in range(1, len(path) + 1))
 
     def ingest(self, group: str, data: pa.Table, mode: str) -> int:
-        return self.connection.ingest(group, data, mode)
+        with self.lock:
+            return self.connection.ingest(group, data, mode)
 
 
 def _warn(result: pa.Table) -> None:

@@ -7,6 +7,8 @@ uses, and which compares equal to any spelling of that string:
 Embedding(768, dtype='float16')
 >>> str(Array(Int64(), max_length=100))
 'int64[:100]'
+>>> str(Array(String()))
+'string[]'
 >>> Struct({"lat": Float64(), "lon": Float64()}) == "struct<lat: float64, lon: float64>"
 True
 >>> Embedding(512).to_arrow()
@@ -20,7 +22,7 @@ from typing import Iterable, Mapping, Union
 
 import pyarrow as pa
 
-from grammar.dtypes import DType, parse_dtype
+from grammar.dtypes import NUMERIC, DType, parse_dtype
 from grammar.errors import InvalidDType
 from raise_.types import from_arrow, to_arrow
 
@@ -178,13 +180,14 @@ class Embedding(FeatureType):
 
 
 class Array(FeatureType):
-    """A variable-length numeric array: ``Array(Int64(), max_length=100)`` is ``int64[:100]``."""
+    """A variable-length array of numbers or strings: ``Array(Int64(), max_length=100)`` is
+    ``int64[:100]``, ``Array(String())`` is ``string[]`` (tags, categories, tokens)."""
 
     __slots__ = ()
 
     def __init__(self, element: "DTypeLike", max_length: int | None = None) -> None:
         bound = "" if max_length is None else f":{_size(max_length)}"
-        super().__init__(f"{_element(element)}[{bound}]")
+        super().__init__(f"{_element(element, _ARRAY_ELEMENTS)}[{bound}]")
 
     @property
     def element(self) -> FeatureType:
@@ -298,10 +301,14 @@ def feature_type(dtype: DTypeLike) -> FeatureType:
     return BlobRef(content_types=spec.content_types)
 
 
-def _element(dtype: DTypeLike) -> str:
+_EMBEDDING_ELEMENTS = tuple(n for n in _PRIMITIVES if n in NUMERIC)
+_ARRAY_ELEMENTS = _EMBEDDING_ELEMENTS + ("string",)
+
+
+def _element(dtype: DTypeLike, allowed: tuple[str, ...] = _EMBEDDING_ELEMENTS) -> str:
     text = dtype_text(dtype)
-    if text not in _PRIMITIVES:
-        raise InvalidDType(f"an element type must be a primitive such as float32, got {text}", name=text)
+    if text not in allowed:
+        raise InvalidDType(f"the element type must be one of {', '.join(allowed)}, got {text}", name=text)
     return text
 
 

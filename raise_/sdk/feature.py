@@ -25,7 +25,7 @@ __all__ = ["Feature", "FeatureInfo", "describe", "show_features", "show_versions
 
 _ALTERABLE = ("description", "tags", "owner", "nullable", "default", "status")
 _REDEFINING = ("derived_from", "dtype", "validation")
-STATUSES = ("active", "deprecated", "archived")
+STATUSES = ("active", "deprecated", "archived")  # settable; "broken" is computed (see delete)
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,10 @@ class Feature(AccessControlled, AuditLogged):
     owner = property(lambda self: self._info.owner)
     derived_from = property(lambda self: self._info.derived_from,
                             doc="The expression a derived feature is computed by, else None.")
-    status = property(lambda self: self._info.status, doc='"active", "deprecated" or "archived".')
-    message = property(lambda self: self._info.message, doc="The deprecation message, if any.")
+    status = property(lambda self: self._info.status,
+                      doc='"active", "deprecated", "archived", or "broken" (a derived feature whose upstream is gone).')
+    message = property(lambda self: self._info.message,
+                       doc="The deprecation message, or why the feature is broken.")
     nullable = property(lambda self: self._info.nullable)
     validation = property(lambda self: self._info.validation)
     group = property(lambda self: self._info.group, doc="The feature group's name.")
@@ -195,13 +197,15 @@ class Feature(AccessControlled, AuditLogged):
         self._executor.run(ast.DeprecateFeature(feature=self._info.ref(), message=message))
         self.refresh()
 
-    def delete(self, *, all_versions: bool = True, cascade: bool = False) -> None:
+    def delete(self, *, all_versions: bool = True, restrict: bool = False) -> None:
         """Drop the feature with all its versions (``all_versions=False``: only this one).
 
-        Refused while derived features read it, unless ``cascade=True``.
+        Derived features that read it become ``status == "broken"`` (reading them raises
+        ``NotFound`` naming it; a ``RaiseWarning`` lists them) until a feature of that name is
+        created again. ``restrict=True`` refuses instead (``DROP FEATURE ... RESTRICT``).
         """
         self._executor.run(ast.Drop(kind="feature", target=self._info.ref(pinned=not all_versions),
-                                    cascade=cascade))
+                                    restrict=restrict))
 
     def list_versions(self) -> list["Feature"]:
         """Every version of this feature, oldest first."""

@@ -25,12 +25,24 @@ from raise_.sdk.validation import ValidationResult
 from raise_.types import to_arrow
 
 if TYPE_CHECKING:
+    from raise_.analytics import Analysis, AnalysisResult, Freshness
     from raise_.sdk.context import Executor
 
-__all__ = ["FeatureGroup", "GroupInfo", "WRITE_MODES"]
+__all__ = ["FeatureColumn", "FeatureGroup", "GroupInfo", "WRITE_MODES"]
 
 WRITE_MODES = ("append", "upsert", "overwrite")
 _FEATURE_FILTERS = ("dtype", "owner", "status", "is_derived", "version")
+
+
+@dataclass(frozen=True)
+class FeatureColumn:
+    """Where one feature version lives in the group's Delta table (``column`` None: derived)."""
+
+    feature: str  # "name@version"
+    version: str
+    column: str | None
+    is_latest: bool
+    status: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,9 @@ class GroupInfo:
     owner: str | None
     num_features: int
     created_at: str | None
+    table_uri: str | None = None
+    feature_columns: tuple[FeatureColumn, ...] = ()
+    table_version: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "GroupInfo":
@@ -55,7 +70,9 @@ class GroupInfo:
             key_columns=tuple(row["keys"] or ()), key_types=tuple(row["key_types"] or ()),
             timestamp_column=row["timestamp_column"], description=row["description"],
             tags=tuple(row["tags"] or ()), owner=row["owner"], num_features=row["features"],
-            created_at=row["created_at"],
+            created_at=row["created_at"], table_uri=row["table_uri"],
+            feature_columns=tuple(FeatureColumn(**c) for c in row["feature_columns"] or ()),
+            table_version=row.get("table_version"),
         )
 
 
@@ -105,6 +122,14 @@ class FeatureGroup(AccessControlled, ExternallyShared):
     description = property(lambda self: self.info.description)
     tags = property(lambda self: list(self.info.tags))
     owner = property(lambda self: self.info.owner)
+    table_uri = property(lambda self: self.info.table_uri,
+                         doc="The group's Delta table, for reading it directly (Spark, Polars, DuckDB).")
+
+    @property
+    def physical_columns(self) -> dict[str, str | None]:
+        """``"name@version"`` -> its column in the Delta table at ``table_uri`` (None: derived,
+        computed by the view). Key and event-time columns keep their names."""
+        return {c.feature: c.column for c in self.info.feature_columns}
 
     def refresh(self) -> "FeatureGroup":
         self._info = describe_group(self._executor, self.ref)
@@ -229,10 +254,20 @@ class FeatureGroup(AccessControlled, ExternallyShared):
             leading = [*info.key_columns, *([info.timestamp_column] if info.timestamp_column else [])]
             columns = leading + [f for f in features if f not in leading]
         query = sql.select(self._name, columns, as_of=as_of, filter=filter)
-        table = self._executor.query(self._project, query)
-        if columns is None:  # plain names only: "name@vN" columns repeat versions
-            table = table.select([c for c in table.column_names if "@" not in c])
-        return table
+        return self._executor.query(self._project, query)
+
+    # -- analytics -------------------------------------------------------------------------
+
+    def analyze(self, analysis: "Analysis", freshness: "Freshness | None" = None) -> "AnalysisResult":
+        """Run an analysis (``Aggregation``, ``Distribution``, ``Correlation``, ``VersionDiff``,
+        ``StatTest``, ``RecordLookup``) over this group: one SQL query computed by the engine
+        under the caller's rights. ``freshness``: ``Freshness.REAL_TIME`` (the default) always
+        runs it; ``Freshness.WITHIN("1h")`` / ``Freshness.CACHED`` accept a cached result for
+        the table's current version. ``result.from_cache`` and ``result.computed_at`` say which.
+        """
+        from raise_.analytics.runner import analyze
+
+        return analyze(self._executor, self._project, self._name, analysis, freshness)
 
     # -- lifecycle and display -------------------------------------------------------------
 

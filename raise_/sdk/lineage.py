@@ -29,11 +29,15 @@ __all__ = ["Lineage", "LineageNode", "LineageGraph"]
 
 @dataclass(frozen=True, eq=False)
 class LineageNode:
-    """A feature in a lineage, named as a derived expression in the subject's group would
-    name it (``click_count``, ``item-signals.item_embedding``, ``@partner/ml/rec/items.x``).
+    """A feature in a lineage: its ``group``, ``project`` and ``qualified_name``
+    (``acme/mlplatform/recommendation/item-signals/item_embedding``, ``@partner-org/...`` for
+    another organization's), printed as a derived expression in the subject's group would name
+    it: short in that group (``click_count``), qualified outside it
+    (``item-signals.item_embedding``, ``@partner/ml/rec/items.x``).
 
     A node compares equal to its ``label`` string, so ``lineage.upstream == ["click_count",
-    "impression_count"]`` reads as the spec prints it.
+    "impression_count"]`` reads as the spec prints it; ``fs.feature(node.qualified_name)``
+    opens a feature of the store's organization.
     """
 
     key: str
@@ -60,8 +64,24 @@ class LineageNode:
     def org(self) -> str:
         return self.path[0]
 
+    @property
+    def project(self) -> str:
+        """``org/domain/project``."""
+        return "/".join(self.path[:3])
+
+    @property
+    def group(self) -> str:
+        return self.path[3]
+
+    @property
+    def qualified_name(self) -> str:
+        """``org/domain/project/group/name[@version]``, with a leading ``@`` for a feature
+        reached in another organization."""
+        return self.key
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "key": self.key, "version": self.version,
+        return {"name": self.name, "label": self.label, "group": self.group,
+                "qualified_name": self.qualified_name, "org": self.org, "version": self.version,
                 "external": self.external}
 
     def __eq__(self, other: object) -> bool:
@@ -204,7 +224,8 @@ class LineageGraph:
         object.__setattr__(self, "nodes", tuple(nodes.values()) or (self.subject,))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"nodes": [n.label for n in self.nodes],
+        """Nodes by label with their qualified names; edges by label."""
+        return {"nodes": [{"label": n.label, "qualified_name": n.qualified_name} for n in self.nodes],
                 "edges": [[a.label, b.label] for a, b in self.edges]}
 
     def to_ascii(self) -> str:

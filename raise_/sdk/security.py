@@ -31,7 +31,7 @@ from grammar.ast import FeatureRef, GroupRef
 from grammar.errors import RaiseSyntaxError, ValidationError
 
 __all__ = [
-    "ACL", "ACLLevel", "ExternalGrant", "AuditQuery", "AuditEntry", "AuditAlert", "AuditConfig",
+    "ACL", "ExternalGrant", "AuditQuery", "AuditEntry", "AuditAlert", "AuditConfig",
     "AuditChain", "AuditVerification", "AuditClient", "AuditStream", "AccessControlled",
     "ExternallyShared", "AuditLogged", "AuditConfigured", "run",
 ]
@@ -84,40 +84,52 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 class ACL:
     """Readers, writers and admins of one level; ``inherit=False`` ignores the levels above.
 
+    An ACL read back from the store also says where it is set: ``level`` (``"organization"``
+    ... ``"feature"``) and ``path``, with the ``owners`` who administer that level. In
+    ``get_acl_chain()`` a level where nothing is set has ``None`` readers, writers and admins.
+    Equality compares the lists and ``inherit`` only.
+
     >>> ACL(readers=["ml-engineers@acme.com"], inherit=False)
     ACL(readers=('ml-engineers@acme.com',), writers=(), admins=(), inherit=False)
     """
 
-    readers: Sequence[str] = ()
-    writers: Sequence[str] = ()
-    admins: Sequence[str] = ()
+    readers: Sequence[str] | None = ()
+    writers: Sequence[str] | None = ()
+    admins: Sequence[str] | None = ()
     inherit: bool = True
+    level: str | None = field(default=None, compare=False)
+    path: str | None = field(default=None, compare=False)
+    owners: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         for name in ("readers", "writers", "admins"):
-            object.__setattr__(self, name, _names(getattr(self, name), name))
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else _names(value, name))
         if not isinstance(self.inherit, bool):
             raise ValidationError(f"inherit must be True or False, got {self.inherit!r}", name="inherit")
+        object.__setattr__(self, "owners", _names(self.owners, "owners"))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "ACL":
-        return cls(tuple(row["readers"] or ()), tuple(row["writers"] or ()), tuple(row["admins"] or ()),
-                   bool(row["inherit"]))
+        """A ``SHOW ACL`` row: the lists are None where the row's level has no ACL set."""
+        lists = [tuple(row[k] or ()) if row["explicit"] else None for k in ("readers", "writers", "admins")]
+        return cls(*lists, bool(row["inherit"]), row["level"], row["path"], tuple(row["owners"] or ()))
+
+    @property
+    def is_set(self) -> bool:
+        """False for a chain level where no ACL is set."""
+        return self.readers is not None
+
+    def __repr__(self) -> str:
+        where = f", level={self.level!r}, path={self.path!r}" if self.level else ""
+        return (f"ACL(readers={self.readers!r}, writers={self.writers!r}, admins={self.admins!r}, "
+                f"inherit={self.inherit!r}{where})")
 
     def _repr_html_(self) -> str:
-        cells = "".join(f"<tr><th>{k}</th><td>{', '.join(getattr(self, k)) or '-'}</td></tr>"
-                        for k in ("readers", "writers", "admins"))
-        return f"<table>{cells}<tr><th>inherit</th><td>{self.inherit}</td></tr></table>"
-
-
-@dataclass(frozen=True)
-class ACLLevel:
-    """One level of an ACL chain: ``acl`` is None where no ACL is set; ``owners`` administer it."""
-
-    level: str
-    path: str
-    acl: ACL | None
-    owners: tuple[str, ...] = ()
+        cells = "".join(f"<tr><th>{k}</th><td>{'-' if v is None else ', '.join(v) or '-'}</td></tr>"
+                        for k, v in (("readers", self.readers), ("writers", self.writers), ("admins", self.admins)))
+        where = f"<tr><th>set on</th><td>{self.level} {self.path}</td></tr>" if self.level else ""
+        return f"<table>{where}{cells}<tr><th>inherit</th><td>{self.inherit}</td></tr></table>"
 
 
 class AccessControlled:
@@ -133,23 +145,24 @@ class AccessControlled:
         """Replace the ACL at this level (``SET ACL ON ...``)."""
         if not isinstance(acl, ACL):
             raise ValidationError(f"set_acl() takes an ACL(...), got {acl!r}", name=repr(acl))
-        run(self._security_runner(), sec.SetAcl(target=self._security_target(), readers=acl.readers,
-                                                writers=acl.writers, admins=acl.admins, inherit=acl.inherit))
+        run(self._security_runner(), sec.SetAcl(target=self._security_target(), readers=acl.readers or (),
+                                                writers=acl.writers or (), admins=acl.admins or (),
+                                                inherit=acl.inherit))
 
     def get_acl(self) -> ACL | None:
         """The ACL set at this level, or None."""
-        row = self._acl_rows("stored")[0]
-        return ACL.from_row(row) if row["explicit"] else None
+        acl = ACL.from_row(self._acl_rows("stored")[0])
+        return acl if acl.is_set else None
 
     def get_effective_acl(self) -> ACL:
         """Who may read, write and administer this object once inheritance is resolved."""
         row = self._acl_rows("effective")[0]
         return ACL(row["readers"], row["writers"], row["admins"], bool(row["inherit"]))
 
-    def get_acl_chain(self) -> list[ACLLevel]:
-        """The ACL of every level from the organization down to this object."""
-        return [ACLLevel(r["level"], r["path"], ACL.from_row(r) if r["explicit"] else None, tuple(r["owners"]))
-                for r in self._acl_rows("chain")]
+    def get_acl_chain(self) -> list[ACL]:
+        """The ACL of every level from the organization down to this object, each with its
+        ``level`` and ``path`` (readers, writers and admins are None where nothing is set)."""
+        return [ACL.from_row(r) for r in self._acl_rows("chain")]
 
     def _acl_rows(self, mode: str) -> list[dict[str, Any]]:
         return run(self._security_runner(), sec.ShowAcl(target=self._security_target(), mode=mode)).to_pylist()
@@ -160,10 +173,10 @@ class AccessControlled:
 
 @dataclass(frozen=True)
 class ExternalGrant:
-    """A grant of a group's features to another organization."""
+    """A grant of a group's features to organization ``org`` (``organization`` is an alias)."""
 
     group: str
-    organization: str
+    org: str
     features: tuple[str, ...]
     permission: str
     expires_at: dt.datetime | None
@@ -175,6 +188,10 @@ class ExternalGrant:
     def from_row(cls, row: dict[str, Any]) -> "ExternalGrant":
         return cls(row["group"], row["organization"], tuple(row["features"]), row["permission"],
                    _parse_time(row["expires"]), row["status"], row["granted_by"], _parse_time(row["granted_at"]))
+
+    @property
+    def organization(self) -> str:
+        return self.org
 
     @property
     def is_active(self) -> bool:
@@ -205,17 +222,18 @@ class ExternallyShared:
         statement = sec.GrantAccess(group=self._group_ref(), organization=org, features=_names(features, "features"),
                                     permission=permission, expires=_instant(expires_at))
         run(self._security_runner(), statement)
-        return next(g for g in self.list_external_grants() if g.organization == org and g.permission == permission)
+        return next(g for g in self.list_external_grants() if g.org == org and g.permission == permission)
 
     def list_external_grants(self) -> list[ExternalGrant]:
         """Every grant made on this group (active, expired and revoked)."""
         table = run(self._security_runner(), sec.ShowGrants(group=self._group_ref()))
         return [ExternalGrant.from_row(r) for r in table.to_pylist()]
 
-    def revoke_external_access(self, org: str, permission: str | None = None) -> int:
-        """Revoke the live grants to ``org`` (all permissions unless one is named); how many."""
+    def revoke_external_access(self, org: str, permission: str | None = None) -> bool:
+        """Revoke the live grants to ``org`` (all permissions unless one is named); whether
+        there was one to revoke."""
         statement = sec.RevokeAccess(group=self._group_ref(), organization=org, permission=permission)
-        return run(self._security_runner(), statement).column("rows_affected")[0].as_py()
+        return run(self._security_runner(), statement).column("rows_affected")[0].as_py() > 0
 
 
 # -- audit -------------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ Feature(user-signals/click_count@v1, dtype=int64)
 The store runs embedded (``home=``, default ``$RAISE_HOME`` or ``./.raise``) or against a
 Raise server (``url="grpc://host:port"``, ``user=``, ``password=``). Every call is compiled
 to Raise SQL and sent through the connection; ``fs.history`` lists the SQL sent so far.
-Organizations, domains and projects named by the context are created on first use, owned by
-the user who creates them.
+Organizations, domains and projects named by a context (the store's, or one ``with_context``
+switched to) are created on first use, by navigation or creation, owned by the user who
+creates them.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pyarrow as pa
 
@@ -29,6 +30,9 @@ from raise_.sdk.dtypes import DTypeLike
 from raise_.sdk.feature import Feature, FeatureInfo, describe
 from raise_.sdk.group import FeatureGroup, GroupInfo, describe_group
 from raise_.sdk.namespaces import Domain, Organization, Project, namespace_object
+
+if TYPE_CHECKING:
+    from raise_.analytics import Analysis, AnalysisJob, AnalysisResult, Freshness
 
 __all__ = ["FeatureStore"]
 
@@ -52,14 +56,17 @@ class FeatureStore:
                 url, home=home, user=user or os.environ.get("RAISE_USER"),
                 password=password or os.environ.get("RAISE_PASSWORD"),
                 project=context if len(context) == 3 else None,
+                organization=context[0] if context else None,
             )
         self._executor = Executor(connection)
         self._context = context
+        self._executor.name_context(context)
 
     @classmethod
     def _scoped(cls, executor: Executor, context: tuple[str, ...]) -> "FeatureStore":
         store = cls.__new__(cls)
         store._executor, store._context = executor, context
+        executor.name_context(context)
         return store
 
     def with_context(self, org: str | None = None, domain: str | None = None,
@@ -116,6 +123,7 @@ class FeatureStore:
         return self._create_namespace((name,), options)
 
     def organization(self, name: str | None = None) -> Organization:
+        """An organization (default: the context's, created if missing)."""
         return self._namespace((name,) if name else self._at(1))
 
     def list_organizations(self, tags: Iterable[str] | None = None) -> list[Organization]:
@@ -126,7 +134,11 @@ class FeatureStore:
         return self._create_namespace((*self._at(1), name), options)
 
     def domain(self, name: str | None = None) -> Domain:
-        """A domain of the context's organization (default: the context's domain)."""
+        """A domain of the context's organization (default: the context's domain).
+
+        The namespaces of the contexts opened on this connection (this store's and those it
+        was switched from or to with ``with_context``) are created on first use, as by
+        ``create_feature_group``; any other name that does not exist raises ``NotFound``."""
         return self._namespace((*self._at(1), name) if name else self._at(2))
 
     def list_domains(self, tags: Iterable[str] | None = None) -> list[Domain]:
@@ -137,7 +149,8 @@ class FeatureStore:
         return self._create_namespace((*self._at(2), name), options)
 
     def project(self, name: str | None = None) -> Project:
-        """A project of the context's domain (default: the context's project)."""
+        """A project of the context's domain (default: the context's project, created if
+        missing)."""
         return self._namespace((*self._at(2), name) if name else self._at(3))
 
     def list_projects(self, tags: Iterable[str] | None = None) -> list[Project]:
@@ -151,6 +164,8 @@ class FeatureStore:
         return self._namespace(path)
 
     def _namespace(self, path: tuple[str, ...]) -> Any:
+        if self._executor.is_named(path):
+            self._executor.ensure_namespaces(path)
         row = self._executor.run(ast.Describe(kind=_LEVELS[len(path) - 1], target=path)).to_pylist()[0]
         return namespace_object(self, row)
 
@@ -211,6 +226,28 @@ class FeatureStore:
         table = self._executor.run(ast.Show(kind="features", tags=sql.tags_of(filters.pop("tags", None))))
         found = [Feature(self._executor, FeatureInfo.from_row(row)) for row in table.to_pylist()]
         return [f for f in found if _matches(f, query) and all(getattr(f, k) == v for k, v in filters.items())]
+
+    # -- analytics -------------------------------------------------------------------------
+
+    def analyze(self, analysis: "Analysis", freshness: "Freshness | None" = None, *,
+                group: str | None = None) -> "AnalysisResult":
+        """``group.analyze(analysis, freshness)`` for the group of the context's project that
+        has the analysis' features (or ``group=`` when several do)."""
+        from raise_.analytics.runner import analyze, resolve_group
+
+        project = self._at(3)
+        name = group or resolve_group(self._executor, project, analysis)
+        return analyze(self._executor, project, name, analysis, freshness)
+
+    def analyze_async(self, analysis: "Analysis", *, group: str | None = None,
+                      freshness: "Freshness | None" = None) -> "AnalysisJob":
+        """Start ``analyze`` in a background worker and return its job at once:
+        ``job.status`` (pending, running, completed, failed), ``job.wait(timeout=)``,
+        ``job.refresh()``, ``job.result()``."""
+        from raise_.analytics.jobs import submit
+
+        self._at(3)  # a missing project fails here, not in the worker
+        return submit(self._executor, analysis, lambda: self.analyze(analysis, freshness, group=group))
 
     # -- SQL -------------------------------------------------------------------------------
 

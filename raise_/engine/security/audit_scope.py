@@ -129,7 +129,7 @@ def record(session: "Session", events: Iterable[Event], outcome: str) -> list[En
         return []
     log = log_of(session)
     catalog = session.catalog
-    org = principals.organization_of(catalog, session.principal)
+    org = principals.acting_organization(catalog, session.principal, session.organization)
     entries = log.append(principals.actor(session.principal), org, events, outcome)
     checkers: dict[str, AccessControl] = {}
 

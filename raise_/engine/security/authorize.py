@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from raise_.engine import registry
 from raise_.engine.names import split_version
+from raise_.engine.records import FeatureVersion, GroupRecord
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security import grants, plans, principals
 from raise_.engine.security.acl import AccessControl, level_of
@@ -83,11 +84,11 @@ def _describe(path: str) -> str:
 class GroupReads:
     """What a query reads of one group."""
 
-    group: dict[str, Any]
+    group: GroupRecord
     features: dict[str, set[str]] = field(default_factory=dict)  # feature path -> versions
     group_columns: bool = False
     unmapped: set[str] = field(default_factory=set)
-    derived: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> version record
+    derived: dict[str, FeatureVersion] = field(default_factory=dict)  # label -> version record
 
 
 def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, audit_reads: bool = True) -> None:
@@ -106,11 +107,11 @@ def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, 
             "the query's plan has parts whose reads Raise cannot check (an uncorrelated scalar subquery); "
             "rewrite it as a join or a CTE", code="RAISE-P004", name=project,
             events=[Event("QUERY", project, {"reason": str(error)})])) from None
-    by_id = {g["id"]: g for g in session.catalog.list("group")}
+    by_id = {g.id: g for g in registry.all_groups(session.catalog)}
     reads = _reads(session.catalog, found, plans.unoptimized_text(dataframe), by_id)
     needs = [n for r in reads.values() for n in _read_needs(session.catalog, r)]
     needs += _other_tables(session, ac, [s for s in found if s.group_id not in by_id], context)
-    queries = [Event("QUERY", r.group["key"], {"features": sorted(r.features)}) for r in reads.values()]
+    queries = [Event("QUERY", r.group.key, {"features": sorted(r.features)}) for r in reads.values()]
     events = check(session, ac, needs, queries or [Event("QUERY", project, {})])
     if audit_reads:
         allow(session, events)
@@ -122,20 +123,19 @@ def _reads(catalog: Any, found: list[plans.Scan], text: str, by_id: dict[int, di
         group = by_id.get(scan.group_id) if scan.group_id is not None else None
         if group is None:
             continue
-        entry = reads.setdefault(group["key"], GroupReads(group))
+        entry = reads.setdefault(group.key, GroupReads(group))
         _map_columns(catalog, scan, entry)
     for group_id in plans.hidden_tables_in(text):
         if group_id in by_id:
-            entry = reads.setdefault(by_id[group_id]["key"], GroupReads(by_id[group_id]))
+            entry = reads.setdefault(by_id[group_id].key, GroupReads(by_id[group_id]))
             _derived_named(catalog, entry, text)
     return reads
 
 
 def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
     group = entry.group
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    group_columns.add(SEQUENCE_COLUMN)  # write order, read by cross-group joins
-    owners = {r["column"]: r for r in registry.versions(catalog, group["key"]) if r.get("column")}
+    group_columns = group.group_columns | {SEQUENCE_COLUMN}  # write order, read by cross-group joins
+    owners = {r.column: r for r in registry.versions(catalog, group.key) if r.column}
     read = {c for c in scan.columns} | {c for c in owners.keys() | group_columns if scan.reads(c)}
     if not scan.columns:
         entry.group_columns = True
@@ -144,26 +144,26 @@ def _map_columns(catalog: Any, scan: plans.Scan, entry: GroupReads) -> None:
             entry.group_columns = True
         elif column in owners:
             record = owners[column]
-            entry.features.setdefault(f"{group['key']}/{record['name']}", set()).add(record["version"])
+            entry.features.setdefault(f"{group.key}/{record.name}", set()).add(record.version)
         else:
             entry.unmapped.add(column)
 
 
 def _derived_named(catalog: Any, entry: GroupReads, text: str) -> None:
-    current = registry.current_features(catalog, entry.group["key"])
-    for record in registry.versions(catalog, entry.group["key"]):
-        if record.get("derived_as") is None or record["status"] == "archived":
+    current = registry.current_features(catalog, entry.group.key)
+    for record in registry.versions(catalog, entry.group.key):
+        if record.derived_as is None or record.status == "archived":
             continue
-        labels = [f"{record['name']}@{record['version']}"]
-        if current.get(record["name"], {}).get("key") == record["key"]:
-            labels.append(record["name"])
+        labels = [f"{record.name}@{record.version}"]
+        if (plain := current.get(record.name)) is not None and plain.key == record.key:
+            labels.append(record.name)
         if any(plans.names_column(text, label) for label in labels):
             entry.derived[labels[0]] = record
-            entry.features.setdefault(f"{entry.group['key']}/{record['name']}", set()).add(record["version"])
+            entry.features.setdefault(f"{entry.group.key}/{record.name}", set()).add(record.version)
 
 
 def _read_needs(catalog: Any, reads: GroupReads) -> list[Need]:
-    group_key = reads.group["key"]
+    group_key = reads.group.key
     needs = [Need("see", group_key)] if reads.group_columns else []
     for path, versions in sorted(reads.features.items()):
         needs.append(Need("read", path, Event("READ", path, {"versions": sorted(versions)})))
@@ -173,18 +173,18 @@ def _read_needs(catalog: Any, reads: GroupReads) -> list[Need]:
     for record in reads.derived.values():
         for path in sorted(upstream_paths(catalog, record) - seen):
             seen.add(path)
-            needs.append(Need("read", path, Event("READ", path, {"via": f"{group_key}/{record['name']}"})))
+            needs.append(Need("read", path, Event("READ", path, {"via": f"{group_key}/{record.name}"})))
     return needs
 
 
-def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
+def upstream_paths(catalog: Any, record: FeatureVersion) -> set[str]:
     """Feature paths a derived feature reads, through derived features of its organization;
     another organization's feature (``@org/...``) is a leaf: its grant shares its value."""
     found: set[str] = set()
-    stack, seen = [record], {record["key"]}
+    stack, seen = [record], {record.key}
     while stack:
         current = stack.pop()
-        for target, _ in catalog.edges_from("lineage", current["key"]):
+        for target, _ in catalog.edges_from("lineage", current.key):
             external = target.startswith("@")
             head, _, last = target.lstrip("@").rpartition("/")
             name, version = split_version(last)
@@ -192,20 +192,22 @@ def upstream_paths(catalog: Any, record: dict[str, Any]) -> set[str]:
             if external:
                 continue
             upstream = [r for r in registry.versions(catalog, head, name)
-                        if r.get("derived_as") is not None and (not version or r["version"] == version)]
+                        if r.derived_as is not None and (not version or r.version == version)]
             for item in upstream[-1:]:
-                if item["key"] not in seen:
-                    seen.add(item["key"])
+                if item.key not in seen:
+                    seen.add(item.key)
                     stack.append(item)
     return found
 
 
 def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan], context: Any) -> list[Need]:
-    """Scans of tables that are no feature group: ``information_schema`` as described above; any
-    other table (Raise registers none; a hidden name of no group) is refused."""
+    """Scans of tables that are no feature group: ``information_schema`` as described above;
+    built-in table functions that generate rows (``generate_series``, ``range``) and tables whose
+    reads were checked on their own (``context.checked``: as-of join results, temporary tables)
+    are allowed; any other table (a hidden name of no group) is refused."""
     needs: list[Need] = []
     for scan in others:
-        if ac.superuser or scan.table in getattr(context, "checked", ()):
+        if ac.superuser or scan.generated or scan.table in getattr(context, "checked", ()):
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(
@@ -213,47 +215,46 @@ def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan
                 name=scan.table, events=[Event("QUERY", "", {"table": scan.table})]))
         for view in getattr(context, "views", {}).values():
             group = view.group
-            needs.extend(Need("read", f"{group['key']}/{r['name']}")
-                         for r in registry.versions(ac.catalog, group["key"]))
-            needs.append(Need("see", group["key"]))
+            needs.extend(Need("read", f"{group.key}/{r.name}")
+                         for r in registry.versions(ac.catalog, group.key))
+            needs.append(Need("see", group.key))
     return needs
 
 
 # -- writes ----------------------------------------------------------------------------------
 
 
-def authorize_write(session: "Session", group: dict[str, Any], columns: Iterable[str], mode: str = "append",
+def authorize_write(session: "Session", group: GroupRecord, columns: Iterable[str], mode: str = "append",
                     rows: int | None = None) -> None:
     """Refuse writing ``columns`` (names as ingest takes them: ``f``, ``"f@v2"``, keys) into
     ``group`` unless allowed; otherwise add WRITE events to the audit scope."""
     ac = control(session)
     catalog = session.catalog
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    current = registry.current_features(catalog, group["key"])
+    current = registry.current_features(catalog, group.key)
     details = {"mode": mode, **({"rows": rows} if rows is not None else {})}
     written: dict[str, set[str]] = {}
     for column in columns:
         name, version = split_version(column)
-        if column in group_columns or name not in current:
+        if column in group.group_columns or name not in current:
             continue
-        written.setdefault(name, set()).add(version or current[name]["version"])
+        written.setdefault(name, set()).add(version or current[name].version)
     if mode == "overwrite":
-        written.update({n: written.get(n, set()) for n in current if current[n].get("derived_as") is None})
-    needs = [Need("write", f"{group['key']}/{n}", Event("WRITE", f"{group['key']}/{n}",
+        written.update({n: written.get(n, set()) for n in current if current[n].derived_as is None})
+    needs = [Need("write", f"{group.key}/{n}", Event("WRITE", f"{group.key}/{n}",
                                                         {**details, "versions": sorted(v)}))
              for n, v in sorted(written.items())]
     if not needs or mode == "overwrite":
-        needs.append(Need("write", group["key"], Event("WRITE", group["key"], details)))
+        needs.append(Need("write", group.key, Event("WRITE", group.key, details)))
     allow(session, check(session, ac, needs))
 
 
 # -- listings ----------------------------------------------------------------------------------
 
 
-def visible_groups(session: "Session", records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def visible_groups(session: "Session", records: Iterable[GroupRecord]) -> list[GroupRecord]:
     """The feature group records the principal may see (Flight GetTables, get_objects)."""
     ac = control(session)
-    return [r for r in records if ac.visible(r["key"])]
+    return [r for r in records if ac.visible(r.key)]
 
 
 def visible_paths(session: "Session", paths: Iterable[str]) -> list[str]:
@@ -263,19 +264,18 @@ def visible_paths(session: "Session", paths: Iterable[str]) -> list[str]:
     return [p for p in paths if ac.visible(p)]
 
 
-def visible_schema(session: "Session", group: dict[str, Any], schema: pa.Schema) -> pa.Schema:
+def visible_schema(session: "Session", group: GroupRecord, schema: pa.Schema) -> pa.Schema:
     """``schema`` (a group view's) without the feature columns the principal may not read."""
     ac = control(session)
     keep = [f for f in schema if _column_visible(ac, group, f.name)]
     return pa.schema(keep, metadata=schema.metadata)
 
 
-def _column_visible(ac: AccessControl, group: dict[str, Any], label: str) -> bool:
-    group_columns = {k["name"] for k in group["keys"]} | ({group["timestamp"]} if group.get("timestamp") else set())
-    if label in group_columns:
+def _column_visible(ac: AccessControl, group: GroupRecord, label: str) -> bool:
+    if label in group.group_columns:
         return True
     name, version = split_version(label)
-    return feature_readable(ac, group["key"], name, version)
+    return feature_readable(ac, group.key, name, version)
 
 
 def feature_readable(ac: AccessControl, group_key: str, name: str, version: str | None = None) -> bool:
@@ -284,8 +284,8 @@ def feature_readable(ac: AccessControl, group_key: str, name: str, version: str 
     if not ac.allows("read", f"{group_key}/{name}"):
         return False
     records = registry.versions(ac.catalog, group_key, name)
-    chosen = [r for r in records if r["version"] == version] if version else [registry.latest(records)]
-    return all(ac.allows("read", path) for record in chosen if record and record.get("derived_as") is not None
+    chosen = [r for r in records if r.version == version] if version else [registry.latest(records)]
+    return all(ac.allows("read", path) for record in chosen if record and record.derived_as is not None
                for path in upstream_paths(ac.catalog, record))
 
 
@@ -293,7 +293,7 @@ def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Tabl
     """The listing filter of the core SHOW statements: rows of objects the principal may not
     see are left out, and so are lineage entries naming features it may not read; a group's
     feature count counts only the features it may read."""
-    table = readable_lineage(session, statement, table)
+    table = readable_parts(session, statement, table)
     if table.num_rows == 0:
         return table
     ac = control(session)
@@ -314,12 +314,14 @@ def visible_rows(session: "Session", statement: Any, table: pa.Table) -> pa.Tabl
     return table
 
 
-def readable_lineage(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
-    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) naming
-    features the principal may not read are left out; the object itself was checked by the
-    statement's rule."""
+def readable_parts(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """The listing filter of DESCRIBE: lineage entries (``upstream``/``downstream``) and a
+    group's feature columns naming features the principal may not read are left out; the
+    object itself was checked by the statement's rule."""
     if table.num_rows and "upstream" in table.column_names:
         table = _filter_lineage(control(session), table)
+    if table.num_rows and "feature_columns" in table.column_names:
+        table = _filter_feature_columns(control(session), table)
     return table
 
 
@@ -336,3 +338,11 @@ def _filter_lineage(ac: AccessControl, table: pa.Table) -> pa.Table:
         index = table.column_names.index(column)
         table = table.set_column(index, table.schema.field(column), pa.array(kept, table.schema.field(column).type))
     return table
+
+
+def _filter_feature_columns(ac: AccessControl, table: pa.Table) -> pa.Table:
+    """A group row's feature versions, without those the principal may not read."""
+    field = table.schema.field("feature_columns")
+    kept = [[c for c in columns or [] if feature_readable(ac, path, *split_version(c["feature"]))]
+            for path, columns in zip(table.column("path").to_pylist(), table.column("feature_columns").to_pylist())]
+    return table.set_column(table.column_names.index("feature_columns"), field, pa.array(kept, field.type))

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from grammar.errors import PermissionDenied, ValidationError
 from raise_.engine.catalog import Catalog, now
+from raise_.engine.records import GroupRecord
 
 KIND = "grant"
 
@@ -42,27 +43,27 @@ def _instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def grant(catalog: Catalog, group: dict[str, Any], organization: str, features: Iterable[str],
+def grant(catalog: Catalog, group: GroupRecord, organization: str, features: Iterable[str],
           permission: str, expires: str | None, by: str) -> dict[str, Any]:
     """Create or replace the grant of ``permission`` on ``group`` to ``organization``."""
     wanted = tuple(features) or ("*",)
     if "*" in wanted and len(wanted) > 1:
         raise ValidationError("grant either '*' or a list of features, not both", code="RAISE-V073", name="*")
-    if organization == group["project"][0]:
-        raise ValidationError(f"{organization!r} owns {group['name']!r}: external grants are for other "
+    if organization == group.organization:
+        raise ValidationError(f"{organization!r} owns {group.name!r}: external grants are for other "
                               "organizations; use SET ACL inside one", code="RAISE-V074", name=organization)
     if expires is not None and status({"expires": expires}) == "expired":
         raise ValidationError(f"the grant would expire at {expires}, which has passed", code="RAISE-V075",
                               name=expires)
-    names = {r["name"] for r in catalog.list("feature", parent=group["key"])}
+    names = {r["name"] for r in catalog.list("feature", parent=group.key)}
     missing = [f for f in wanted if f != "*" and f not in names]
     if missing:
-        raise ValidationError(f"feature group {group['name']!r} has no feature {missing[0]!r}",
+        raise ValidationError(f"feature group {group.name!r} has no feature {missing[0]!r}",
                               code="RAISE-V076", name=missing[0])
-    record = {"group": group["key"], "organization": organization, "features": list(wanted),
+    record = {"group": group.key, "organization": organization, "features": list(wanted),
               "permission": permission, "expires": expires, "granted_by": by, "granted_at": now(),
               "revoked_at": None, "revoked_by": None}
-    catalog.put(KIND, key(group["key"], organization, permission), record, parent=group["key"])
+    catalog.put(KIND, key(group.key, organization, permission), record, parent=group.key)
     return record
 
 
@@ -105,7 +106,7 @@ def covers(catalog: Catalog, group_key: str, organization: str, feature: str | N
     return False
 
 
-def resolve_external(catalog: Catalog, path: Any, grantee: str) -> dict[str, Any]:
+def resolve_external(catalog: Catalog, path: Any, grantee: str) -> GroupRecord:
     """The group record an ``@org/domain/project/group.feature`` path names, if ``grantee``
     (an organization) holds a live grant covering the feature; ``PermissionDenied`` otherwise.
 
@@ -123,4 +124,4 @@ def resolve_external(catalog: Catalog, path: Any, grantee: str) -> dict[str, Any
     record = catalog.get("group", group_key)
     if record is None:
         raise denied
-    return record
+    return GroupRecord.from_record(record)

@@ -16,7 +16,6 @@ from grammar import security as sec
 from grammar.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from raise_.engine import results
 from raise_.engine.families import Family, Kind, Statement, acknowledged, checked_by_rule, filtered_by_handler
-from raise_.engine.names import check_name
 from raise_.engine.resolve import group_of
 from raise_.engine.security import acl, grants, outbox, principals, rules
 from raise_.engine.security.authorize import control
@@ -168,16 +167,15 @@ def alter_principal(session: "Session", s: sec.AlterPrincipal) -> pa.Table:
 
 def grant(session: "Session", s: sec.GrantAccess) -> pa.Table:
     group = group_of(session, s.group)
-    check_name(s.organization, "organization")
     grants.grant(session.catalog, group, s.organization, s.features, s.permission, s.expires, _actor(session))
-    return results.ddl("GRANT", group["key"], 1)
+    return results.ddl("GRANT", group.key, 1)
 
 
 def revoke(session: "Session", s: sec.RevokeAccess) -> pa.Table:
     """Revoke live grants; rows_affected counts them (0 when there was none)."""
     group = group_of(session, s.group)
-    revoked = grants.revoke(session.catalog, group["key"], s.organization, s.permission, _actor(session))
-    return results.ddl("REVOKE", group["key"], len(revoked))
+    revoked = grants.revoke(session.catalog, group.key, s.organization, s.permission, _actor(session))
+    return results.ddl("REVOKE", group.key, len(revoked))
 
 
 def show_grants(session: "Session", s: sec.ShowGrants) -> pa.Table:

@@ -26,6 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 HIDDEN = re.compile(r"^__raise_g(\d+)(?:_at_\w+)?$")
+#: How DataFusion names the scans of its built-in table functions that compute rows from their
+#: literal arguments alone (they take no column or subquery), so they read no stored data.
+#: ``unnest`` is no scan at all. Any other table function could read what Raise cannot check.
+GENERATED = frozenset({"generate_series()", "range()"})
 _SHOWN_SCAN = re.compile(r"^\s*TableScan: (\S+)", re.M)
 
 
@@ -40,6 +44,11 @@ class Scan:
     table: str
     columns: set[str] = field(default_factory=set)
     filters: list[str] = field(default_factory=list)
+
+    @property
+    def generated(self) -> bool:
+        """Whether this scans a built-in table function that reads no stored data."""
+        return self.table in GENERATED
 
     @property
     def group_id(self) -> int | None:

@@ -11,7 +11,9 @@ its e-mail domain names: the domain without its last label (``acme.com`` -> ``ac
 ``partner-org.co.uk`` -> ``partner-org.co``), so ``bob@acme.evil.com`` is never in ``acme``.
 
 No principal (``None``, the embedded store opened without a user) acts as ``root``, the local
-superuser who administers everything; so does a server user named ``root``.
+superuser who administers everything; so does a server user named ``root``. The embedded
+superuser acts for the organization its store was opened on: its audit entries carry that
+``actor_org``, so "exclude own org" queries leave out the local user's own actions.
 """
 from __future__ import annotations
 
@@ -71,6 +73,14 @@ def organization_of(catalog: Catalog, principal: str | None) -> str | None:
     if explicit is not None and explicit.get("organization"):
         return explicit["organization"]
     return email_organization(principal)
+
+
+def acting_organization(catalog: Catalog, principal: str | None, opened: str | None) -> str | None:
+    """The organization audit entries record for ``principal`` in a session opened on
+    organization ``opened``: the embedded superuser (no principal) acts for ``opened``."""
+    if principal is None:
+        return opened
+    return organization_of(catalog, principal)
 
 
 def set_organization(catalog: Catalog, principal: str, organization: str, by: str) -> None:

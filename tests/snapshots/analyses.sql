@@ -1,0 +1,63 @@
+-- execute 1
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 2
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 3
+SELECT COUNT("click_count") AS "count", CAST(COUNT(*) - COUNT("click_count") AS DOUBLE PRECISION) / NULLIF(COUNT(*), 0) AS "null_rate", PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY "click_count") AS "median" FROM "user-signals";
+
+-- execute 4
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 5
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 6
+SELECT "user_id" AS "user_id", DATE_BIN(INTERVAL '7 DAYS', "event_time", CAST('1970-01-01 00:00:00' AS TIMESTAMP)) AS "date", SUM("click_count") AS "sum" FROM "user-signals" WHERE NOT "event_time" IS NULL GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- execute 7
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 8
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 9
+SELECT "date", CAST("s" AS DOUBLE PRECISION) / NULLIF("n", 0) AS "avg", SQRT(CAST("ss" - CAST("s" AS DOUBLE PRECISION) * CAST("s" AS DOUBLE PRECISION) / CAST("n" AS DOUBLE PRECISION) AS DOUBLE PRECISION) / NULLIF("n" - 1, 0)) AS "stddev" FROM (SELECT "date", SUM("n") OVER (ORDER BY "date" RANGE BETWEEN INTERVAL '29 DAYS' PRECEDING AND CURRENT ROW) AS "n", SUM("s") OVER (ORDER BY "date" RANGE BETWEEN INTERVAL '29 DAYS' PRECEDING AND CURRENT ROW) AS "s", SUM("ss") OVER (ORDER BY "date" RANGE BETWEEN INTERVAL '29 DAYS' PRECEDING AND CURRENT ROW) AS "ss", MAX("date") OVER () AS "last" FROM (SELECT DATE_BIN(INTERVAL '1 DAYS', "event_time", CAST('1970-01-01 00:00:00' AS TIMESTAMP)) AS "date", COUNT("click_count") AS "n", SUM("click_count") AS "s", SUM(CAST("click_count" AS DOUBLE PRECISION) * CAST("click_count" AS DOUBLE PRECISION)) AS "ss" FROM "user-signals" WHERE NOT "event_time" IS NULL GROUP BY 1) AS "windows") AS "rolled" WHERE "date" >= "last" - INTERVAL '29 DAYS' ORDER BY "date";
+
+-- execute 10
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 11
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 12
+SELECT "h"."segment", "h"."bin", "h"."count", "s"."n", "s"."p50", "s"."p75", "s"."p90", "s"."p95", "s"."p99", "h"."lo", "h"."hi" FROM (SELECT "g"."user_id" AS "segment", COALESCE(LEAST(CAST(FLOOR(CAST("g"."click_count" - "range"."lo" AS DOUBLE PRECISION) / NULLIF("range"."hi" - "range"."lo", 0) * 5) AS BIGINT), 4), 2) AS "bin", COUNT(*) AS "count", MIN("range"."lo") AS "lo", MIN("range"."hi") AS "hi" FROM "user-signals" AS "g" CROSS JOIN (SELECT MIN("click_count") AS "lo", MAX("click_count") AS "hi" FROM "user-signals") AS "range" WHERE NOT "g"."click_count" IS NULL GROUP BY 1, 2) AS "h" INNER JOIN (SELECT "user_id" AS "segment", COUNT("click_count") AS "n", PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY "click_count") AS "p50", PERCENTILE_CONT(0.75) WITHIN GROUP (ORDER BY "click_count") AS "p75", PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY "click_count") AS "p90", PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY "click_count") AS "p95", PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY "click_count") AS "p99" FROM "user-signals" GROUP BY 1) AS "s" ON "h"."segment" IS NOT DISTINCT FROM "s"."segment" ORDER BY "h"."segment", "h"."bin";
+
+-- execute 13
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 14
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 15
+SELECT COUNT(*) AS "n", SUM("x0") AS "0", SUM("x1") AS "1", SUM("x0" * "x0") AS "0:0", SUM("x0" * "x1") AS "0:1", SUM("x1" * "x1") AS "1:1" FROM (SELECT CAST("g"."click_count" AS DOUBLE PRECISION) - "means"."x0" AS "x0", CAST("g"."impression_count" AS DOUBLE PRECISION) - "means"."x1" AS "x1" FROM "user-signals" AS "g" CROSS JOIN (SELECT AVG(CAST("click_count" AS DOUBLE PRECISION)) AS "x0", AVG(CAST("impression_count" AS DOUBLE PRECISION)) AS "x1" FROM "user-signals" WHERE NOT "click_count" IS NULL AND NOT "impression_count" IS NULL) AS "means" WHERE NOT "g"."click_count" IS NULL AND NOT "g"."impression_count" IS NULL) AS "v";
+
+-- execute 16
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 17
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 18
+SELECT COUNT(*) AS "n", SUM("x0") AS "0", SUM("x1") AS "1", SUM("x0" * "x0") AS "0:0", SUM("x0" * "x1") AS "0:1", SUM("x1" * "x1") AS "1:1" FROM (SELECT CAST(RANK() OVER (ORDER BY "click_count") AS DOUBLE PRECISION) + CAST(CAST(COUNT(*) OVER (PARTITION BY "click_count") AS DOUBLE PRECISION) - 1 AS DOUBLE PRECISION) / 2 AS "x0", CAST(RANK() OVER (ORDER BY "impression_count") AS DOUBLE PRECISION) + CAST(CAST(COUNT(*) OVER (PARTITION BY "impression_count") AS DOUBLE PRECISION) - 1 AS DOUBLE PRECISION) / 2 AS "x1" FROM "user-signals" WHERE NOT "click_count" IS NULL AND NOT "impression_count" IS NULL) AS "v";
+
+-- execute 19
+DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 20
+SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
+
+-- execute 21
+SELECT "user_id", "event_time", "click_count" FROM "user-signals" WHERE click_count > 1 ORDER BY MD5(CAST("user_id" AS VARCHAR) || CAST("event_time" AS VARCHAR) || '|1') LIMIT 3;
+
