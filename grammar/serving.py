@@ -1,7 +1,7 @@
 """The online store statements: MATERIALIZE, SHOW ONLINE STATUS and LOOKUP ONLINE.
 
 >>> stmt = parse_serving_statement('LOOKUP ONLINE "user-signals" (clicks, ctr) WHERE user_id IN (1, ?)')
->>> stmt.keys
+>>> stmt.values
 (1, Parameter(index=None))
 >>> render_serving_statement(stmt)
 'LOOKUP ONLINE "user-signals" ("clicks", "ctr") WHERE "user_id" IN (1, ?)'
@@ -60,7 +60,7 @@ class LookupOnline:
     group: GroupRef
     features: tuple[str, ...]
     key: str
-    keys: tuple[KeyValue, ...]
+    values: tuple[KeyValue, ...]
 
 
 SERVING_STATEMENTS: tuple[type, ...] = (Materialize, ShowOnlineStatus, LookupOnline)
@@ -123,7 +123,7 @@ class _ToServing(clauses.CommonTransformer):
 
     def lookup(self, meta, children) -> LookupOnline:
         group, features, key, keys = children
-        return LookupOnline(group=group, features=features, key=key, keys=keys)
+        return LookupOnline(group=group, features=features, key=key, values=keys)
 
 
 def _ref(ref: GroupRef) -> str:
@@ -147,7 +147,7 @@ def _show(stmt: ShowOnlineStatus) -> str:
 def _lookup(stmt: LookupOnline) -> str:
     features = ", ".join("@".join(quote_ident(p) for p in f.split("@", 1)) for f in stmt.features)
     return (f"LOOKUP ONLINE {_ref(stmt.group)} ({features}) WHERE {quote_ident(stmt.key)} IN "
-            f"({', '.join(_value(v) for v in stmt.keys)})")
+            f"({', '.join(_value(v) for v in stmt.values)})")
 
 
 _RENDERERS = {Materialize: _materialize, ShowOnlineStatus: _show, LookupOnline: _lookup}

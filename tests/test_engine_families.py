@@ -173,5 +173,5 @@ def _example(cls: type):
     if cls is ast.Describe:
         return ast.Describe(kind="feature group", target=ast.GroupRef(name="g"))
     if cls is serving.LookupOnline:
-        return serving.LookupOnline(group=ast.GroupRef(name="g"), features=("f",), key="k", keys=(1,))
+        return serving.LookupOnline(group=ast.GroupRef(name="g"), features=("f",), key="k", values=(1,))
     return None

@@ -96,7 +96,7 @@ def get_online_features(executor: "Executor", context: tuple[str, ...], features
             raise ValidationError(f"entity row {missing[0]} has no key {column!r} of feature group {key[-1]!r}",
                                   code="RAISE-V171", name=column)
         values = tuple(row[column] for row in entity_rows)
-        statement = LookupOnline(group=ref, features=tuple(names), key=column, keys=(Parameter(),) * len(values))
+        statement = LookupOnline(group=ref, features=tuple(names), key=column, values=(Parameter(),) * len(values))
         found = executor.send(render(statement), values)
         columns.setdefault(column, found.column(column))
         for name in names:

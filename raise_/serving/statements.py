@@ -178,7 +178,7 @@ def lookup(session: "Session", stmt: LookupOnline) -> pa.Table:
         raise ValidationError(f"LOOKUP ONLINE {group['name']!r} looks up by its key "
                               f"{', '.join(keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180", name=stmt.key)
     records = [_feature(session, group, name) for name in stmt.features]
-    values = _bind(stmt.keys, session.parameters)
+    values = _bind(stmt.values, session.parameters)
     key_type = to_arrow(parse_dtype(group["keys"][0]["dtype"]))
     found = store(session).lookup(_table(group), stmt.key, values, [r["column"] for r in records])
     columns = {stmt.key: pa.array(values, key_type)}
@@ -237,7 +237,7 @@ def _lookup_rule(session, ac, stmt: LookupOnline):
     for label in stmt.features:
         name = label.partition("@")[0]
         needs.append(Need("read", f"{path}/{name}", Event("READ", f"{path}/{name}",
-                                                          {"online": True, "keys": len(stmt.keys)})))
+                                                          {"online": True, "keys": len(stmt.values)})))
     return needs, []
 
 
