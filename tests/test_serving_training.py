@@ -206,3 +206,25 @@ def test_cross_group_derived_features_are_refused(store):
     with pytest.raises(Unsupported) as refused:
         store.get_training_data([{"user_id": 1, "event_time": T0}], ["profiles.boosted"])
     assert refused.value.code == "RAISE-X171"
+
+
+def test_features_shared_by_another_organization(tmp_path):
+    home = str(tmp_path / "store")
+    acme = FeatureStore("acme/mlplatform/recommendation", home=home, user="alice@acme.com")
+    acme.create_feature_group("user-signals", key_columns=["user_id"], timestamp_column="event_time")
+    partner = FeatureStore("partner-org/shared/embeddings", home=home, user="dave@partner-org.com")
+    items = partner.create_feature_group("items", key_columns=["user_id"], timestamp_column="event_time")
+    items.create_feature("score", dtype="float64")
+    items.create_feature("private", dtype="float64")
+    items.write({"user_id": [1, 1], "event_time": [T0, _days(2)], "score": [1.0, 3.0], "private": [0.0, 0.0]})
+    items.grant_external_access(org="acme", features=["score"], permission="read",
+                                expires_at=dt.datetime.now() + dt.timedelta(days=30))
+    rows = [{"user_id": 1, "event_time": _days(1)}, {"user_id": 1, "event_time": _days(5)}]
+    shared = acme.get_training_data(rows, ["@partner-org/shared/embeddings/items.score"])
+    assert shared.column("score").to_pylist() == [1.0, 3.0]
+    with pytest.raises(PermissionDenied):
+        acme.get_training_data(rows, ["@partner-org/shared/embeddings/items.private"])
+
+
+def _days(n: int) -> dt.datetime:
+    return T0 + dt.timedelta(days=n)
