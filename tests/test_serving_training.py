@@ -118,6 +118,8 @@ def test_entities_from_pandas_polars_dicts_and_sql(random_signals):
     assert store.get_training_data(entities.to_pandas(), features).column("clicks").equals(expected.column("clicks"))
     assert store.get_training_data(polars.from_arrow(entities), features).column("clicks").equals(expected.column("clicks"))
     assert store.get_training_data(entities.to_pylist(), features).column("clicks").equals(expected.column("clicks"))
+    as_object = store.get_training_data(entities, [store.feature("user-signals/clicks")])
+    assert as_object.column("clicks").equals(expected.column("clicks"))
     query = 'SELECT user_id, event_time + INTERVAL \'1 hour\' AS event_time FROM "user-signals" ORDER BY user_id, event_time'
     from_sql = store.get_training_data(query, features)
     from_rows = store.get_training_data(store.sql(query), features)
