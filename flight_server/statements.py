@@ -23,6 +23,8 @@ and an upsert on the group's key columns is asked for with the ingest option
 ``raise.ingest.mode=upsert`` (CommandStatementIngest ``options``) or, from ADBC, the statement
 header ``x-raise-ingest-mode: upsert`` (statement option
 ``adbc.flight.sql.rpc.call_header.x-raise-ingest-mode``), which take precedence over the mode.
+An ingest with ``temporary=true`` (``adbc.ingest.temporary``) holds the rows as the session's
+temporary table of that name instead (``raise_.serving.tables``), replacing one of that name.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from flight_server import flight_sql_pb2 as pb
 from flight_server.errors import ProtocolError, UnknownCommand
 from flight_server.sessions import Connection, PreparedStatement
 from raise_.engine import ResultStream
-from grammar.errors import AlreadyExists, NotFound, Unsupported, ValidationError
+from grammar.errors import AlreadyExists, NotFound, ValidationError
 
 INGEST_MODE_OPTION = "raise.ingest.mode"
 INGEST_MODE_HEADER = "x-raise-ingest-mode"
@@ -107,9 +109,6 @@ def ingest_mode(command: pb.CommandStatementIngest, header_mode: str | None,
             raise ValidationError(f"ingest mode {requested!r} is not one of {', '.join(INGEST_MODES)}",
                                   code="RAISE-F021", name=requested)
         return requested
-    if command.temporary:
-        raise Unsupported("temporary tables are not supported: ingest into a feature group",
-                          code="RAISE-F022")
     how = command.table_definition_options.if_exists
     if how == _Options.TABLE_EXISTS_OPTION_APPEND:
         return "append"
@@ -144,6 +143,9 @@ def ingest(connection: Connection, command: pb.CommandStatementIngest, data: pa.
         full = (*(connection.session.project or ())[: 4 - len(wanted)], *wanted)
         return any((t.org, *t.schema.split("/"), t.name) == full for t in connection.session.tables())
 
+    if command.temporary:  # the session's own rows, e.g. the entity rows of a training set
+        with connection.lock:
+            return connection.session.create_temporary(command.table, data)
     mode = ingest_mode(command, header_mode, exists)
     with connection.lock:
         return connection.session.ingest(target, data, mode)

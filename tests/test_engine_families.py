@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from grammar import ast, extensions, models
+from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
 from grammar.render import RENDERERS
@@ -94,7 +95,9 @@ CREATE MODEL ranker FROM 's3://acme-private-models/ranker.onnx' FRAMEWORK onnx;
 CREATE PRINCIPAL GROUP 'analysts@acme.com' MEMBERS ('bob@acme.com');
 GRANT READ ON FEATURE GROUP "user-signals" (clicks) TO ORGANIZATION partner;
 CREATE AUDIT ALERT acme_watch ACTIONS ('READ') NOTIFY ('sec@acme.com');
-SET AUDIT CONFIG ON ORGANIZATION acme RETENTION DAYS 30
+SET AUDIT CONFIG ON ORGANIZATION acme RETENTION DAYS 30;
+INSERT INTO "user-signals" (user_id, event_time, clicks) VALUES (1, TIMESTAMP '2026-01-01 00:00:00', 7);
+MATERIALIZE "user-signals"
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -113,6 +116,9 @@ LISTINGS: dict[type, list[str]] = {
     sec.ShowAuditConfig: ["SHOW AUDIT CONFIG", "SHOW AUDIT CONFIG ON ORGANIZATION acme"],
     sec.ShowAuditAlerts: ["SHOW AUDIT ALERTS"],
     sec.VerifyAudit: ["VERIFY AUDIT", "VERIFY AUDIT ON ORGANIZATION acme"],
+    serving.ShowOnlineStatus: ["SHOW ONLINE STATUS", "SHOW ONLINE STATUS IN acme/ml/rec"],
+    serving.Materialize: ['MATERIALIZE acme/ml/rec/"user-signals"'],
+    serving.LookupOnline: ['LOOKUP ONLINE acme/ml/rec/"user-signals" (clicks) WHERE user_id IN (1)'],
 }
 
 
@@ -166,4 +172,6 @@ def _example(cls: type):
         return ast.Show(kind="features")
     if cls is ast.Describe:
         return ast.Describe(kind="feature group", target=ast.GroupRef(name="g"))
+    if cls is serving.LookupOnline:
+        return serving.LookupOnline(group=ast.GroupRef(name="g"), features=("f",), key="k", values=(1,))
     return None

@@ -1,4 +1,4 @@
-"""The spec's examples (examples/01-03) and ``raise demo`` run as scripts on a fresh store."""
+"""The examples and ``raise demo`` run as scripts on a fresh store."""
 from __future__ import annotations
 
 import os
@@ -88,3 +88,16 @@ def test_bulk_inference(run_example):
     assert "scalar INFER: fixed_size_list<item: float>[384]" in out
     assert "Success rate: 100.00%" in out
     assert "tpu_embed refused: RAISE-X220" in out
+
+
+def test_training_and_serving(run_example):
+    out = run_example("10_training_and_serving.py")
+    assert "user 1 at 2026-01-04: click_count=4 ctr=0.2 clicked=0" in out
+    assert "user 2 at 2026-01-01: click_count=None ctr=None clicked=0" in out  # before its first row
+    assert "user 3 at 2026-01-05: click_count=None ctr=None clicked=1" in out  # a key with no rows
+    assert "with ttl=2d: [4, 9, None, None, None]" in out
+    assert "strictly before day 3: [1]" in out
+    assert "ASOF LEFT JOIN" in out and "missing key refused: RAISE-V171" in out
+    assert "online: {'user_id': [1, 2, 42], 'click_count': [9, 6, None], 'impression_count': [30, 12, None]}" in out
+    assert "incremental run: 1 changed row(s), 2 keys" in out
+    assert "online now: {'user_id': [2], 'click_count': [11]}" in out

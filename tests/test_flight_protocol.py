@@ -175,8 +175,6 @@ def test_create_mode_reports_existing_or_missing_groups():
         ingest_mode(command, None, lambda: True)
     with pytest.raises(errors.NotFound, match="CREATE FEATURE GROUP"):
         ingest_mode(command, None, lambda: False)
-    with pytest.raises(errors.Unsupported, match="temporary"):
-        ingest_mode(_ingest(_Options.TABLE_EXISTS_OPTION_APPEND, temporary=True), None, lambda: True)
 
 
 def test_ingest_target_joins_catalog_schema_and_table():

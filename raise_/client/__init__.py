@@ -33,6 +33,10 @@ class Connection(Protocol):
         """Write ``data`` into ``group`` (``org/domain/project/group`` or a name in the
         current project) with mode append, upsert or overwrite; rows written."""
 
+    def create_temporary(self, name: str, data: pa.Table) -> int:
+        """Hold ``data`` as the session's temporary table ``name`` (entity rows of a training
+        set), replacing one of that name; rows held."""
+
     def close(self) -> None:
         """Release the connection."""
 

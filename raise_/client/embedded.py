@@ -38,5 +38,8 @@ class EmbeddedConnection:
     def ingest(self, group: str, data: pa.Table, mode: str = "append") -> int:
         return self._session.ingest(group, data, mode)
 
+    def create_temporary(self, name: str, data: pa.Table) -> int:
+        return self._session.create_temporary(name, data)
+
     def close(self) -> None:
         """Nothing to release: the catalog connection closes with the process."""

@@ -230,6 +230,21 @@ class FlightConnection:
         finally:
             statement.close()
 
+    def create_temporary(self, name: str, data: pa.Table) -> int:
+        """Send ``data`` as the server session's temporary table ``name`` (replacing one)."""
+        import adbc_driver_manager
+
+        statement = adbc_driver_manager.AdbcStatement(self._connection)
+        try:
+            statement.set_options(**{"adbc.ingest.target_table": name, "adbc.ingest.temporary": "true",
+                                     "adbc.ingest.mode": "adbc.ingest.mode.replace"})
+            statement.bind_stream(bounded(pa.table(data)))
+            return statement.execute_update()
+        except adbc_driver_manager.Error as error:
+            raise error_from_flight(error) from None
+        finally:
+            statement.close()
+
     def close(self) -> None:
         """End the server session and release the connection."""
         for handle in (getattr(self, "_connection", None), getattr(self, "_database", None)):

@@ -23,6 +23,7 @@ from grammar.dtypes import stored_dtype
 from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
 from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
+from raise_.serving import asof
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -49,6 +50,9 @@ class QueryContext:
         self._registered: set[str] = set()
         self._catalogs: dict[str, Catalog] = {}
         self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
+        #: Tables registered with rows whose reads were authorized on their own (as-of join
+        #: results, the session's temporary tables): the query's check lets them through.
+        self.checked: set[str] = set()
         if sql is not None:
             self._register_named_in(sql)
 
@@ -58,6 +62,10 @@ class QueryContext:
         Only groups whose name occurs in the text are opened, so a query costs no more in a
         big store than in a small one."""
         text = sql.lower()
+        for name, table in self.session.temporary.items():
+            if name.lower() in text:
+                self.ctx.register_record_batches(name, [table.to_batches() or [pa.record_batch([], schema=table.schema)]])
+                self.checked.add(name)
         for group in registry.all_groups(self.session.catalog):
             if group.name.lower() not in text:
                 continue
@@ -212,6 +220,7 @@ class QueryContext:
             text = sql
             for rewrite in self.rewrites:
                 text = rewrite(text)
+            text = asof.rewrite(self, text)
             text = constant_vectors(self._snapshots(text))
             return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:

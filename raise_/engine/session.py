@@ -18,6 +18,7 @@ from grammar.errors import ValidationError
 from raise_.engine import families, ingest, limits, names, registry, results, security
 from raise_.engine.query import QueryContext, ResultStream
 from raise_.engine.sql_tree import InsertTarget, insert_target
+from raise_.serving import tables as serving_tables
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
@@ -49,6 +50,10 @@ class Session:
         self.statement_timeout: float | None = None
         self._rollback: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
+        #: Temporary tables (entity rows for a training set): this session's own rows, read by
+        #: name in its queries and gone with it.
+        self.temporary: dict[str, pa.Table] = {}
+        self.parameters: tuple[Any, ...] = ()
 
     def __repr__(self) -> str:
         project = names.join(*self.project) if self.project else "-"
@@ -123,6 +128,7 @@ class Session:
 
     def run(self, statement: ast.Statement, params: Sequence[Any] | None = None) -> pa.Table:
         """Run one parsed statement, authorized and audited (``security``)."""
+        self.parameters = tuple(params or ())  # values bound to a Raise statement's ``?``
         with security.audited(self):
             if isinstance(statement, ast.Passthrough):
                 if _keyword(statement) in _BEGIN + ("COMMIT", "ROLLBACK"):
@@ -179,6 +185,13 @@ class Session:
             physical = ingest.physical_table(self.catalog, record, table, mode)
             return self.engine.storage.write(record.uri, physical, mode,
                                              record.key_names)
+
+    def create_temporary(self, name: str, data: Any) -> int:
+        """Hold ``data`` as the temporary table ``name`` (replacing one of that name); rows held."""
+        return serving_tables.create_temporary(self, name, _as_table(data))
+
+    def drop_temporary(self, name: str) -> None:
+        self.temporary.pop(name, None)
 
     def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
         group, columns, source = target.group, target.columns, target.source

@@ -260,6 +260,42 @@ class FeatureStore:
         finally:
             self._executor.forget_current()
 
+    # -- serving ---------------------------------------------------------------------------
+
+    def get_training_data(self, entities: Any, features: Sequence[Any], *, timestamp_column: str = "event_time",
+                          ttl: Any = None, inclusive: bool = True) -> pa.Table:
+        """A point-in-time correct training set: for each entity row, each requested feature's
+        value in its group's latest row at or before the row's ``timestamp_column``
+        (``inclusive=False``: strictly before; rows older than ``ttl``, a ``timedelta`` or
+        ``"7d"``, count as none). One output row per entity row, in their order, NULL where
+        there is no such row; the entity columns, then one column per feature.
+
+        ``entities``: a pyarrow Table, pandas or polars DataFrame, list of dicts, or a SQL
+        query; ``features``: ``"group.feature"`` (``"group.feature@v1"``, full paths) or
+        ``Feature`` objects. Compiles to one ``ASOF LEFT JOIN`` query (see ``fs.history``).
+
+        >>> fs.get_training_data(labels, ["user-signals.click_count"])     # doctest: +SKIP
+        """
+        from raise_.serving import training
+
+        return training.get_training_data(self._executor, self._at(3), entities, features,
+                                          timestamp_column, ttl, inclusive)
+
+    def materialize(self, features_or_groups: Any, since: int | None = None) -> pa.Table:
+        """Copy the newest row per key of the named groups (or of the groups of the named
+        features) into the online store, incrementally from the Delta change feed (``since``:
+        from the changes after that table version). Returns each group's online status."""
+        from raise_.serving import lookup
+
+        return lookup.materialize(self._executor, self._at(3), features_or_groups, since)
+
+    def get_online_features(self, features: Sequence[Any], entity_rows: Sequence[dict[str, Any]]) -> Any:
+        """The online values of ``features`` for each entity row (``[{"user_id": 1}, ...]``),
+        in that order, NULL for unknown keys: ``.to_dict()``, ``.to_arrow()``, ``.to_pandas()``."""
+        from raise_.serving import lookup
+
+        return lookup.get_online_features(self._executor, self._at(3), features, entity_rows)
+
     # -- display ---------------------------------------------------------------------------
 
     @property

@@ -202,11 +202,12 @@ def upstream_paths(catalog: Any, record: FeatureVersion) -> set[str]:
 
 def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan], context: Any) -> list[Need]:
     """Scans of tables that are no feature group: ``information_schema`` as described above;
-    built-in table functions that generate rows (``generate_series``, ``range``) are allowed;
-    any other table (Raise registers none; a hidden name of no group) is refused."""
+    built-in table functions that generate rows (``generate_series``, ``range``) and tables whose
+    reads were checked on their own (``context.checked``: as-of join results, temporary tables)
+    are allowed; any other table (a hidden name of no group) is refused."""
     needs: list[Need] = []
     for scan in others:
-        if ac.superuser or scan.generated:
+        if ac.superuser or scan.generated or scan.table in getattr(context, "checked", ()):
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(

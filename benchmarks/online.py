@@ -1,0 +1,137 @@
+"""Online lookups and materialization: ``fs.get_online_features`` in-process and over Flight
+SQL on loopback, next to a bare SQLite primary-key probe of the same online file (the floor:
+what the lookup costs without parsing, authorization and audit), in the same run.
+
+    python benchmarks/online.py            # 100k keys x 5 features, 2,000 lookups per case
+    python benchmarks/online.py --quick    # 10k keys, 500 lookups per case
+
+Also times ``fs.materialize`` of the group (first run: the whole table; second run: the change
+feed of a 1% update). Last line: ratios first (``inprocess_1key_p50_vs_sqlite``: Raise p50 over
+the bare probe's p50, lower is better), then p50/p99 in milliseconds and materialize seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+FEATURES = [f"f{i}" for i in range(5)]
+USER, PASSWORD = "bench", "bench-password"
+CONTEXT = "bench/online/lookups"
+READY = re.compile(r"Serving Raise Flight SQL at (\S+)")
+
+
+def load(home: Path, keys: int) -> dict[str, float]:
+    from flight_server.users import UserStore
+    from raise_ import FeatureStore
+    from raise_.engine import Engine
+
+    UserStore(Engine(home).catalog).add(USER, PASSWORD)
+    fs = FeatureStore(CONTEXT, home=str(home), user=USER)
+    group = fs.create_feature_group("users", key_columns=["user_id"], timestamp_column="event_time")
+    group.create_features_from_schema({name: "float64" for name in FEATURES})
+    rng = np.random.default_rng(3)
+    stamp = np.datetime64("2026-01-01T00:00:00", "us")
+    table = {"user_id": np.arange(keys, dtype=np.int64), "event_time": np.full(keys, stamp)}
+    group.write(pa.table({**table, **{n: rng.standard_normal(keys) for n in FEATURES}}))
+    start = time.perf_counter()
+    fs.materialize("users")
+    first = time.perf_counter() - start
+    changed = rng.choice(keys, keys // 100, replace=False)
+    group.write(pa.table({"user_id": changed, "event_time": np.full(len(changed), stamp + 1),
+                          **{n: rng.standard_normal(len(changed)) for n in FEATURES}}))
+    start = time.perf_counter()
+    fs.materialize("users")
+    return {"materialize_s": first, "materialize_1pct_s": time.perf_counter() - start}
+
+
+def percentiles(fn, calls: int) -> tuple[float, float]:
+    for _ in range(min(50, calls)):
+        fn()
+    times = np.empty(calls)
+    for i in range(calls):
+        start = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - start
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+
+
+def lookups(fs, keys: int, calls: int, prefix: str) -> dict[str, float]:
+    rng = np.random.default_rng(5)
+    wanted = [f"users.{n}" for n in FEATURES]
+    out = {}
+    for size in (1, 100):
+        rows = [[{"user_id": int(k)} for k in rng.integers(0, keys, size)] for _ in range(64)]
+        counter = iter(range(10**9))
+        p50, p99 = percentiles(lambda: fs.get_online_features(wanted, rows[next(counter) % 64]), calls)
+        out[f"{prefix}_{size}key_p50_ms"], out[f"{prefix}_{size}key_p99_ms"] = p50, p99
+    return out
+
+
+def bare_sqlite(path: Path, keys: int, calls: int) -> dict[str, float]:
+    """The same rows read by primary key with sqlite3 directly."""
+    db = sqlite3.connect(str(path))
+    table = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+    rng = np.random.default_rng(5)
+    columns = ", ".join(f'"{n}@v1"' for n in FEATURES)
+    out = {}
+    for size in (1, 100):
+        sql = f'SELECT user_id, {columns} FROM "{table}" WHERE user_id IN ({", ".join("?" * size)})'
+        batches = [tuple(int(k) for k in rng.integers(0, keys, size)) for _ in range(64)]
+        counter = iter(range(10**9))
+        p50, p99 = percentiles(lambda: db.execute(sql, batches[next(counter) % 64]).fetchall(), calls)
+        out[f"sqlite_{size}key_p50_ms"], out[f"sqlite_{size}key_p99_ms"] = p50, p99
+    return out
+
+
+def flight_lookups(home: Path, keys: int, calls: int) -> dict[str, float]:
+    from raise_ import FeatureStore
+
+    command = [sys.executable, "-m", "flight_server", "serve", "--home", str(home), "--port", "0"]
+    with open(home / "server.log", "wb") as log:
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        url = next(m.group(1) for line in server.stdout if (m := READY.search(line)))
+        fs = FeatureStore(CONTEXT, url=url, user=USER, password=PASSWORD)
+        try:
+            return lookups(fs, keys, calls, "flight")
+        finally:
+            fs.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k keys, 500 lookups per case")
+    args = parser.parse_args()
+    keys, calls = (10_000, 500) if args.quick else (100_000, 2_000)
+    from raise_ import FeatureStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "store"
+        figures = load(home, keys)
+        fs = FeatureStore(CONTEXT, home=str(home), user=USER)
+        figures.update(lookups(fs, keys, calls, "inprocess"))
+        figures.update(bare_sqlite(home / "online.db", keys, calls))
+        figures.update(flight_lookups(home, keys, calls))
+    ratios = {f"inprocess_{n}key_p50_vs_sqlite": figures[f"inprocess_{n}key_p50_ms"] / figures[f"sqlite_{n}key_p50_ms"]
+              for n in (1, 100)}
+    out = {**ratios, **figures, "keys": keys, "calls": calls, "features": len(FEATURES)}
+    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The online store: the newest row per key of each materialized feature group, for lookups at
+request time.
+
+Embedded, it is one SQLite file under the store home (``online.db``, WAL mode): the standard
+library already has it, a lookup by primary key is an index probe answered in microseconds
+without a server, and the file survives restarts next to the catalog. Each group gets a table
+``g<id>`` keyed by its key columns (``WITHOUT ROWID``: the rows are stored in key order), with
+the row's event time and write stamp (to keep only newer rows) and one column per stored
+feature, holding primitive values natively and others (embeddings, arrays, structs) as JSON.
+
+``OnlineStore`` is the interface a further backend (Redis) would implement.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_TIME, _SEQ = "__time", "__seq"
+
+
+class OnlineStore(Protocol):
+    def write(self, table: str, keys: Sequence[str], columns: Sequence[str], rows: pa.Table, replace: bool) -> int:
+        """Keep each row of ``rows`` whose (time, stamp) is newer than the stored one; rows kept."""
+
+    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
+        """The stored ``columns`` for each key value (None where the key has no row)."""
+
+    def drop(self, table: str) -> None:
+        """Remove a group's rows."""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SQLiteOnlineStore:
+    """The embedded online store in ``path`` (one connection per thread)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._lookups: dict[tuple, str] = {}
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def write(self, table: str, keys: Sequence[str], columns: Sequence[str], rows: pa.Table, replace: bool) -> int:
+        db = self._db()
+        every = [*keys, _TIME, _SEQ, *columns]
+        names = ", ".join(_quote(c) for c in every)
+        updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in every[len(keys):])
+        newer = (f"excluded.{_TIME} > {_quote(table)}.{_TIME} OR (excluded.{_TIME} IS {_quote(table)}.{_TIME} "
+                 f"AND excluded.{_SEQ} > {_quote(table)}.{_SEQ}) OR {_quote(table)}.{_TIME} IS NULL "
+                 f"AND excluded.{_TIME} IS NOT NULL")
+        before = db.total_changes
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if replace:
+                db.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+            db.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} ({names}, PRIMARY KEY "
+                       f"({', '.join(_quote(k) for k in keys)})) WITHOUT ROWID")
+            db.executemany(
+                f"INSERT INTO {_quote(table)} ({names}) VALUES ({', '.join('?' * len(every))}) "
+                f"ON CONFLICT DO UPDATE SET {updates} WHERE {newer}", _python_rows(rows, every))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._lookups.clear()
+        return db.total_changes - before
+
+    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
+        statement = self._lookups.get((table, key, tuple(columns)))
+        if statement is None:
+            statement = (f"SELECT {_quote(key)}, {', '.join(_quote(c) for c in columns)} FROM {_quote(table)} "
+                         f"WHERE {_quote(key)} IN (SELECT value FROM json_each(?))")
+            self._lookups[(table, key, tuple(columns))] = statement
+        try:
+            found = {row[0]: row[1:] for row in self._db().execute(statement, (json.dumps(list(values)),))}
+        except sqlite3.OperationalError:  # never materialized
+            found = {}
+        return [found.get(v) for v in values]
+
+    def count(self, table: str) -> int:
+        try:
+            return self._db().execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def drop(self, table: str) -> None:
+        self._db().execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+
+
+def _python_rows(rows: pa.Table, names: Sequence[str]):
+    """Rows as SQLite values: timestamps as microseconds, nested values as JSON."""
+    columns = []
+    for name in names:
+        values = rows.column(name)
+        kind = values.type
+        if pa.types.is_timestamp(kind):
+            columns.append(values.cast(pa.timestamp("us")).cast(pa.int64()).to_pylist())
+        elif pa.types.is_nested(kind):
+            columns.append([None if v is None else json.dumps(v) for v in values.to_pylist()])
+        else:
+            columns.append(values.to_pylist())
+    return zip(*columns)
+
+
+def from_stored(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """Values read back from SQLite as an Arrow array of ``kind``."""
+    if pa.types.is_timestamp(kind):
+        return pa.array(values, pa.int64()).cast(pa.timestamp("us")).cast(kind)
+    if pa.types.is_nested(kind):
+        return pa.array([None if v is None else json.loads(v) for v in values], kind)
+    return pa.array(values, kind)
+
+
+def latest_rows(table: pa.Table, keys: Sequence[str], time: str | None, sequence: str) -> pa.Table:
+    """The newest row of each key in ``table`` (latest time, then latest written)."""
+    order = [(c, "ascending", "at_start") for c in (*keys, *([time] if time else []), sequence)]
+    ordered = table.take(pc.sort_indices(table, sort_keys=order))
+    if ordered.num_rows == 0:
+        return ordered
+    last = np.zeros(ordered.num_rows, dtype=bool)
+    last[-1] = True
+    for key in keys:
+        column = ordered.column(key).combine_chunks()
+        changed = pc.fill_null(pc.not_equal(column.slice(1), column.slice(0, len(column) - 1)), True)
+        last[:-1] |= changed.to_numpy(zero_copy_only=False)
+    return ordered.filter(pa.array(last))

@@ -1,0 +1,270 @@
+"""The online store family: MATERIALIZE, SHOW ONLINE STATUS and LOOKUP ONLINE in the engine.
+
+MATERIALIZE copies the newest row per key of a group's stored features (their current
+versions) into the online store. The first run reads the table; later runs read only the
+Delta Change Data Feed since the version the last one reached, so they cost in proportion to
+the rows written in between (an overwrite, or a changed feature set, reads the table again).
+Its status (``last_materialized``, the table version, rows written, keys held) is a catalog
+record of kind ``online`` beside the group, listed by SHOW ONLINE STATUS.
+
+Rules: MATERIALIZE needs ``write`` on the group and ``read`` on each feature it copies;
+LOOKUP ONLINE needs ``read`` on each feature it returns (audited as READ); SHOW ONLINE STATUS
+lists only the groups the principal may see. LOOKUP takes bound keys (``?``), so a Flight SQL
+client prepares it once and executes it per request.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grammar.dtypes import parse_dtype
+from grammar.errors import NotFound, ValidationError
+from grammar.serving import LookupOnline, Materialize, Parameter, ShowOnlineStatus
+from raise_.engine import names, registry, results
+from raise_.engine.families import Family, Kind, Statement, checked_by_rule
+from raise_.engine.ingest import SEQUENCE_COLUMN
+from raise_.engine.resolve import project_of
+from raise_.engine.security.audit import Event
+from raise_.engine.security.authorize import Need, control
+from raise_.engine.security.checks import needs_nothing, on_target
+from raise_.serving.online import SQLiteOnlineStore, from_stored, latest_rows
+from raise_.types import to_arrow
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+KIND = "online"
+STATUS_SCHEMA = pa.schema([
+    ("project", pa.string()), ("group", pa.string()), ("last_materialized", pa.string()),
+    ("version", pa.int64()), ("rows", pa.int64()), ("keys", pa.int64()), ("features", pa.list_(pa.string())),
+])
+_STORES: dict[str, SQLiteOnlineStore] = {}
+
+
+def store(session: "Session") -> SQLiteOnlineStore:
+    path = str(session.engine.home / "online.db")
+    return _STORES.setdefault(path, SQLiteOnlineStore(path))
+
+
+def _group(session: "Session", ref) -> dict[str, Any]:
+    return registry.group(session.catalog, project_of(session, ref.project), ref.name)
+
+
+def _stored_features(session: "Session", group: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Feature name -> its current version's record, for the features the table stores."""
+    return {name: r for name, r in sorted(registry.current_features(session.catalog, group["key"]).items())
+            if r.get("derived_as") is None and r["status"] != "archived"}
+
+
+# -- MATERIALIZE -------------------------------------------------------------------------------
+
+
+def materialize(session: "Session", stmt: Materialize) -> pa.Table:
+    group = _group(session, stmt.group)
+    features = _stored_features(session, group)
+    table = session.engine.storage.latest(group["uri"])
+    state = session.catalog.get(KIND, group["key"])
+    if table is None:
+        return _status_table(session, group, state)
+    since = stmt.since if stmt.since is not None else (state or {}).get("version")
+    full = since is None or state is None or state.get("features") != sorted(features) \
+        or _rewritten(table, since)
+    columns = [r["column"] for r in features.values()]
+    rows = _read(group, table, columns, None if full else since)
+    written = 0 if rows is None else store(session).write(
+        _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
+    record = {
+        "group": group["key"], "project": list(group["project"]), "version": table.version(),
+        "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
+        "last_materialized": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    session.catalog.put(KIND, group["key"], record, parent=names.join(*group["project"]))
+    return _status_table(session, group, record)
+
+
+def _read(group: dict[str, Any], table: Any, columns: list[str], since: int | None) -> pa.Table | None:
+    """The newest row per key among the table's rows (``since`` None) or the rows changed
+    after version ``since``, as the online store takes them (keys, time, stamp, features)."""
+    keys = [k["name"] for k in group["keys"]]
+    time = group.get("timestamp")
+    wanted = [*keys, *([time] if time else []), SEQUENCE_COLUMN, *columns]
+    if since is None:
+        present = {f.name for f in table.schema().fields}
+        rows = pa.table(table.to_pyarrow_table(columns=[c for c in wanted if c in present]))
+    elif since >= table.version():
+        return None
+    else:
+        rows = _changes(table, since, wanted)
+    rows = latest_rows(_complete(rows, wanted), keys, time, SEQUENCE_COLUMN)
+    rows = rows.rename_columns([*keys, *(["__time"] if time else []), "__seq", *columns])
+    if not time:
+        rows = rows.add_column(len(keys), "__time", pa.nulls(rows.num_rows, pa.timestamp("us")))
+    return rows
+
+
+def _rewritten(table: Any, since: int) -> bool:
+    """Whether a commit after ``since`` replaced rows (an overwrite): the change feed of an
+    overwrite lists removals, so such a run reads the table again."""
+    for entry in table.history():
+        if entry.get("version", -1) > since:
+            mode = (entry.get("operationParameters") or {}).get("mode", "")
+            if entry.get("operation") not in ("WRITE", "MERGE", "CREATE TABLE") or str(mode).lower() == "overwrite":
+                return True
+    return False
+
+
+def _changes(table: Any, since: int, wanted: list[str]) -> pa.Table:
+    reader = table.load_cdf(starting_version=since + 1)
+    changes = pa.RecordBatchReader.from_stream(reader).read_all()
+    inserted = pc.is_in(changes.column("_change_type").cast(pa.string()), pa.array(["insert", "update_postimage"]))
+    changes = changes.select([c for c in wanted if c in changes.column_names])
+    # the feed comes with view types (string_view) that not every Arrow kernel takes
+    plain = pa.schema([pa.field(f.name, _plain(f.type)) for f in changes.schema])
+    return changes.cast(plain).filter(inserted)
+
+
+def _plain(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_binary_view(kind):
+        return pa.binary()
+    return kind
+
+
+def _complete(rows: pa.Table, wanted: list[str]) -> pa.Table:
+    """Columns a table has not gained yet (a feature never written) as NULLs."""
+    for name in wanted:
+        if name not in rows.column_names:
+            kind = pa.int64() if name == SEQUENCE_COLUMN else pa.null()
+            rows = rows.append_column(name, pa.nulls(rows.num_rows, kind))
+    return rows.select(wanted)
+
+
+def _table(group: dict[str, Any]) -> str:
+    return f"g{group['id']}"
+
+
+def _status_table(session: "Session", group: dict[str, Any], state: dict[str, Any] | None) -> pa.Table:
+    """One status row (a group never written has no record yet)."""
+    rows = [_status_row(state)] if state else [{"project": names.join(*group["project"]), "group": group["name"],
+                                                "rows": 0, "keys": 0, "features": []}]
+    return results.rows(STATUS_SCHEMA, rows)
+
+
+def _status_row(state: dict[str, Any]) -> dict[str, Any]:
+    return {"project": names.join(*state["project"]), "group": state["group"].rsplit("/", 1)[-1],
+            "last_materialized": state["last_materialized"], "version": state["version"],
+            "rows": state["rows"], "keys": state["keys"], "features": state["features"]}
+
+
+def show_online(session: "Session", stmt: ShowOnlineStatus) -> pa.Table:
+    if stmt.within is None and session.project is None:
+        records = session.catalog.list(KIND)
+    else:
+        records = session.catalog.list(KIND, parent=names.join(*project_of(session, stmt.within)))
+    return results.rows(STATUS_SCHEMA, [_status_row(r) for r in records])
+
+
+# -- LOOKUP ONLINE -----------------------------------------------------------------------------
+
+
+def lookup(session: "Session", stmt: LookupOnline) -> pa.Table:
+    group = _group(session, stmt.group)
+    keys = [k["name"] for k in group["keys"]]
+    if keys != [stmt.key]:
+        raise ValidationError(f"LOOKUP ONLINE {group['name']!r} looks up by its key "
+                              f"{', '.join(keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180", name=stmt.key)
+    records = [_feature(session, group, name) for name in stmt.features]
+    values = _bind(stmt.values, session.parameters)
+    key_type = to_arrow(parse_dtype(group["keys"][0]["dtype"]))
+    found = store(session).lookup(_table(group), stmt.key, values, [r["column"] for r in records])
+    columns = {stmt.key: pa.array(values, key_type)}
+    for i, (label, record) in enumerate(zip(stmt.features, records)):
+        columns[label] = from_stored([row[i] if row else None for row in found],
+                                     to_arrow(parse_dtype(record["dtype"])))
+    return pa.table(columns)
+
+
+def _feature(session: "Session", group: dict[str, Any], label: str) -> dict[str, Any]:
+    name, _, version = label.partition("@")
+    record = registry.feature(session.catalog, group["key"], name, version or None)
+    if record.get("derived_as") is not None:
+        raise ValidationError(f"{name!r} is a derived feature: the online store holds stored features; "
+                              "look up its inputs", code="RAISE-V181", name=name)
+    return record
+
+
+def _bind(values: tuple, parameters: tuple) -> list[Any]:
+    out, position = [], 0
+    for value in values:
+        if isinstance(value, Parameter):
+            index = position if value.index is None else value.index - 1
+            position += value.index is None
+            if index >= len(parameters):
+                raise ValidationError(f"LOOKUP ONLINE has a parameter {index + 1} but {len(parameters)} "
+                                      "value(s) were bound", code="RAISE-V182")
+            value = parameters[index]
+        out.append(value)
+    return out
+
+
+def _lookup_schema(stmt: LookupOnline) -> pa.Schema:
+    # types come from the catalog at execution; a prepared statement learns the names here
+    return pa.schema([(stmt.key, pa.null()), *[(f, pa.null()) for f in stmt.features]])
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+def _group_path(session: "Session", ref) -> str:
+    return names.join(*project_of(session, ref.project), ref.name)
+
+
+def _materialize_rule(session, ac, stmt: Materialize):
+    path = _group_path(session, stmt.group)
+    needs = on_target(session, path, "write")
+    if session.catalog.get("group", path) is not None:
+        needs += [Need("read", f"{path}/{name}") for name in _stored_features(session, _group(session, stmt.group))]
+    return needs, [Event("WRITE", path, {"online": "materialize", "since": stmt.since})]
+
+
+def _lookup_rule(session, ac, stmt: LookupOnline):
+    path = _group_path(session, stmt.group)
+    needs = on_target(session, path, "see")
+    for label in stmt.features:
+        name = label.partition("@")[0]
+        needs.append(Need("read", f"{path}/{name}", Event("READ", f"{path}/{name}",
+                                                          {"online": True, "keys": len(stmt.values)})))
+    return needs, []
+
+
+def visible_status(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
+    """SHOW ONLINE STATUS without the groups the principal may not see."""
+    if table.num_rows == 0:
+        return table
+    ac = control(session)
+    paths = [f"{p}/{g}" for p, g in zip(table.column("project").to_pylist(), table.column("group").to_pylist())]
+    return table.filter(pa.array([ac.visible(p) for p in paths], pa.bool_()))
+
+
+def _drop_in_namespace(session: "Session", record: dict[str, Any]) -> None:
+    group = session.catalog.get("group", record["group"])
+    if group is not None:
+        store(session).drop(_table(group))
+    session.catalog.delete(KIND, record["key"])
+
+
+FAMILY = Family(
+    name="serving",
+    statements={
+        Materialize: Statement(handler=materialize, rule=_materialize_rule, schema=STATUS_SCHEMA,
+                               listing=checked_by_rule),
+        ShowOnlineStatus: Statement(handler=show_online, rule=needs_nothing, schema=STATUS_SCHEMA,
+                                    listing=visible_status),
+        LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule),
+    },
+    kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
+)

@@ -1,0 +1,87 @@
+"""The online store: materialization from the change feed and lookups, in-process and over Flight SQL."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from raise_ import ACL, FeatureStore
+from raise_.errors import PermissionDenied, ValidationError
+
+pytest_plugins = ["conftest_sdk"]
+
+T0 = dt.datetime(2026, 1, 1)
+
+
+def _day(n: int) -> dt.datetime:
+    return T0 + dt.timedelta(days=n)
+
+
+@pytest.fixture
+def signals_rows(signals):
+    signals.write({"user_id": [1, 1, 2], "event_time": [_day(0), _day(2), _day(1)], "click_count": [1, 3, 5],
+                   "user_embedding": [[0.5] * 512, [1.0] * 512, [2.0] * 512]})
+    return signals
+
+
+def test_lookups_return_the_latest_values_after_each_materialization(store, signals_rows):
+    features = ["user-signals.click_count", "user-signals.user_embedding"]
+    status = store.materialize("user-signals").to_pylist()[0]
+    assert (status["group"], status["rows"], status["keys"]) == ("user-signals", 2, 2)
+    got = store.get_online_features(features, entity_rows=[{"user_id": 2}, {"user_id": 9}, {"user_id": 1}])
+    assert got.to_dict() == {"user_id": [2, 9, 1], "click_count": [5, None, 3],
+                             "user_embedding": [[2.0] * 512, None, [1.0] * 512]}
+    assert got.to_arrow().schema.field("user_embedding").type == pa.list_(pa.float32(), 512)
+    assert list(got.to_pandas().columns) == ["user_id", "click_count", "user_embedding"]
+    # one newer row, one older than what is held: only the newer one counts
+    signals_rows.write({"user_id": [2, 1, 3], "event_time": [_day(5), _day(1), _day(0)], "click_count": [50, 100, 7]})
+    status = store.materialize(signals_rows).to_pylist()[0]
+    assert (status["rows"], status["keys"]) == (2, 3)  # read from the change feed: 3 rows, 2 newer
+    got = store.get_online_features(features[:1], entity_rows=[{"user_id": 1}, {"user_id": 2}, {"user_id": 3}])
+    assert got.to_dict() == {"user_id": [1, 2, 3], "click_count": [3, 50, 7]}
+    signals_rows.write({"user_id": [4], "event_time": [_day(0)], "click_count": [9]}, mode="overwrite")
+    store.materialize(["user-signals.click_count"])
+    got = store.get_online_features(features[:1], entity_rows=[{"user_id": 1}, {"user_id": 4}])
+    assert got.to_dict() == {"user_id": [1, 4], "click_count": [None, 9]}
+
+
+def test_raise_sql_materialize_status_and_prepared_lookup(store, signals_rows):
+    store.sql('MATERIALIZE "user-signals"')
+    shown = store.sql("SHOW ONLINE STATUS").to_pylist()
+    assert [(s["group"], s["keys"], s["version"]) for s in shown] == [("user-signals", 2, 1)]
+    assert shown[0]["features"] == ["click_count", "impression_count", "user_embedding"]
+    lookup = 'LOOKUP ONLINE "user-signals" (click_count) WHERE user_id IN (?, ?)'
+    for keys, expected in [((1, 2), [3, 5]), ((2, 7), [5, None])]:
+        assert store.sql(lookup, list(keys)).to_pydict() == {"user_id": list(keys), "click_count": expected}
+
+
+def test_bad_lookups_raise_coded_errors(store, signals_rows):
+    store.materialize("user-signals")
+    with pytest.raises(ValidationError) as missing:
+        store.get_online_features(["user-signals.click_count"], entity_rows=[{"item_id": 1}])
+    assert missing.value.code == "RAISE-V171"
+    with pytest.raises(ValidationError) as wrong_key:
+        store.sql('LOOKUP ONLINE "user-signals" (click_count) WHERE item_id IN (1)')
+    assert wrong_key.value.code == "RAISE-V180"
+
+
+def test_lookups_need_read_on_each_feature(tmp_path):
+    home = str(tmp_path / "store")
+    alice = FeatureStore("acme/ml/rec", home=home, user="alice@acme.com")
+    group = alice.create_feature_group("user-signals", key_columns=["user_id"], timestamp_column="event_time")
+    group.create_feature("clicks", dtype="int64")
+    group.create_feature("ssn", dtype="string")
+    group.write({"user_id": [1], "event_time": [T0], "clicks": [3], "ssn": ["x"]})
+    alice.materialize(group)
+    alice.sql("CREATE PRINCIPAL GROUP 'analysts@acme.com' MEMBERS ('bob@acme.com')")
+    group.set_acl(ACL(readers=["analysts@acme.com"]))
+    group.feature("ssn").set_acl(ACL(readers=["alice@acme.com"], inherit=False))
+    bob = FeatureStore("acme/ml/rec", home=home, user="bob@acme.com")
+    assert bob.get_online_features(["user-signals.clicks"], [{"user_id": 1}]).to_dict()["clicks"] == [3]
+    with pytest.raises(PermissionDenied):
+        bob.get_online_features(["user-signals.ssn"], [{"user_id": 1}])
+    with pytest.raises(PermissionDenied):
+        bob.materialize("user-signals")
+    reads = alice.audit.query(resource="user-signals/*", actions=["READ"])
+    assert any(e.actor == "bob@acme.com" and e.resource.endswith("/clicks") for e in reads)
