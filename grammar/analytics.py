@@ -7,9 +7,9 @@ the engine turns it back into an analysis and compiles it. Refresh policies, cro
 and the SDK get the same errors. ``parse_analytics_statement(render_analytics_statement(s)) == s``.
 
 >>> s = parse_analytics_statement("create live table daily on signals as analyze "
-...                               "'{\\"type\\": \\"aggregation\\"}' refresh cron '0 */6 * * *'")
+...                               "'{\\"kind\\": \\"aggregation\\"}' refresh cron '0 */6 * * *'")
 >>> render_analytics_statement(s)
-'CREATE LIVE TABLE "daily" ON "signals" AS ANALYZE \\'{"type": "aggregation"}\\' REFRESH CRON \\'0 */6 * * *\\''
+'CREATE LIVE TABLE "daily" ON "signals" AS ANALYZE \\'{"kind": "aggregation"}\\' REFRESH CRON \\'0 */6 * * *\\''
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from grammar import clauses
 from grammar.ast import GroupRef
 from grammar.errors import RaiseSyntaxError, ValidationError
 from grammar.render import quote_ident, quote_literal
+from grammar.security_ast import CHANNELS
 
 __all__ = [
     "REFRESH_KINDS", "CONDITIONS", "ObjectRef", "CreateLiveTable", "RefreshLiveTable", "ShowLiveTables",
@@ -201,15 +202,15 @@ def check_interval(text: str) -> str:
 
 
 def check_analysis(text: str) -> str:
-    """The analysis JSON must be an object naming its type (RAISE-V413 otherwise); the engine
+    """The analysis JSON must be an object naming its kind (RAISE-V413 otherwise); the engine
     checks the rest when it rebuilds the analysis."""
     try:
         value = json.loads(text)
     except ValueError as error:
         raise ValidationError(f"ANALYZE takes an analysis as JSON: {error}", code="RAISE-V413",
                               name=text[:40]) from None
-    if not isinstance(value, dict) or "type" not in value:
-        raise ValidationError("ANALYZE takes an analysis as a JSON object with its 'type'",
+    if not isinstance(value, dict) or "kind" not in value:
+        raise ValidationError("ANALYZE takes an analysis as a JSON object with its 'kind'",
                               code="RAISE-V413", name=text[:40])
     return text
 
@@ -294,6 +295,10 @@ class _ToAnalytics(clauses.CommonTransformer):
         return clauses.option("notify", tuple(children), meta)
 
     def channels(self, meta, children):
+        unknown = next((c for c in children if c not in CHANNELS), None)
+        if unknown is not None:
+            raise ValidationError(f"unknown channel {unknown!r}; expected one of {', '.join(CHANNELS)}",
+                                  code="RAISE-V412", name=unknown, line=meta.line, column=meta.column)
         return clauses.option("channels", tuple(children), meta)
 
     def check_interval(self, meta, children):
