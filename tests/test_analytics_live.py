@@ -1,0 +1,156 @@
+"""Live tables: materialized analyses in the catalog and a Delta table, queryable from SQL,
+refreshed by policy, refused and audited like queries; embedded and over Flight."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics_data import create_group, frame
+from raise_ import ACL, Aggregation, Correlation, RefreshPolicy
+from raise_.errors import NotFound, PermissionDenied, RaiseError, ValidationError
+
+pytest_plugins = ["conftest_sdk"]
+
+PER_TIER = Aggregation(feature="revenue", metrics=["sum", "avg", "count"], group_by="user_tier")
+
+
+@pytest.fixture
+def data():
+    return frame(400)
+
+
+@pytest.fixture
+def group(store, data):
+    return create_group(store, data)
+
+
+def _expected(data: pd.DataFrame) -> pd.DataFrame:
+    grouped = data.groupby("user_tier")["revenue"]
+    return pd.DataFrame({"sum": grouped.sum(), "avg": grouped.mean(), "count": grouped.count()})
+
+
+def _by_tier(frame_: pd.DataFrame) -> pd.DataFrame:
+    return frame_.set_index("user_tier").sort_index()[["sum", "avg", "count"]]
+
+
+def _assert_matches(got: pd.DataFrame, data: pd.DataFrame) -> None:
+    expected = _expected(data)
+    got = _by_tier(got)
+    assert list(got.index) == list(expected.index)
+    np.testing.assert_allclose(got["sum"], expected["sum"], rtol=1e-12)
+    np.testing.assert_allclose(got["avg"], expected["avg"], rtol=1e-12)
+    assert got["count"].tolist() == expected["count"].tolist()
+
+
+def test_a_live_table_holds_the_analysis_and_sql_reads_it_by_name(store, group, data):
+    before = dt.datetime.now(dt.timezone.utc)
+    live = group.create_live_table("tier_revenue", PER_TIER, refresh="on_change",
+                                   description="revenue by tier")
+    assert live.status == "active"
+    assert repr(live.refresh_policy) == 'RefreshPolicy(type="on_change")'
+    assert live.last_refresh >= before and live.description == "revenue by tier"
+    _assert_matches(live.query(), data)
+    _assert_matches(store.sql('SELECT * FROM tier_revenue').to_pandas(), data)
+    gold = live.query(filter="user_tier = 'gold'")
+    assert gold["user_tier"].tolist() == ["gold"]
+    assert gold["sum"].iloc[0] == pytest.approx(data.loc[data.user_tier == "gold", "revenue"].sum(), rel=1e-12)
+    listed = store.sql("SHOW LIVE TABLES").to_pylist()
+    assert [(t["name"], t["group"], t["rows"]) for t in listed] == [
+        ("tier_revenue", "acme/mlplatform/recommendation/user-signals", 4)]
+
+
+def test_on_change_refreshes_when_the_group_moved_and_keeps_history(group, data):
+    live = group.create_live_table("tier_revenue", PER_TIER)
+    more = frame(50, seed=11).assign(user_id=lambda f: f.user_id + 10_000)
+    group.write(more)
+    _assert_matches(live.query(), pd.concat([data, more]))
+    event = live.refresh()
+    assert (event.status, event.trigger, event.rows) == ("completed", "manual", 4)
+    history = live.refresh_history(limit=5)
+    assert [e.trigger for e in history] == ["manual", "on_change", "create"]
+    assert [e.id for e in history] == [3, 2, 1]
+    assert history[1].source_version > history[2].source_version
+    assert live.refresh_history(limit=1) == history[:1]
+
+
+def test_a_query_without_changes_does_not_refresh(group):
+    live = group.create_live_table("tier_revenue", PER_TIER)
+    live.query()
+    live.query()
+    assert [e.trigger for e in live.refresh_history()] == ["create"]
+
+
+def test_a_manual_table_changes_only_when_refreshed(group, data):
+    live = group.create_live_table("tier_revenue", PER_TIER, refresh=RefreshPolicy.manual())
+    group.write(frame(30, seed=3).assign(user_id=lambda f: f.user_id + 20_000))
+    _assert_matches(live.query(), data)
+    assert live.refresh().status == "completed"
+    assert live.query()["count"].sum() == len(data) + 30
+
+
+def test_scheduled_policies_keep_their_cron_schedule(store, group):
+    live = group.create_live_table("six_hourly", PER_TIER, refresh=RefreshPolicy.cron("0 */6 * * *"))
+    assert repr(live.refresh_policy) == 'RefreshPolicy(type="cron", cron="0 */6 * * *")'
+    hourly = group.create_live_table("hourly", PER_TIER, refresh=RefreshPolicy.hourly())
+    assert hourly.refresh_policy == RefreshPolicy.hourly()
+    assert RefreshPolicy.daily().schedule == "0 0 * * *"
+    rows = {r["name"]: r["cron"] for r in store.sql("SHOW LIVE TABLES").to_pylist()}
+    assert rows == {"six_hourly": "0 */6 * * *", "hourly": "0 * * * *"}
+
+
+def test_a_correlation_matrix_keeps_its_row_labels(group, data):
+    live = group.create_live_table("corr", Correlation(features=["revenue", "conversion_rate"]))
+    table = live.query().set_index("feature")
+    assert table.loc["revenue", "conversion_rate"] == pytest.approx(
+        data["revenue"].corr(data["conversion_rate"]), abs=1e-12)
+
+
+@pytest.mark.parametrize("make, code", [
+    (lambda: RefreshPolicy.cron("61 * * * *"), "RAISE-V410"),
+    (lambda: RefreshPolicy.cron("every six hours"), "RAISE-V410"),
+    (lambda: "weekly", "RAISE-V410"),
+])
+def test_a_bad_refresh_policy_is_refused_and_nothing_is_written(store, group, make, code):
+    with pytest.raises(RaiseError) as refused:
+        group.create_live_table("bad", PER_TIER, refresh=make())
+    assert refused.value.code == code
+    assert store.sql("SHOW LIVE TABLES").num_rows == 0
+
+
+def test_a_bad_analysis_is_refused_and_nothing_is_written(store, group):
+    with pytest.raises(NotFound):
+        group.create_live_table("bad", Aggregation(feature="no_such_feature", metrics=["sum"]))
+    with pytest.raises(ValidationError) as refused:
+        store.sql("CREATE LIVE TABLE bad ON \"user-signals\" AS ANALYZE '{\"feature\": 1}'")
+    assert refused.value.code == "RAISE-V413"
+    assert store.sql("SHOW LIVE TABLES").num_rows == 0
+
+
+def test_reading_and_refreshing_need_read_on_the_analysed_features(make_store, store, group):
+    live = group.create_live_table("tier_revenue", PER_TIER)
+    bob = make_store(user="bob@acme.com")
+    with pytest.raises(PermissionDenied):
+        bob.sql("SELECT * FROM tier_revenue")
+    with pytest.raises(PermissionDenied):
+        bob.sql('REFRESH LIVE TABLE tier_revenue')
+    with pytest.raises(PermissionDenied):
+        bob.sql("DROP LIVE TABLE tier_revenue")
+    group.set_acl(ACL(readers=["bob@acme.com"]))
+    assert bob.sql("SELECT count(*) AS n FROM tier_revenue").to_pylist() == [{"n": 4}]
+    assert [t["name"] for t in bob.sql("SHOW LIVE TABLES").to_pylist()] == ["tier_revenue"]
+    assert live.status == "active"
+
+
+def test_live_tables_are_audited_and_dropped(store, group):
+    live = group.create_live_table("tier_revenue", PER_TIER)
+    live.refresh()
+    live.delete()
+    entries = [(e.action, e.resource) for e in store.audit.query(resource="*live table:*")]
+    resource = "acme/mlplatform/recommendation/live table:tier_revenue"
+    assert entries == [("CREATE", resource), ("WRITE", resource), ("DELETE", resource)]
+    assert store.sql("SHOW LIVE TABLES").num_rows == 0
+    with pytest.raises(RaiseError):
+        store.sql("SELECT * FROM tier_revenue")
