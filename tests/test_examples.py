@@ -1,4 +1,4 @@
-"""The spec's examples (examples/01-03) and ``raise demo`` run as scripts on a fresh store."""
+"""The spec's examples (examples/01-03, 06, 09) and ``raise demo`` run as scripts on a fresh store."""
 from __future__ import annotations
 
 import os
@@ -88,3 +88,22 @@ def test_bulk_inference(run_example):
     assert "scalar INFER: fixed_size_list<item: float>[384]" in out
     assert "Success rate: 100.00%" in out
     assert "tpu_embed refused: RAISE-X220" in out
+
+
+def test_analytics(run_example):
+    out = run_example("06_analytics.py")
+    assert "clicks: {'count': 1847, 'null_rate': 0.076, 'avg': 11.965}" in out
+    assert "histogram counts sum: 2000 | p50 <= p90: True" in out
+    assert "correlation diagonal: [1.0, 1.0, 1.0]" in out
+    assert "second run from cache: True" in out
+    assert 'live table: active RefreshPolicy(type="on_change") datetime' in out
+    assert "clicks counted by SQL over the live table: 1847" in out
+    assert "after a write: True" in out and "manual refresh: completed" in out
+    assert "history: ['manual', 'on_change', 'create']" in out
+    assert 'scheduled: RefreshPolicy(type="cron", cron="0 */6 * * *")' in out
+    assert "bad cron refused: RAISE-V410" in out and "unknown condition refused: RAISE-V411" in out
+    assert "ab-test-significance: pending\nhigh-null-rate: pending" in out
+    assert "checked: [('ab-test-significance', 'firing'), ('high-null-rate', 'firing')]" in out
+    assert "high-null-rate: firing" in out
+    assert "slack outbox: 1 message for high-null-rate to ['data-quality@acme.com']" in out
+    assert "async job: completed 3" in out
