@@ -3,6 +3,7 @@ refreshed by policy, refused and audited like queries; embedded and over Flight.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,40 @@ def test_live_tables_are_audited_and_dropped(store, group):
     assert store.sql("SHOW LIVE TABLES").num_rows == 0
     with pytest.raises(RaiseError):
         store.sql("SELECT * FROM tier_revenue")
+
+
+@pytest.mark.parametrize("text", [
+    "CREATE OR REPLACE LIVE TABLE \"t\" ON \"p\"/\"g\" AS ANALYZE '{\"kind\": \"aggregation\"}' REFRESH CRON "
+    "'0 */6 * * *' DESCRIPTION 'it''s daily'",
+    "CREATE LIVE TABLE IF NOT EXISTS \"t\" ON \"g\" AS ANALYZE '{\"kind\": \"x\"}' REFRESH MANUAL",
+    'REFRESH LIVE TABLE "a"/"b"/"c"/"t" IF STALE', 'SHOW LIVE TABLES IN "a"/"b"/"c"',
+    'DESCRIBE LIVE TABLE "t"', 'SHOW REFRESHES OF LIVE TABLE "t" LIMIT 3', 'DROP LIVE TABLE IF EXISTS "t"',
+    "CREATE ALERT \"a\" ON \"g\" AS ANALYZE '{\"kind\": \"x\"}' WHEN OUTSIDE(-1, 2.5) NOTIFY ('x@y.com') "
+    "CHANNELS ('email', 'slack') EVERY '6h'",
+    'SHOW ALERTS', 'SHOW FIRINGS OF ALERT "a"', 'DROP ALERT "a"', 'CHECK ALERTS IN "a"/"b"/"c" FORCE',
+])
+def test_analytics_statements_round_trip(text):
+    from grammar import parse, render
+
+    [statement] = parse(text)
+    assert render(statement) == text and parse(render(statement)) == [statement]
+
+
+def test_a_project_dropped_with_cascade_takes_its_live_tables_and_alerts(tmp_path):
+    from raise_.engine import Engine
+
+    session = Engine(tmp_path / "store").session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64;
+        INSERT INTO g VALUES (1, 2.0), (2, 4.0);
+        CREATE LIVE TABLE t ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["avg"]}';
+        CREATE ALERT a ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["avg"]}'
+            WHEN EQUALS(3)""")
+    assert session.execute("SELECT avg FROM t").to_pylist() == [{"avg": 3.0}]
+    uri = Path(session.catalog.get("live table", "acme/ml/rec/t")["uri"])
+    assert uri.exists()
+    with pytest.raises(RaiseError):
+        session.execute("DROP PROJECT acme/ml/rec")
+    session.execute("DROP PROJECT acme/ml/rec CASCADE")
+    session.execute("CREATE PROJECT acme/ml/rec")
+    assert session.execute("SHOW LIVE TABLES").num_rows == 0 and session.execute("SHOW ALERTS").num_rows == 0
+    assert not uri.exists()
