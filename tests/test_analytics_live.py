@@ -192,3 +192,19 @@ def test_a_project_dropped_with_cascade_takes_its_live_tables_and_alerts(tmp_pat
     session.execute("CREATE PROJECT acme/ml/rec")
     assert session.execute("SHOW LIVE TABLES").num_rows == 0 and session.execute("SHOW ALERTS").num_rows == 0
     assert not uri.exists()
+
+
+def test_a_live_table_over_a_group_without_rows_fills_on_its_first_refresh(tmp_path):
+    from raise_.engine import Engine
+
+    session = Engine(tmp_path / "store").session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64; CREATE FEATURE g.k STRING;
+        CREATE LIVE TABLE t ON g
+            AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["sum"], "group_by": ["k"]}'""")
+    assert session.execute("SHOW LIVE TABLES").to_pylist()[0]["rows"] == 0
+    with pytest.raises(NotFound):
+        session.execute("SELECT * FROM t")
+    session.execute("INSERT INTO g VALUES (1, 2.0, 'a'), (2, 4.0, 'a'), (3, 1.0, 'b')")
+    assert session.execute("REFRESH LIVE TABLE t IF STALE").to_pylist()[0]["trigger"] == "on_change"
+    assert session.execute("SELECT k, sum FROM t ORDER BY k").to_pylist() == [
+        {"k": "a", "sum": 6.0}, {"k": "b", "sum": 1.0}]

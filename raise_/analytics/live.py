@@ -181,9 +181,17 @@ def _stored(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(session: "Session", uri: str, table: pa.Table) -> None:
-    """One overwrite commit; a table created by this statement goes if the statement fails."""
+    """One overwrite commit; a table created by this statement goes if the statement fails.
+
+    A result without rows has no columns either (results are rows): it empties the table, or,
+    before the first rows, leaves it uncreated (Delta has no zero-column tables)."""
     storage = session.engine.storage
-    if storage.latest(uri) is None:
+    existing = storage.latest(uri)
+    if table.num_columns == 0:
+        if existing is None:
+            return
+        table = pa.schema(existing.schema().to_arrow()).empty_table()
+    if existing is None:
         session.on_rollback(lambda: storage.drop(uri))
     storage.write(uri, table, "overwrite", ())
 
