@@ -1,5 +1,5 @@
-"""The ``raise`` command: ``raise sql``, ``raise demo``, ``raise alerts check``, and the server's
-``serve``/``user``.
+"""The ``raise`` command: ``raise sql``, ``raise demo``, ``raise alerts check``, ``raise live
+refresh``, and the server's ``serve``/``user``.
 
 Exit status: 0 on success; on failure the error's code is printed on stderr and the status
 tells its kind (2 syntax, 3 validation, 4 not found, 5 already exists, 6 permission, 1 other).
@@ -65,6 +65,25 @@ def _alerts_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_refresh(args: argparse.Namespace) -> int:
+    """Refresh the live tables whose policy says they are due (for cron): ``REFRESH LIVE TABLE
+    ... IF STALE`` for each one the principal may see."""
+    import pyarrow as pa
+
+    from grammar import analytics, render as render_statement
+    from raise_.engine import Engine
+
+    session = Engine(args.home).session(principal=args.user)
+    within = tuple(args.project.split("/")) if args.project else None
+    tables = session.execute(render_statement(analytics.ShowLiveTables(within=within))).to_pylist()
+    refreshed = [session.execute(render_statement(analytics.RefreshLiveTable(
+        table=analytics.ObjectRef(name=t["name"], project=tuple(t["project"].split("/"))), if_stale=True)))
+        for t in tables]
+    if refreshed:
+        sys.stdout.write(render(pa.concat_tables(refreshed), args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raise", description="Raise feature store")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--force", action="store_true", help="check every alert, due or not")
     check.add_argument("--format", choices=FORMATS, default="table")
     check.set_defaults(func=_alerts_check)
+    live = commands.add_parser("live", help="live tables").add_subparsers(dest="action", required=True)
+    refresh = live.add_parser("refresh", help="refresh the live tables that are due under their policy")
+    refresh.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    refresh.add_argument("--project", help="only this project's live tables, org/domain/project")
+    refresh.add_argument("--user", help="principal to refresh as (default: the local superuser)")
+    refresh.add_argument("--format", choices=FORMATS, default="table")
+    refresh.set_defaults(func=_live_refresh)
     try:
         from flight_server.cli import add_subcommands
     except ImportError:

@@ -3,6 +3,7 @@ refreshed by policy, refused and audited like queries; embedded and over Flight.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,23 @@ def test_a_live_table_over_a_group_without_rows_fills_on_its_first_refresh(tmp_p
     assert session.execute("REFRESH LIVE TABLE t IF STALE").to_pylist()[0]["trigger"] == "on_change"
     assert session.execute("SELECT k, sum FROM t ORDER BY k").to_pylist() == [
         {"k": "a", "sum": 6.0}, {"k": "b", "sum": 1.0}]
+
+
+def test_raise_live_refresh_brings_due_tables_up_to_date(tmp_path, capsys):
+    from raise_.cli import main
+    from raise_.engine import Engine
+
+    home = tmp_path / "store"
+    session = Engine(home).session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64;
+        INSERT INTO g VALUES (1, 2.0);
+        CREATE LIVE TABLE changes ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["count"]}';
+        CREATE LIVE TABLE by_hand ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["count"]}'
+            REFRESH MANUAL""")
+    session.execute("INSERT INTO g VALUES (2, 3.0)")
+    assert main(["live", "refresh", "--home", str(home), "--format", "json"]) == 0
+    rows = {r["live_table"].rsplit("/", 1)[1]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert (rows["changes"]["status"], rows["changes"]["trigger"]) == ("completed", "on_change")
+    assert rows["by_hand"]["status"] == "up_to_date"
+    assert session.execute("SELECT count FROM changes").to_pylist() == [{"count": 2}]
+    assert session.execute("SELECT count FROM by_hand").to_pylist() == [{"count": 1}]
