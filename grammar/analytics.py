@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from croniter import croniter
-from lark import Lark, Token, v_args
+from lark import Lark, v_args
 
 from grammar import clauses
 from grammar.ast import GroupRef

@@ -84,6 +84,24 @@ def _live_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_analytics_commands(commands) -> None:
+    alerts = commands.add_parser("alerts", help="analytics alerts").add_subparsers(dest="action", required=True)
+    check = alerts.add_parser("check", help="evaluate the alerts that are due; firings go to the outbox")
+    check.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    check.add_argument("--project", help="only this project's alerts, org/domain/project")
+    check.add_argument("--user", help="principal to check as (default: the local superuser)")
+    check.add_argument("--force", action="store_true", help="check every alert, due or not")
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.set_defaults(func=_alerts_check)
+    live = commands.add_parser("live", help="live tables").add_subparsers(dest="action", required=True)
+    refresh = live.add_parser("refresh", help="refresh the live tables that are due under their policy")
+    refresh.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    refresh.add_argument("--project", help="only this project's live tables, org/domain/project")
+    refresh.add_argument("--user", help="principal to refresh as (default: the local superuser)")
+    refresh.add_argument("--format", choices=FORMATS, default="table")
+    refresh.set_defaults(func=_live_refresh)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raise", description="Raise feature store")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,21 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the Quick Start end to end on an embedded store")
     demo.add_argument("--home", help="store home (default: a new temporary folder)")
     demo.set_defaults(func=_demo)
-    alerts = commands.add_parser("alerts", help="analytics alerts").add_subparsers(dest="action", required=True)
-    check = alerts.add_parser("check", help="evaluate the alerts that are due; firings go to the outbox")
-    check.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
-    check.add_argument("--project", help="only this project's alerts, org/domain/project")
-    check.add_argument("--user", help="principal to check as (default: the local superuser)")
-    check.add_argument("--force", action="store_true", help="check every alert, due or not")
-    check.add_argument("--format", choices=FORMATS, default="table")
-    check.set_defaults(func=_alerts_check)
-    live = commands.add_parser("live", help="live tables").add_subparsers(dest="action", required=True)
-    refresh = live.add_parser("refresh", help="refresh the live tables that are due under their policy")
-    refresh.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
-    refresh.add_argument("--project", help="only this project's live tables, org/domain/project")
-    refresh.add_argument("--user", help="principal to refresh as (default: the local superuser)")
-    refresh.add_argument("--format", choices=FORMATS, default="table")
-    refresh.set_defaults(func=_live_refresh)
+    _add_analytics_commands(commands)
     try:
         from flight_server.cli import add_subcommands
     except ImportError:
