@@ -55,33 +55,26 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _alerts_check(args: argparse.Namespace) -> int:
     """Evaluate the due analytics alerts (for cron or CI): ``CHECK ALERTS`` on the store."""
-    from grammar import analytics, render as render_statement
+    from raise_.analytics.scheduler import check_due
     from raise_.engine import Engine
 
-    within = tuple(args.project.split("/")) if args.project else None
-    statement = render_statement(analytics.CheckAlerts(within=within, force=args.force))
-    result = Engine(args.home).session(principal=args.user).execute(statement)
-    sys.stdout.write(render(result, args.format))
+    session = Engine(args.home).session(principal=args.user)
+    sys.stdout.write(render(check_due(session, _path(args.project), args.force), args.format))
     return 0
 
 
 def _live_refresh(args: argparse.Namespace) -> int:
-    """Refresh the live tables whose policy says they are due (for cron): ``REFRESH LIVE TABLE
-    ... IF STALE`` for each one the principal may see."""
-    import pyarrow as pa
-
-    from grammar import analytics, render as render_statement
+    """Refresh the live tables whose policy says they are due (for cron)."""
+    from raise_.analytics.scheduler import refresh_due
     from raise_.engine import Engine
 
     session = Engine(args.home).session(principal=args.user)
-    within = tuple(args.project.split("/")) if args.project else None
-    tables = session.execute(render_statement(analytics.ShowLiveTables(within=within))).to_pylist()
-    refreshed = [session.execute(render_statement(analytics.RefreshLiveTable(
-        table=analytics.ObjectRef(name=t["name"], project=tuple(t["project"].split("/"))), if_stale=True)))
-        for t in tables]
-    if refreshed:
-        sys.stdout.write(render(pa.concat_tables(refreshed), args.format))
+    sys.stdout.write(render(refresh_due(session, _path(args.project)), args.format))
     return 0
+
+
+def _path(project: str | None) -> tuple[str, ...] | None:
+    return tuple(project.split("/")) if project else None
 
 
 def _add_analytics_commands(commands) -> None:

@@ -162,3 +162,29 @@ def test_raise_alerts_check_evaluates_due_alerts_for_cron(tmp_path, store, group
     assert main(["alerts", "check", "--home", str(tmp_path / "store"), "--format", "json"]) == 0
     assert capsys.readouterr().out.strip() == ""
     assert np.isclose(store.list_alerts()[0].last_value, rows[0]["value"])
+
+
+def test_the_server_s_scheduler_checks_alerts_and_refreshes_live_tables(tmp_path):
+    import time
+
+    from raise_.analytics.scheduler import Scheduler
+    from raise_.engine import Engine
+
+    engine = Engine(tmp_path / "store")
+    session = engine.session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64;
+        INSERT INTO g VALUES (1, 2.0), (2, NULL);
+        CREATE LIVE TABLE t ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["count"]}';
+        CREATE ALERT nulls ON g AS ANALYZE '{"kind": "aggregation", "feature": "x", "metrics": ["null_rate"]}'
+            WHEN GREATER_THAN(0.25) CHANNELS ('slack') EVERY '1h'""")
+    session.execute("INSERT INTO g VALUES (3, 5.0)")
+    scheduler = Scheduler(engine, interval=0.05).start()
+    deadline = time.monotonic() + 30
+    while not _outbox(tmp_path, "slack") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scheduler.stop()
+    [message] = _outbox(tmp_path, "slack")
+    assert message["alert"] == "nulls" and message["value"] == pytest.approx(1 / 3)
+    assert session.execute("SELECT count FROM t").to_pylist() == [{"count": 2}]
+    refreshes, checks = scheduler.tick()  # nothing is due any more
+    assert refreshes.column("status").to_pylist() == ["up_to_date"] and checks.num_rows == 0
