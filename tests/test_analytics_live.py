@@ -229,3 +229,35 @@ def test_raise_live_refresh_brings_due_tables_up_to_date(tmp_path, capsys):
     assert rows["by_hand"]["status"] == "up_to_date"
     assert session.execute("SELECT count FROM changes").to_pylist() == [{"count": 2}]
     assert session.execute("SELECT count FROM by_hand").to_pylist() == [{"count": 1}]
+
+
+MERGEABLE = [
+    Aggregation(feature="revenue", metrics=["sum", "count", "min", "max"], window="7d", group_by="user_tier"),
+    Aggregation(feature="click_count", metrics=["count", "sum", "min", "max"]),
+]
+
+
+@pytest.mark.parametrize("analysis", MERGEABLE, ids=["windowed-by-tier", "ungrouped"])
+def test_appends_refresh_incrementally_and_match_a_full_recompute(group, data, analysis):
+    live = group.create_live_table("merged", analysis)
+    group.write(frame(80, seed=5).assign(user_id=lambda f: f.user_id + 50_000))
+    got = live.query()
+    [event] = live.refresh_history(limit=1)
+    assert (event.trigger, event.mode) == ("on_change", "incremental")
+    full = group.analyze(analysis).to_dataframe()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), full.reset_index(drop=True),
+                                  check_dtype=False, check_exact=False, rtol=1e-12)
+    clicks = pd.concat([data, frame(80, seed=5)])["click_count"]
+    if analysis.group_by is None:
+        assert got.to_dict("records") == [{"count": clicks.count(), "sum": clicks.sum(),
+                                           "min": clicks.min(), "max": clicks.max()}]
+
+
+def test_an_upsert_is_recomputed_in_full(group, data):
+    analysis = MERGEABLE[1]
+    live = group.create_live_table("merged", analysis)
+    group.write({"user_id": data["user_id"][:10], "click_count": [1000] * 10}, mode="upsert")
+    got = live.query()
+    assert live.refresh_history(limit=1)[0].mode == "full"
+    assert got["max"].tolist() == [1000]
+    pd.testing.assert_frame_equal(got, group.analyze(analysis).to_dataframe(), check_dtype=False)

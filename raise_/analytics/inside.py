@@ -30,10 +30,14 @@ __all__ = ["SessionConnection", "analysis_of", "run", "schema_of", "as_table", "
 class SessionConnection:
     """The embedded connection's interface over a new session of ``principal`` in ``project``."""
 
-    def __init__(self, session: "Session", project: tuple[str, ...], principal: str | None) -> None:
+    def __init__(self, session: "Session", project: tuple[str, ...], principal: str | None,
+                 changed_rows: dict[int, pa.Table] | None = None) -> None:
         from raise_.engine.session import Session
 
         self._session = Session(session.engine, principal, project, session.organization)
+        if changed_rows:
+            # group id -> the only rows its queries read (see ``QueryContext._table``)
+            self._session.changed_rows = changed_rows
 
     @property
     def project(self) -> tuple[str, ...] | None:
@@ -54,10 +58,11 @@ def analysis_of(text: str) -> Analysis:
                               name=text[:40]) from None
 
 
-def _executor(session: "Session", project: tuple[str, ...], principal: str | None):
+def _executor(session: "Session", project: tuple[str, ...], principal: str | None,
+              changed_rows: dict[int, pa.Table] | None = None):
     from raise_.sdk.context import Executor
 
-    return Executor(SessionConnection(session, project, principal))
+    return Executor(SessionConnection(session, project, principal, changed_rows))
 
 
 def schema_of(session: "Session", project: tuple[str, ...], group: str,
@@ -66,9 +71,11 @@ def schema_of(session: "Session", project: tuple[str, ...], group: str,
 
 
 def run(session: "Session", project: tuple[str, ...], group: str, analysis: Analysis,
-        principal: str | None) -> AnalysisResult:
-    """``analysis`` over ``project/group`` as ``principal`` would run it, computed now."""
-    return analyze(_executor(session, project, principal), project, group, analysis, Freshness.REAL_TIME)
+        principal: str | None, changed_rows: dict[int, pa.Table] | None = None) -> AnalysisResult:
+    """``analysis`` over ``project/group`` as ``principal`` would run it, computed now
+    (``changed_rows``: over only those rows of the groups they are given for)."""
+    executor = _executor(session, project, principal, changed_rows)
+    return analyze(executor, project, group, analysis, Freshness.REAL_TIME)
 
 
 def features_read(analysis: Analysis, schema: GroupSchema) -> list[str]:

@@ -11,8 +11,8 @@ than the one the last refresh read; ``hourly``, ``daily`` and ``cron`` when a ru
 schedule (``croniter``) has passed since the last refresh; ``manual`` only on request.
 ``REFRESH LIVE TABLE t`` recomputes now; ``... IF STALE`` only when the policy says it is due
 (the SDK sends that before each ``query()``, so an ``on_change`` table is checked on query
-and on refresh, not on write). Each refresh recomputes the whole analysis: the aggregates of
-an analysis are small, and its SQL runs in DataFusion.
+and on refresh, not on write). An ``on_change`` refresh after appends merges the result over
+the appended rows only (``incremental``); every other refresh recomputes the analysis.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from grammar.analytics import (
     ShowRefreshes,
 )
 from grammar.errors import AlreadyExists, NotFound, PermissionDenied, RaiseError
-from raise_.analytics import inside
+from raise_.analytics import incremental, inside
 from raise_.engine import names, registry, results
 from raise_.engine.records import GroupRecord
 from raise_.engine.resolve import group_of, project_of
@@ -54,6 +54,7 @@ LIVE_SCHEMA = pa.schema([
 ])
 REFRESH_SCHEMA = pa.schema([
     ("live_table", pa.string()), ("id", pa.int64()), ("status", pa.string()), ("trigger", pa.string()),
+    ("mode", pa.string()),
     ("started_at", pa.timestamp("us", tz="UTC")), ("finished_at", pa.timestamp("us", tz="UTC")),
     ("rows", pa.int64()), ("source_version", pa.int64()), ("error", pa.string()),
 ])
@@ -155,8 +156,11 @@ def _refresh(session: "Session", record: dict[str, Any], group: GroupRecord, tri
              "started_at": started.isoformat(), "source_version": version}
     try:
         analysis = inside.analysis_of(record["analysis"])
-        table = inside.as_table(inside.run(session, tuple(record["project"]), group.name, analysis,
-                                           session.principal))
+        table = incremental.refresh(session, record, group, analysis, version) if trigger == "on_change" else None
+        event["mode"] = "full" if table is None else "incremental"
+        if table is None:
+            table = inside.as_table(inside.run(session, tuple(record["project"]), group.name, analysis,
+                                               session.principal))
         _write(session, record["uri"], table)
     except PermissionDenied:
         raise

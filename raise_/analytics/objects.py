@@ -39,12 +39,14 @@ def _analysis(analysis: Any) -> str:
 @dataclass(frozen=True)
 class RefreshEvent:
     """One refresh of a live table: ``status`` is ``completed``, ``failed`` or ``up_to_date``
-    (nothing was due); ``trigger`` is ``create``, ``manual``, ``on_change`` or ``schedule``."""
+    (nothing was due); ``trigger`` is ``create``, ``manual``, ``on_change`` or ``schedule``;
+    ``mode`` says whether it merged the appended rows (``incremental``) or recomputed (``full``)."""
 
     live_table: str
     id: int | None
     status: str
     trigger: str
+    mode: str | None  # "incremental" (merged from the appended rows) or "full"
     started_at: dt.datetime
     finished_at: dt.datetime
     rows: int | None
