@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
@@ -137,7 +137,7 @@ class Alert:
     last_checked: dt.datetime | None
     last_value: float | None
     last_error: str | None
-    _executor: Any = None
+    _executor: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_row(cls, executor: "Executor", row: dict[str, Any]) -> "Alert":
