@@ -47,6 +47,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                        help="cancel a statement that runs longer (30s, 5min, 250ms; a number is "
                             "seconds; default: no limit). Sessions may lower it with "
                             "SET statement_timeout")
+    serve.add_argument("--analytics-interval", type=float, default=60.0, metavar="SECONDS",
+                       help="refresh due live tables and check due alerts this often (0: never)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=run_serve)
 
@@ -128,16 +130,28 @@ def run_serve(args: argparse.Namespace) -> int:
         log.warning("no users yet: add one with `raise user add NAME --home %s`", engine.home)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    scheduler = _scheduler(engine, args.analytics_interval)
     print(f"Serving Raise Flight SQL at {server.url}", flush=True)
     try:
         stop.wait()
         log.info("stopping: finishing in-flight requests")
+        if scheduler is not None:
+            scheduler.stop()
         server.shutdown()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("stopped")
     return 0
+
+
+def _scheduler(engine, interval: float):
+    """The analytics scheduler of a server (live table refreshes, alert checks), if enabled."""
+    if interval <= 0:
+        return None
+    from raise_.analytics.scheduler import Scheduler
+
+    return Scheduler(engine, interval).start()
 
 
 def run_user_add(args: argparse.Namespace) -> int:

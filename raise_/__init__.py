@@ -29,7 +29,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     "raise_.analytics": (
         "Analysis", "Aggregation", "Distribution", "Correlation", "VersionDiff", "StatTest",
-        "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult",
+        "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult", "RefreshPolicy", "Condition",
+        "LiveTable", "Alert",
     ),
     "raise_.inference": (
         "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",

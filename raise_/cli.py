@@ -1,4 +1,5 @@
-"""The ``raise`` command: ``raise sql``, ``raise demo``, and the server's ``serve``/``user``.
+"""The ``raise`` command: ``raise sql``, ``raise demo``, ``raise alerts check``, ``raise live
+refresh``, and the server's ``serve``/``user``.
 
 Exit status: 0 on success; on failure the error's code is printed on stderr and the status
 tells its kind (2 syntax, 3 validation, 4 not found, 5 already exists, 6 permission, 1 other).
@@ -52,6 +53,48 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts_check(args: argparse.Namespace) -> int:
+    """Evaluate the due analytics alerts (for cron or CI): ``CHECK ALERTS`` on the store."""
+    from raise_.analytics.scheduler import check_due
+    from raise_.engine import Engine
+
+    session = Engine(args.home).session(principal=args.user)
+    sys.stdout.write(render(check_due(session, _path(args.project), args.force), args.format))
+    return 0
+
+
+def _live_refresh(args: argparse.Namespace) -> int:
+    """Refresh the live tables whose policy says they are due (for cron)."""
+    from raise_.analytics.scheduler import refresh_due
+    from raise_.engine import Engine
+
+    session = Engine(args.home).session(principal=args.user)
+    sys.stdout.write(render(refresh_due(session, _path(args.project)), args.format))
+    return 0
+
+
+def _path(project: str | None) -> tuple[str, ...] | None:
+    return tuple(project.split("/")) if project else None
+
+
+def _add_analytics_commands(commands) -> None:
+    alerts = commands.add_parser("alerts", help="analytics alerts").add_subparsers(dest="action", required=True)
+    check = alerts.add_parser("check", help="evaluate the alerts that are due; firings go to the outbox")
+    check.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    check.add_argument("--project", help="only this project's alerts, org/domain/project")
+    check.add_argument("--user", help="principal to check as (default: the local superuser)")
+    check.add_argument("--force", action="store_true", help="check every alert, due or not")
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.set_defaults(func=_alerts_check)
+    live = commands.add_parser("live", help="live tables").add_subparsers(dest="action", required=True)
+    refresh = live.add_parser("refresh", help="refresh the live tables that are due under their policy")
+    refresh.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    refresh.add_argument("--project", help="only this project's live tables, org/domain/project")
+    refresh.add_argument("--user", help="principal to refresh as (default: the local superuser)")
+    refresh.add_argument("--format", choices=FORMATS, default="table")
+    refresh.set_defaults(func=_live_refresh)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raise", description="Raise feature store")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the Quick Start end to end on an embedded store")
     demo.add_argument("--home", help="store home (default: a new temporary folder)")
     demo.set_defaults(func=_demo)
+    _add_analytics_commands(commands)
     try:
         from flight_server.cli import add_subcommands
     except ImportError:

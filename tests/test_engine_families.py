@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import ast, extensions, models
+from grammar import analytics, ast, extensions, models
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -97,7 +97,12 @@ GRANT READ ON FEATURE GROUP "user-signals" (clicks) TO ORGANIZATION partner;
 CREATE AUDIT ALERT acme_watch ACTIONS ('READ') NOTIFY ('sec@acme.com');
 SET AUDIT CONFIG ON ORGANIZATION acme RETENTION DAYS 30;
 INSERT INTO "user-signals" (user_id, event_time, clicks) VALUES (1, TIMESTAMP '2026-01-01 00:00:00', 7);
-MATERIALIZE "user-signals"
+MATERIALIZE "user-signals";
+CREATE LIVE TABLE acme_daily ON "user-signals"
+    AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["sum"]}' DESCRIPTION 'acme private';
+CREATE ALERT acme_clicks ON "user-signals"
+    AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["max"]}' WHEN GREATER_THAN(5)
+    NOTIFY ('ops@acme.com')
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -119,6 +124,13 @@ LISTINGS: dict[type, list[str]] = {
     serving.ShowOnlineStatus: ["SHOW ONLINE STATUS", "SHOW ONLINE STATUS IN acme/ml/rec"],
     serving.Materialize: ['MATERIALIZE acme/ml/rec/"user-signals"'],
     serving.LookupOnline: ['LOOKUP ONLINE acme/ml/rec/"user-signals" (clicks) WHERE user_id IN (1)'],
+    analytics.ShowLiveTables: ["SHOW LIVE TABLES", "SHOW LIVE TABLES IN acme/ml/rec"],
+    analytics.DescribeLiveTable: ["DESCRIBE LIVE TABLE acme/ml/rec/acme_daily"],
+    analytics.ShowRefreshes: ["SHOW REFRESHES OF LIVE TABLE acme/ml/rec/acme_daily"],
+    analytics.RefreshLiveTable: ["REFRESH LIVE TABLE acme/ml/rec/acme_daily"],
+    analytics.ShowAlerts: ["SHOW ALERTS", "SHOW ALERTS IN acme/ml/rec"],
+    analytics.ShowFirings: ["SHOW FIRINGS OF ALERT acme/ml/rec/acme_clicks"],
+    analytics.CheckAlerts: ["CHECK ALERTS", "CHECK ALERTS IN acme/ml/rec FORCE"],
 }
 
 
@@ -157,6 +169,8 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [g["name"] for g in alice.execute("SHOW PRINCIPAL GROUPS").to_pylist()] == ["analysts@acme.com"]
     assert [g["organization"] for g in alice.execute("SHOW GRANTS").to_pylist()] == ["partner"]
     assert [a["name"] for a in alice.execute("SHOW AUDIT ALERTS").to_pylist()] == ["acme_watch"]
+    assert [t["name"] for t in alice.execute("SHOW LIVE TABLES").to_pylist()] == ["acme_daily"]
+    assert [a["name"] for a in alice.execute("SHOW ALERTS").to_pylist()] == ["acme_clicks"]
 
 
 def test_show_models_of_an_outsider_is_empty_and_its_describe_denied(acme):

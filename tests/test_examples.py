@@ -101,3 +101,22 @@ def test_training_and_serving(run_example):
     assert "online: {'user_id': [1, 2, 42], 'click_count': [9, 6, None], 'impression_count': [30, 12, None]}" in out
     assert "incremental run: 1 changed row(s), 2 keys" in out
     assert "online now: {'user_id': [2], 'click_count': [11]}" in out
+
+
+def test_analytics(run_example):
+    out = run_example("06_analytics.py")
+    assert "clicks: {'count': 1847, 'null_rate': 0.076, 'avg': 11.965}" in out
+    assert "histogram counts sum: 2000 | p50 <= p90: True" in out
+    assert "correlation diagonal: [1.0, 1.0, 1.0]" in out
+    assert "second run from cache: True" in out
+    assert 'live table: active RefreshPolicy(type="on_change") datetime' in out
+    assert "clicks counted by SQL over the live table: 1847" in out
+    assert "after a write: True" in out and "manual refresh: completed" in out
+    assert "history: ['manual', 'on_change', 'create']" in out
+    assert 'scheduled: RefreshPolicy(type="cron", cron="0 */6 * * *")' in out
+    assert "bad cron refused: RAISE-V410" in out and "unknown condition refused: RAISE-V411" in out
+    assert "ab-test-significance: pending\nhigh-null-rate: pending" in out
+    assert "checked: [('ab-test-significance', 'firing'), ('high-null-rate', 'firing')]" in out
+    assert "high-null-rate: firing" in out
+    assert "slack outbox: 1 message for high-null-rate to ['data-quality@acme.com']" in out
+    assert "async job: completed 3" in out

@@ -8,10 +8,14 @@
 An analysis is a spec (``spec``) that compiles to one SQL query over its group
 (``compile``); the engine computes it like any query, under the caller's rights, and
 ``finish`` turns the small table it returns into the result (``results``). ``freshness``
-caches results by table version; ``jobs`` runs analyses in the background.
+caches results by table version; ``jobs`` runs analyses in the background. Live tables
+(``live``) and alerts (``alerts``) are catalog objects whose analyses the engine runs itself
+(``inside``); ``objects`` is their SDK side.
 """
 from raise_.analytics.freshness import Freshness
 from raise_.analytics.jobs import AnalysisJob
+from raise_.analytics.objects import Alert, LiveTable, RefreshEvent
+from raise_.analytics.policy import Condition, RefreshPolicy
 from raise_.analytics.results import (
     AggregationResult, AnalysisResult, CorrelationResult, DistributionResult, RecordLookupResult,
     StatTestResult, VersionDiffResult,
@@ -24,5 +28,5 @@ __all__ = [
     "Analysis", "Aggregation", "Distribution", "Correlation", "VersionDiff", "StatTest",
     "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult", "AggregationResult",
     "DistributionResult", "CorrelationResult", "VersionDiffResult", "StatTestResult",
-    "RecordLookupResult",
+    "RecordLookupResult", "RefreshPolicy", "Condition", "LiveTable", "RefreshEvent", "Alert",
 ]

@@ -115,7 +115,8 @@ class AggregationResult(AnalysisResult):
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        return self._data.get("rows") or [self._data["metrics"]]
+        rows = self._data.get("rows")
+        return rows if rows is not None else [self._data["metrics"]]  # a group_by of no rows has none
 
     def _rows(self) -> list[dict[str, Any]]:
         return self.rows

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
 FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers",
-            "raise_.serving.statements")
+            "raise_.serving.statements", "raise_.engine.analytics")
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
@@ -41,6 +41,9 @@ Listing = Callable[["Session", Any, pa.Table], pa.Table]
 #: ``hook(ctx, session) -> rewrite or None``: registers SQL functions in a query's DataFusion
 #: context; a returned ``rewrite(sql) -> sql`` is applied to the query text before planning.
 QueryHook = Callable[["SessionContext", "Session"], Callable[[str], str] | None]
+#: ``reads(session, table) -> needs or None``: what reading a table a query hook registered
+#: needs (``security.authorize.Need``s); None for a table the family did not register.
+TableReads = Callable[["Session", str], list | None]
 
 
 def acknowledged(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
@@ -113,6 +116,7 @@ class Family:
     statements: Mapping[type, Statement]
     kinds: tuple[Kind, ...] = ()
     query_hooks: tuple[QueryHook, ...] = ()
+    table_reads: tuple[TableReads, ...] = ()
     doc: str = field(default="", repr=False)
 
 
@@ -124,6 +128,7 @@ class Registry:
     statements: Mapping[type, Statement]
     kinds: tuple[Kind, ...]
     query_hooks: tuple[QueryHook, ...]
+    table_reads: tuple[TableReads, ...] = ()
 
 
 def build(families: tuple[Family, ...]) -> Registry:
@@ -142,7 +147,8 @@ def build(families: tuple[Family, ...]) -> Registry:
                 raise FamilyError(f"{family.name}: catalog kind {kind.name!r} is declared by two families")
             kinds[kind.name] = kind
     hooks = tuple(hook for family in families for hook in family.query_hooks)
-    return Registry(tuple(families), statements, tuple(kinds.values()), hooks)
+    reads = tuple(read for family in families for read in family.table_reads)
+    return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads)
 
 
 @lru_cache(maxsize=1)
@@ -167,3 +173,11 @@ def kinds() -> tuple[Kind, ...]:
 
 def query_hooks() -> tuple[QueryHook, ...]:
     return registry().query_hooks
+
+
+def table_needs(session: "Session", table: str) -> list | None:
+    """What reading ``table`` needs, if a family's query hook registered it (else None)."""
+    for reads in registry().table_reads:
+        if (needs := reads(session, table)) is not None:
+            return needs
+    return None

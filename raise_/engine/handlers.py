@@ -193,7 +193,9 @@ FAMILY = Family(
     },
     kinds=(
         Kind(name="organization"), Kind(name="domain"), Kind(name="project"),
-        Kind(name="group", within="project", drop=lambda session, group: _drop_group(session, group, cascade=True)),
+        Kind(name="group", within="project",
+             drop=lambda session, group: _drop_group(session, registry.group_at(session.catalog, group["key"]),
+                                                     cascade=True)),
         Kind(name="feature"),
     ),
 )

@@ -87,6 +87,11 @@ class QueryContext:
 
     def _table(self, group: dict[str, Any], as_of: Any = None, name: str | None = None) -> str:
         name = name or hidden_table(group)
+        # an incremental live-table refresh reads only the rows a change added (``live``)
+        changed = getattr(self.session, "changed_rows", {}).get(group.id) if as_of is None else None
+        if name not in self._registered and changed is not None:
+            self.ctx.register_record_batches(name, [changed.to_batches()])
+            self._stored[name], self._registered = set(changed.column_names), self._registered | {name}
         if name not in self._registered:
             storage = self.session.engine.storage
             if as_of is None and self._register_cached(name, group):

@@ -25,7 +25,7 @@ from raise_.sdk.validation import ValidationResult
 from raise_.types import to_arrow
 
 if TYPE_CHECKING:
-    from raise_.analytics import Analysis, AnalysisResult, Freshness
+    from raise_.analytics import Analysis, AnalysisResult, Freshness, LiveTable, RefreshPolicy
     from raise_.sdk.context import Executor
 
 __all__ = ["FeatureColumn", "FeatureGroup", "GroupInfo", "WRITE_MODES"]
@@ -268,6 +268,23 @@ class FeatureGroup(AccessControlled, ExternallyShared):
         from raise_.analytics.runner import analyze
 
         return analyze(self._executor, self._project, self._name, analysis, freshness)
+
+    def create_live_table(self, name: str, analysis: "Analysis", refresh: "RefreshPolicy | str" = "on_change",
+                          description: str | None = None) -> "LiveTable":
+        """Materialize ``analysis`` over this group as the live table ``name`` of its project
+        (``CREATE LIVE TABLE``), computed now; ``refresh``: ``"on_change"`` (default),
+        ``"hourly"``, ``"daily"``, ``"manual"`` or a ``RefreshPolicy`` (``RefreshPolicy.cron(...)``)."""
+        from raise_.analytics.objects import create_live_table
+
+        return create_live_table(self._executor, self._project, self._name, name, analysis, refresh, description)
+
+    def live_table(self, name: str) -> "LiveTable":
+        """An existing live table of this group's project."""
+        from raise_.analytics.objects import LiveTable
+
+        table = LiveTable(self._executor, self._project, name)
+        table.describe()
+        return table
 
     # -- lifecycle and display -------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from raise_.sdk.group import FeatureGroup, GroupInfo, describe_group
 from raise_.sdk.namespaces import Domain, Organization, Project, namespace_object
 
 if TYPE_CHECKING:
-    from raise_.analytics import Analysis, AnalysisJob, AnalysisResult, Freshness
+    from raise_.analytics import Alert, Analysis, AnalysisJob, AnalysisResult, Condition, Freshness
 
 __all__ = ["FeatureStore"]
 
@@ -248,6 +248,33 @@ class FeatureStore:
 
         self._at(3)  # a missing project fails here, not in the worker
         return submit(self._executor, analysis, lambda: self.analyze(analysis, freshness, group=group))
+
+    def create_alert(self, name: str, analysis: "Analysis", condition: "Condition",
+                     notify: Sequence[str] = (), channels: Sequence[str] | None = None,
+                     check_interval: str = "1h", *, group: str | None = None) -> "Alert":
+        """An alert on ``analysis`` over the project's group that has its features (or
+        ``group=``): checked every ``check_interval`` by ``raise alerts check`` (or
+        ``check_alerts()``), it writes a message per channel (default ``email``) to the local
+        outbox when ``condition`` starts to hold."""
+        from raise_.analytics.objects import create_alert
+        from raise_.analytics.runner import resolve_group
+
+        project = self._at(3)
+        name_of_group = group or resolve_group(self._executor, project, analysis)
+        return create_alert(self._executor, project, name_of_group, name, analysis, condition, notify,
+                            channels or ("email",), check_interval)
+
+    def list_alerts(self) -> "list[Alert]":
+        """The analytics alerts of the context's project, each with its ``status``."""
+        from raise_.analytics.objects import list_alerts
+
+        return list_alerts(self._executor, self._at(3))
+
+    def check_alerts(self, *, force: bool = False) -> list[dict[str, Any]]:
+        """Check the project's due alerts now (``force``: all); one row per alert checked."""
+        from raise_.analytics.objects import check_alerts
+
+        return check_alerts(self._executor, self._at(3), force)
 
     # -- SQL -------------------------------------------------------------------------------
 

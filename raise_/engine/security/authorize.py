@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pyarrow as pa
 
-from raise_.engine import registry
+from raise_.engine import families, registry
 from raise_.engine.names import split_version
 from raise_.engine.records import FeatureVersion, GroupRecord
 from raise_.engine.ingest import SEQUENCE_COLUMN
@@ -208,6 +208,9 @@ def _other_tables(session: "Session", ac: AccessControl, others: list[plans.Scan
     needs: list[Need] = []
     for scan in others:
         if ac.superuser or scan.generated or scan.table in getattr(context, "checked", ()):
+            continue
+        if (declared := families.table_needs(session, scan.table)) is not None:
+            needs.extend(declared)
             continue
         if not scan.table.startswith("information_schema.") or context is None:
             raise deny(session, AccessDenied(
