@@ -15,6 +15,10 @@ from raise_.sdk import (
     FeatureType, Float16, Float32, Float64, Int8, Int16, Int32, Int64, Lineage, Organization,
     Project, String, Struct, Timestamp, ValidationResult,
 )
+from raise_.blobs import (
+    BlobIntegrityCheck, BlobReference, BlobRegistry, BlobStatus, CheckResult, CheckSeverity, ContentType,
+    HashAlgorithm, IntegrityMode, IntegrityPolicy, MultimodalSource, create_reference, infer_content_type,
+)
 from raise_.inference import (
     AcceleratorConfig, BatchConfig, GPUType, InferenceResult, InferenceRuntime, InferenceTransform,
     ModelFramework, ModelPrecision, ModelSpec, TPUType, classification_inference, embedding_inference,
@@ -30,4 +34,7 @@ __all__ = [
     "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
     "embedding_inference", "image_inference", "llm_inference", "classification_inference",
     "inference_transform",
+    "BlobReference", "BlobRegistry", "ContentType", "create_reference", "infer_content_type", "HashAlgorithm",
+    "IntegrityPolicy", "IntegrityMode", "BlobStatus", "MultimodalSource", "BlobIntegrityCheck", "CheckResult",
+    "CheckSeverity",
 ]

@@ -102,6 +102,10 @@ def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -
     if not nullable and values.null_count:
         raise TypeMismatch(f"column {name!r} is NOT NULL but has {values.null_count} NULL value(s)",
                            code="RAISE-V025", name=name)
+    if dtype.kind == "blob_ref":
+        from raise_.blobs.columns import blob_column  # the blob package imports the SDK, which imports the engine
+
+        values = blob_column(values, dtype, name)
     target = storage_arrow(dtype)
     source = values.type
     if pa.types.is_fixed_size_list(source) and dtype.kind == "embedding" and source.list_size != dtype.size:
