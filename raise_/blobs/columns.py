@@ -2,8 +2,9 @@
 
 A ``blob_ref`` column stores the struct ``raise_.types.BLOB_REF`` (uri, content_type,
 checksum, hash_algorithm, size_bytes, etag, version_id). Writers may give ``BlobReference``
-objects, dicts with those fields, or URI strings (content type from the extension); Arrow
-writers (SQL clients' ingest) may send the struct, a struct with fewer fields, or strings.
+objects, dicts with those fields, or URI strings; Arrow writers (SQL clients' ingest) may send
+the struct, a struct with fewer fields, or strings. A value without a content type gets the one
+its extension names.
 The engine checks every value before anything is written: a well-formed URI, a known content
 type that the column's dtype accepts, a known hash algorithm, a non-negative size.
 """
@@ -15,6 +16,7 @@ import pyarrow as pa
 
 from grammar.dtypes import DType
 from grammar.errors import RaiseError, TypeMismatch
+from raise_.blobs.content import guess_content_type
 from raise_.blobs.hashing import BAD_DATA
 from raise_.blobs.reference import STRUCT_FIELDS, BlobReference, create_reference
 from raise_.types import BLOB_REF
@@ -35,7 +37,10 @@ def reference_of(value: Any, column: str | None = None) -> BlobReference | None:
         if value is None or isinstance(value, BlobReference):
             return value
         if isinstance(value, Mapping):
-            return BlobReference.from_dict(value)
+            ref = BlobReference.from_dict(value)
+            if ref.content_type is None:  # as for a bare URI: the extension says
+                ref = BlobReference.from_dict({**value, "content_type": guess_content_type(ref.uri)})
+            return ref
         if isinstance(value, str):
             return create_reference(value)
     except RaiseError as error:
