@@ -142,3 +142,11 @@ def test_from_dict_refuses_unknown_fields_and_needs_a_uri():
     with pytest.raises(ValidationError) as info:
         BlobReference.from_dict({"checksum": "aa"})
     assert info.value.name == "uri"
+
+
+def test_references_pickle_for_worker_processes():
+    import pickle
+
+    ref = create_reference("s3://b/k.png", checksum="aa", metadata={"w": 3})
+    back = pickle.loads(pickle.dumps(ref))
+    assert back == ref and back.metadata == {"w": 3}

@@ -150,7 +150,7 @@ def infer_content_type(source: str | bytes, *, default: Any = ...) -> ContentTyp
         return found
     if default is not ...:
         return default
-    shown = repr(source[:16]) if isinstance(source, (bytes, bytearray, memoryview)) else repr(source)
+    shown = repr(bytes(source[:16])) if isinstance(source, (bytes, bytearray, memoryview)) else repr(source)
     raise ValidationError(
         f"cannot infer a content type from {shown}; known extensions: {', '.join(sorted(_EXTENSIONS))}",
         code=UNKNOWN_CONTENT_TYPE, name=shown,

@@ -82,6 +82,7 @@ class BlobReference:
 
     @property
     def location(self) -> Location:
+        """The parsed URI (``location.path`` is what pyarrow's filesystem opens)."""
         return self._location
 
     # -- kind -------------------------------------------------------------------------------
@@ -127,6 +128,10 @@ class BlobReference:
         if "uri" not in given:
             raise ValidationError("a blob reference needs a uri", code=BAD_DATA, name="uri")
         return cls(**given)
+
+    def __reduce__(self) -> tuple:
+        # the read-only metadata view does not pickle: rebuild from the plain fields
+        return BlobReference.from_dict, (self.to_dict(),)
 
     # -- display ----------------------------------------------------------------------------
 
