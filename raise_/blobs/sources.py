@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import pyarrow.fs as pafs
 
-from grammar.errors import NotFound, ValidationError
+from grammar.errors import ExecutionError, NotFound, ValidationError
 from raise_.blobs.content import ContentType, content_type as as_content_type, guess_content_type
 from raise_.blobs.hashing import HashAlgorithm, checksum_stream, hash_algorithm as as_algorithm
 from raise_.blobs.integrity import BlobStatus, BlobValidationResult
@@ -30,6 +30,7 @@ from raise_.blobs.registry import BlobRegistry
 __all__ = ["MultimodalSource"]
 
 PREFIX_NOT_FOUND = "RAISE-N301"
+UNREACHABLE = "RAISE-X300"
 
 
 def _default_workers() -> int:
@@ -70,6 +71,9 @@ class MultimodalSource:
         except FileNotFoundError:
             raise NotFound(f"source {self.name!r}: nothing at {self.uri_prefix!r}", code=PREFIX_NOT_FOUND,
                            name=self.uri_prefix) from None
+        except OSError as error:
+            raise ExecutionError(f"source {self.name!r} cannot list {self.uri_prefix!r}: "
+                                 f"{str(error).splitlines()[0]}", code=UNREACHABLE, name=self.uri_prefix) from None
         wanted = [(info, kind) for info in infos if info.type == pafs.FileType.File
                   for kind in [guess_content_type(info.path)] if self._accepts(kind)]
         wanted.sort(key=lambda pair: pair[0].path)
