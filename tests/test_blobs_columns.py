@@ -2,12 +2,15 @@
 checked against the dtype's content types (nothing written on refusal), read by SQL functions."""
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from raise_ import BlobRef, ContentType, create_reference
-from raise_.errors import TypeMismatch, ValidationError
+from raise_ import BlobRef, BlobRegistry, ContentType, IntegrityPolicy, create_reference
+from raise_.errors import NotFound, TypeMismatch, ValidationError
+from raise_.sdk.dtypes import feature_type
 from raise_.types import BLOB_REF, storage_arrow, to_arrow
 
 pytest_plugins = ["conftest_sdk"]
@@ -117,3 +120,50 @@ def test_engine_checks_arrow_ingest_of_partial_structs_and_strings(session):
                           "FROM g ORDER BY id").to_pylist()
     assert got == [{"id": 1, "u": "s3://b/a.png", "s": 7, "c": "image/png"},
                    {"id": 2, "u": "s3://b/b.gif", "s": None, "c": "image/gif"}]
+
+
+def test_blob_ref_options_are_part_of_the_dtype():
+    video = BlobRef(content_types=["video/mp4", "video/webm"], registry="Video-Store", validate_on_write=True)
+    assert str(video) == "blob_ref<video/mp4|video/webm, registry=Video-Store, validate_on_write>"
+    assert (video.registry, video.validate_on_write, video.content_types) == ("Video-Store", True,
+                                                                              ["video/mp4", "video/webm"])
+    assert feature_type(str(video)) == video and str(BlobRef(registry="x")) == "blob_ref<registry=x>"
+    for bad in ["blob_ref<image/png, colour=red>", "blob_ref<image/png, registry=>", "blob_ref<,>"]:
+        with pytest.raises(ValidationError) as info:
+            feature_type(bad)
+        assert info.value.code == "RAISE-V010"
+
+
+def _local_png(tmp_path, name="a.png", data=b"\x89PNG\r\n\x1a\n pixels"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return create_reference(path.as_uri(), checksum=hashlib.sha256(data).hexdigest(), size_bytes=len(data)), path
+
+
+def test_writes_are_validated_against_the_columns_registry(images, tmp_path):
+    _, group = images
+    home = tmp_path / "store"  # the catalog that the embedded store and the test server both use
+    BlobRegistry(name="checked-images", policy=IntegrityPolicy.lazy(), home=home)
+    group.create_feature("checked_ref", BlobRef(content_types=["image/png"], registry="checked-images",
+                                                validate_on_write=True))
+    good, _ = _local_png(tmp_path)
+    tampered, path = _local_png(tmp_path, "b.png")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n other!")
+    assert group.write([{"product_id": "ok", "checked_ref": good}]) == 1
+    for ref, code in [(tampered, "RAISE-V307"), (create_reference((tmp_path / "gone.png").as_uri()), "RAISE-V306")]:
+        with pytest.raises(ValidationError) as info:
+            group.write([{"product_id": "bad", "checked_ref": ref}])
+        assert info.value.code == code and "checked_ref" in info.value.message
+    assert group.read().column("product_id").to_pylist() == ["ok"]
+    # without validate_on_write the registry's policy decides: on_write refuses mismatches only
+    BlobRegistry(name="policy-images", policy=IntegrityPolicy.on_write(), home=home)
+    group.create_feature("policy_ref", BlobRef(registry="policy-images"))
+    assert group.write([{"product_id": "later", "policy_ref": (tmp_path / "not-yet.png").as_uri()}]) == 1
+    with pytest.raises(ValidationError) as info:
+        group.write([{"product_id": "bad", "policy_ref": tampered}])
+    assert info.value.code == "RAISE-V307"
+    group.create_feature("nowhere_ref", BlobRef(registry="no-such-registry"))
+    with pytest.raises(NotFound) as info:
+        group.write([{"product_id": "x", "nowhere_ref": good}])
+    assert info.value.code == "RAISE-N302"
+    assert sorted(group.read().column("product_id").to_pylist()) == ["later", "ok"]

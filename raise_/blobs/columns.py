@@ -19,6 +19,8 @@ from grammar.errors import RaiseError, TypeMismatch
 from raise_.blobs.content import guess_content_type
 from raise_.blobs.hashing import BAD_DATA
 from raise_.blobs.reference import STRUCT_FIELDS, BlobReference, create_reference
+from raise_.blobs.writes import validate_written
+from raise_.engine.catalog import Catalog
 from raise_.types import BLOB_REF
 
 __all__ = ["reference_of", "blob_array", "blob_column", "is_blob_type"]
@@ -64,8 +66,10 @@ def blob_array(values: Iterable[Any], column: str | None = None) -> pa.Array:
     return pa.array([_stored(reference_of(v, column)) for v in values], type=BLOB_REF)
 
 
-def blob_column(values: pa.ChunkedArray | pa.Array, dtype: DType, column: str) -> pa.ChunkedArray:
-    """``values`` (struct or string) as a checked ``BLOB_REF`` column for ``dtype``."""
+def blob_column(values: pa.ChunkedArray | pa.Array, dtype: DType, column: str,
+                catalog: Catalog | None = None) -> pa.ChunkedArray:
+    """``values`` (struct or string) as a checked ``BLOB_REF`` column for ``dtype``; with the
+    store's ``catalog``, validated against the registry the dtype names."""
     source = values.type
     if not (pa.types.is_struct(source) or pa.types.is_string(source) or pa.types.is_large_string(source)
             or pa.types.is_null(source)):
@@ -74,6 +78,8 @@ def blob_column(values: pa.ChunkedArray | pa.Array, dtype: DType, column: str) -
     refs = [reference_of(v, column) for v in values.to_pylist()]
     if dtype.content_types:
         _check_content_types(refs, dtype, column)
+    if dtype.blob_registry is not None and catalog is not None:
+        validate_written(catalog, dtype, column, refs)
     return pa.chunked_array([pa.array([_stored(r) for r in refs], type=BLOB_REF)], type=BLOB_REF)
 
 
