@@ -6,7 +6,9 @@ objects, dicts with those fields, or URI strings; Arrow writers (SQL clients' in
 the struct, a struct with fewer fields, or strings. A value without a content type gets the one
 its extension names.
 The engine checks every value before anything is written: a well-formed URI, a known content
-type that the column's dtype accepts, a known hash algorithm, a non-negative size.
+type that the column's dtype accepts, a known hash algorithm, a non-negative size; and, for a
+dtype that names a registry (``blob_ref<image/png, registry=product-images>``), the blobs
+themselves as that registry's policy or ``validate_on_write`` asks (``raise_.blobs.writes``).
 """
 from __future__ import annotations
 
