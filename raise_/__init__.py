@@ -27,6 +27,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "raise_.errors": (
         "RaiseError", "RaiseWarning",
     ),
+    "raise_.blobs": (
+        "BlobReference", "BlobRegistry", "ContentType", "create_reference", "infer_content_type",
+        "HashAlgorithm", "IntegrityPolicy", "IntegrityMode", "BlobStatus", "MultimodalSource",
+        "BlobIntegrityCheck", "CheckResult", "CheckSeverity",
+    ),
     "raise_.inference": (
         "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
         "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",
