@@ -27,7 +27,6 @@ from raise_.blobs.columns import reference_of
 from raise_.blobs.integrity import (
     BAD_SETTING, DEFAULT_CONCURRENCY, BlobStatus, BlobValidationResult, validate_references,
 )
-from raise_.sdk import html
 
 __all__ = ["BlobIntegrityCheck", "BlobCheckResult", "CheckResult", "CheckSeverity"]
 
@@ -62,6 +61,7 @@ class BlobCheckResult:
         return self.result is CheckResult.PASSED
 
     def _repr_html_(self) -> str:
+        from raise_.sdk import html  # here: raise_.sdk itself imports this package
         return html.card(f"{self.name}: {self.result.name}", list(self.details.items()))
 
 

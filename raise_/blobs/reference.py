@@ -21,7 +21,6 @@ from grammar.errors import ValidationError
 from raise_.blobs.content import ContentType, content_type as as_content_type, guess_content_type
 from raise_.blobs.hashing import BAD_DATA, HashAlgorithm, hash_algorithm
 from raise_.blobs.locations import Location, parse_uri
-from raise_.sdk import html
 
 __all__ = ["BlobReference", "create_reference", "STRUCT_FIELDS"]
 
@@ -147,6 +146,7 @@ class BlobReference:
         return f"BlobReference({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
+        from raise_.sdk import html  # here: raise_.sdk itself imports this package
         rows = [(name, value) for name, value in self.to_dict().items() if name != "metadata"]
         rows += [(f"metadata.{k}", v) for k, v in self.metadata.items()]
         table = html.card(f"BlobReference {self.uri}", rows)

@@ -27,7 +27,6 @@ from raise_.blobs.integrity import (
 )
 from raise_.blobs.reference import BlobReference, create_reference
 from raise_.blobs.store import RegistryStore
-from raise_.sdk import html
 
 __all__ = ["BlobRegistry", "registry_id_of"]
 
@@ -184,6 +183,7 @@ class BlobRegistry:
         return f"BlobRegistry(name={self.name!r}, policy={self.policy.mode.name})"
 
     def _repr_html_(self) -> str:
+        from raise_.sdk import html  # here: raise_.sdk itself imports this package
         rows = [(r["reference"]["uri"], r["reference"]["content_type"], r["reference"]["size_bytes"],
                  r.get("status", "unverified")) for r in self._store.list(self.name)]
         return html.grid(f"BlobRegistry {self.name} ({self.policy.mode.name})",
