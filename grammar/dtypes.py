@@ -32,7 +32,8 @@ PRIMITIVES = NUMERIC + ("bool", "string", "bytes", "timestamp", "date")
 
 _ARRAY = re.compile(r"^([a-z0-9]+)\[(\d*|:\d+)\]$")
 _BLOB = re.compile(r"^blob_ref(?:\s*<([^<>]*)>)?$", re.I)
-_REGISTRY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+# a registry name, or a path to one in another project (`archive/archived`, `org/domain/project/name`)
+_REGISTRY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9][A-Za-z0-9_.\-]*){0,3}$")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+\-]*/[a-z0-9*][a-z0-9.+\-*]*$")
 
 
@@ -157,7 +158,7 @@ def _blob(spec: str | None) -> DType:
             if bad:
                 raise InvalidDType(f"bad content type {bad[0]!r}")
         else:
-            raise InvalidDType(f"bad blob_ref option {part!r} (options: registry=NAME, validate_on_write)")
+            raise InvalidDType(f"bad blob_ref option {part!r} (options: registry=NAME or registry=PATH/NAME, validate_on_write)")
     if not types and registry is None and not validate:
         raise InvalidDType(f"bad content type {spec!r}")
     return DType(kind="blob_ref", content_types=types, blob_registry=registry, validate_on_write=validate)

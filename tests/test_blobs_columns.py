@@ -141,9 +141,8 @@ def _local_png(tmp_path, name="a.png", data=b"\x89PNG\r\n\x1a\n pixels"):
 
 
 def test_writes_are_validated_against_the_columns_registry(images, tmp_path):
-    _, group = images
-    home = tmp_path / "store"  # the catalog that the embedded store and the test server both use
-    BlobRegistry(name="checked-images", policy=IntegrityPolicy.lazy(), home=home)
+    fs, group = images
+    BlobRegistry(name="checked-images", policy=IntegrityPolicy.lazy(), store=fs)  # in the group's project
     group.create_feature("checked_ref", BlobRef(content_types=["image/png"], registry="checked-images",
                                                 validate_on_write=True))
     good, _ = _local_png(tmp_path)
@@ -156,7 +155,7 @@ def test_writes_are_validated_against_the_columns_registry(images, tmp_path):
         assert info.value.code == code and "checked_ref" in info.value.message
     assert group.read().column("product_id").to_pylist() == ["ok"]
     # without validate_on_write the registry's policy decides: on_write refuses mismatches only
-    BlobRegistry(name="policy-images", policy=IntegrityPolicy.on_write(), home=home)
+    BlobRegistry(name="policy-images", policy=IntegrityPolicy.on_write(), store=fs)
     group.create_feature("policy_ref", BlobRef(registry="policy-images"))
     assert group.write([{"product_id": "later", "policy_ref": (tmp_path / "not-yet.png").as_uri()}]) == 1
     with pytest.raises(ValidationError) as info:
@@ -167,3 +166,11 @@ def test_writes_are_validated_against_the_columns_registry(images, tmp_path):
         group.write([{"product_id": "x", "nowhere_ref": good}])
     assert info.value.code == "RAISE-N302"
     assert sorted(group.read().column("product_id").to_pylist()) == ["later", "ok"]
+    # a registry of another project is named by its path
+    other = fs.with_context(project="archive")
+    BlobRegistry(name="archived", policy=IntegrityPolicy.lazy(), store=other)
+    group.create_feature("archived_ref", BlobRef(registry="archive/archived", validate_on_write=True))
+    assert group.write([{"product_id": "kept", "archived_ref": good}]) == 1
+    with pytest.raises(ValidationError) as info:
+        group.write([{"product_id": "bad", "archived_ref": tampered}])
+    assert info.value.code == "RAISE-V307"

@@ -1,4 +1,6 @@
-"""Blob registry and integrity: registration, validation (tampered, truncated, deleted), policies, cache."""
+"""Blob registry and integrity: registration, validation (tampered, truncated, deleted), policies, cache.
+
+Registries are reached through a FeatureStore's connection, embedded and over Flight."""
 from __future__ import annotations
 
 import hashlib
@@ -7,9 +9,12 @@ import time
 import pytest
 
 from raise_ import BlobRegistry, BlobStatus, ContentType, HashAlgorithm, IntegrityMode, IntegrityPolicy
-from raise_.blobs import RegistryStore, create_reference
+from raise_.blobs import create_reference
 from raise_.blobs.store import BLOB_KIND, REGISTRY_KIND
+from raise_.engine import Engine
 from raise_.errors import NotFound, ValidationError
+
+pytest_plugins = ["conftest_sdk"]
 
 
 def _blob(tmp_path, name="a.png", data=b"\x89PNG\r\n\x1a\n" + bytes(range(200))):
@@ -19,35 +24,38 @@ def _blob(tmp_path, name="a.png", data=b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
     return path, hashlib.sha256(data).hexdigest(), len(data)
 
 
-def _registry(tmp_path, policy=None, name="product-images"):
-    return BlobRegistry(name=name, policy=policy, home=tmp_path / "store")
+def _registry(store, policy=None, name="product-images"):
+    return BlobRegistry(name=name, policy=policy, store=store)
 
 
-def test_spec_registration_is_stored_as_given(tmp_path):
-    registry = _registry(tmp_path)
+def test_spec_registration_is_stored_as_given(tmp_path, store):
+    registry = _registry(store)
     ref = registry.register(uri="s3://products/images/product-001.png", content_type=ContentType.IMAGE_PNG,
                             checksum="abc123def456...", size_bytes=1024000,
                             metadata={"width": 1920, "height": 1080, "color_space": "sRGB"})
     assert (ref.uri, ref.scheme, ref.bucket, ref.key, ref.is_image, ref.size_bytes) == \
         ("s3://products/images/product-001.png", "s3", "products", "images/product-001.png", True, 1024000)
     assert ref.registry_id and registry.get(ref.registry_id) == ref
-    again = _registry(tmp_path).get_by_uri("s3://products/images/product-001.png")
+    again = _registry(store).get_by_uri("s3://products/images/product-001.png")
     assert again == ref and again.metadata["width"] == 1920 and again.registry_id == ref.registry_id
     assert registry.policy == IntegrityPolicy.on_write()
 
 
-def test_registry_records_are_catalog_objects(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_registry_records_are_catalog_objects_of_the_project(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     ref = registry.register(uri="s3://bucket/image.png", content_type="image/png", checksum="abc123...")
-    store = RegistryStore.open(tmp_path / "store")
-    assert store.catalog.get(REGISTRY_KIND, "product-images")["policy"]["mode"] == "lazy"
-    record = store.catalog.get(BLOB_KIND, f"product-images/{ref.registry_id}")
+    key = "acme/mlplatform/recommendation/product-images"
+    catalog = Engine(tmp_path / "store").catalog
+    assert catalog.get(REGISTRY_KIND, key)["policy"]["mode"] == "lazy"
+    record = catalog.get(BLOB_KIND, f"{key}/{ref.registry_id}")
     assert record["reference"]["uri"] == "s3://bucket/image.png" and record["metadata"] == {}
-    assert [r["registry_id"] for r in store.list("product-images")] == [ref.registry_id]
+    assert [r["registry_id"] for r in catalog.list(BLOB_KIND, parent=key)] == [ref.registry_id]
+    assert any(s.startswith('REGISTER BLOB IN "acme"/"mlplatform"/"recommendation"/"product-images"')
+               for s in store.history)
 
 
-def test_list_references_filters_by_content_type_and_prefix(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_list_references_filters_by_content_type_and_prefix(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     for uri in ["s3://bucket/a.png", "s3://bucket/b.jpg", "s3://other/c.png", "gs://bucket/d.png"]:
         registry.register(uri=uri)
     assert [r.uri for r in registry.list_references()] == \
@@ -58,8 +66,8 @@ def test_list_references_filters_by_content_type_and_prefix(tmp_path):
     assert len(registry) == 4
 
 
-def test_validate_reports_valid_tampered_truncated_and_deleted(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_validate_reports_valid_tampered_truncated_and_deleted(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     path, digest, size = _blob(tmp_path)
     ref = registry.register(uri=str(path), checksum=digest, size_bytes=size)
     result = registry.validate(ref)
@@ -83,8 +91,8 @@ def test_validate_reports_valid_tampered_truncated_and_deleted(tmp_path):
     assert registry.find_orphans() == [ref]
 
 
-def test_validate_batch_keeps_order_and_bounds_concurrency(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_validate_batch_keeps_order_and_bounds_concurrency(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     refs = []
     for i in range(20):
         path, digest, size = _blob(tmp_path, f"b{i}.png", bytes([i]) * (1000 + i))
@@ -101,8 +109,8 @@ def test_validate_batch_keeps_order_and_bounds_concurrency(tmp_path):
     assert info.value.code == "RAISE-V308"
 
 
-def test_on_write_refuses_a_mismatched_blob_and_stores_nothing(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.on_write())
+def test_on_write_refuses_a_mismatched_blob_and_stores_nothing(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.on_write())
     path, digest, size = _blob(tmp_path)
     with pytest.raises(ValidationError) as info:
         registry.register(uri=str(path), checksum="0" * 64)
@@ -112,14 +120,14 @@ def test_on_write_refuses_a_mismatched_blob_and_stores_nothing(tmp_path):
     assert registry.list_references() == [ok]
     # on_write tolerates a blob that is not there yet; the custom form can refuse it
     assert registry.register(uri=str(tmp_path / "later.png")).uri.endswith("later.png")
-    picky = _registry(tmp_path, IntegrityPolicy(mode=IntegrityMode.ON_WRITE, fail_on_missing=True), name="picky")
+    picky = _registry(store, IntegrityPolicy(mode=IntegrityMode.ON_WRITE, fail_on_missing=True), name="picky")
     with pytest.raises(ValidationError) as info:
         picky.register(uri=str(tmp_path / "never.png"))
     assert info.value.code == "RAISE-V306" and picky.list_references() == []
 
 
-def test_strict_validates_every_access(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.strict())
+def test_strict_validates_every_access(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.strict())
     path, digest, size = _blob(tmp_path)
     ref = registry.register(uri=str(path), checksum=digest, size_bytes=size)
     assert registry.get(ref.registry_id) == ref
@@ -127,12 +135,12 @@ def test_strict_validates_every_access(tmp_path):
     with pytest.raises(ValidationError) as info:
         registry.get_by_uri(str(path))
     assert info.value.code == "RAISE-V306"
-    lazy = _registry(tmp_path, IntegrityPolicy.lazy())
+    lazy = _registry(store, IntegrityPolicy.lazy())
     assert lazy.get(ref.registry_id) == ref  # same registry reopened lazy: no validation on read
 
 
-def test_the_validation_cache_is_honoured_and_expires(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy(mode=IntegrityMode.LAZY, cache_validation_seconds=0.5))
+def test_the_validation_cache_is_honoured_and_expires(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy(mode=IntegrityMode.LAZY, cache_validation_seconds=0.5))
     path, digest, size = _blob(tmp_path)
     ref = registry.register(uri=str(path), checksum=digest, size_bytes=size)
     first = registry.validate(ref)
@@ -146,8 +154,8 @@ def test_the_validation_cache_is_honoured_and_expires(tmp_path):
     assert registry.validate(ref).cached is False  # failures are never cached
 
 
-def test_uncached_policies_revalidate_every_time(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_uncached_policies_revalidate_every_time(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     path, digest, size = _blob(tmp_path)
     ref = registry.register(uri=str(path), checksum=digest)
     assert registry.validate(ref).valid
@@ -155,8 +163,8 @@ def test_uncached_policies_revalidate_every_time(tmp_path):
     assert registry.validate(ref).status is BlobStatus.CHECKSUM_MISMATCH
 
 
-def test_other_algorithms_validate(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_other_algorithms_validate(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     path, _, size = _blob(tmp_path)
     for algorithm in HashAlgorithm:
         with open(path, "rb") as handle:
@@ -165,8 +173,8 @@ def test_other_algorithms_validate(tmp_path):
         assert registry.validate(ref).valid, algorithm
 
 
-def test_unreachable_object_stores_are_reported_not_waited_on(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_unreachable_object_stores_are_reported_not_waited_on(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     ref = registry.register(uri="s3://products/images/product-001.png", checksum="abc123def456...")
     started = time.monotonic()
     result = registry.validate(ref)
@@ -174,8 +182,8 @@ def test_unreachable_object_stores_are_reported_not_waited_on(tmp_path):
     assert time.monotonic() - started < 60
 
 
-def test_unknown_references_and_bad_settings(tmp_path):
-    registry = _registry(tmp_path, IntegrityPolicy.lazy())
+def test_unknown_references_and_bad_settings(tmp_path, store):
+    registry = _registry(store, IntegrityPolicy.lazy())
     with pytest.raises(NotFound) as info:
         registry.get("nope")
     assert info.value.code == "RAISE-N300"
@@ -188,7 +196,7 @@ def test_unknown_references_and_bad_settings(tmp_path):
         IntegrityPolicy(cache_validation_seconds=-1)
     assert info.value.code == "RAISE-V308"
     with pytest.raises(ValidationError) as info:
-        BlobRegistry(name="a/b", home=tmp_path)
+        BlobRegistry(name="a/b", store=store)
     assert info.value.code == "RAISE-V309"
     with pytest.raises(ValidationError) as info:
         registry.register(uri="s3://b/a.unknown")

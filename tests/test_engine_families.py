@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import ast, extensions, models
+from grammar import ast, blobs, extensions, models
 from grammar import security as sec
 from grammar.errors import PermissionDenied
 from grammar.render import RENDERERS
@@ -94,7 +94,9 @@ CREATE MODEL ranker FROM 's3://acme-private-models/ranker.onnx' FRAMEWORK onnx;
 CREATE PRINCIPAL GROUP 'analysts@acme.com' MEMBERS ('bob@acme.com');
 GRANT READ ON FEATURE GROUP "user-signals" (clicks) TO ORGANIZATION partner;
 CREATE AUDIT ALERT acme_watch ACTIONS ('READ') NOTIFY ('sec@acme.com');
-SET AUDIT CONFIG ON ORGANIZATION acme RETENTION DAYS 30
+SET AUDIT CONFIG ON ORGANIZATION acme RETENTION DAYS 30;
+CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme private';
+REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -106,6 +108,10 @@ LISTINGS: dict[type, list[str]] = {
     ast.ValidateFeature: ['VALIDATE CREATE FEATURE acme/ml/rec/"user-signals".x INT64 DERIVED AS clicks'],
     models.ShowModels: ["SHOW MODELS", "SHOW MODELS IN acme/ml/rec"],
     models.DescribeModel: ["DESCRIBE MODEL acme/ml/rec/ranker"],
+    blobs.ShowBlobRegistries: ["SHOW BLOB REGISTRIES", "SHOW BLOB REGISTRIES IN acme/ml/rec"],
+    blobs.DescribeBlobRegistry: ['DESCRIBE BLOB REGISTRY acme/ml/rec/"ranker-images"'],
+    blobs.ShowBlobs: ['SHOW BLOBS IN acme/ml/rec/"ranker-images"', "SHOW BLOBS IN acme/ml/rec/\"ranker-images\" PREFIX 's3://'"],
+    blobs.ValidateBlobs: ['VALIDATE BLOBS IN acme/ml/rec/"ranker-images" NO CHECKSUM'],
     sec.ShowAcl: ['SHOW EFFECTIVE ACL ON FEATURE GROUP acme/ml/rec/"user-signals"'],
     sec.ShowPrincipalGroups: ["SHOW PRINCIPAL GROUPS"],
     sec.ShowGrants: ["SHOW GRANTS"],
@@ -151,6 +157,9 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [g["name"] for g in alice.execute("SHOW PRINCIPAL GROUPS").to_pylist()] == ["analysts@acme.com"]
     assert [g["organization"] for g in alice.execute("SHOW GRANTS").to_pylist()] == ["partner"]
     assert [a["name"] for a in alice.execute("SHOW AUDIT ALERTS").to_pylist()] == ["acme_watch"]
+    assert [r["name"] for r in alice.execute("SHOW BLOB REGISTRIES").to_pylist()] == ["ranker-images"]
+    assert [b["uri"] for b in alice.execute('SHOW BLOBS IN "ranker-images"').to_pylist()] == \
+        ["s3://acme-private-images/ranker.png"]
 
 
 def test_show_models_of_an_outsider_is_empty_and_its_describe_denied(acme):

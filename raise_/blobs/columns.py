@@ -69,9 +69,10 @@ def blob_array(values: Iterable[Any], column: str | None = None) -> pa.Array:
 
 
 def blob_column(values: pa.ChunkedArray | pa.Array, dtype: DType, column: str,
-                catalog: Catalog | None = None) -> pa.ChunkedArray:
+                catalog: Catalog | None = None, project: tuple[str, ...] | None = None) -> pa.ChunkedArray:
     """``values`` (struct or string) as a checked ``BLOB_REF`` column for ``dtype``; with the
-    store's ``catalog``, validated against the registry the dtype names."""
+    store's ``catalog`` and the group's ``project``, validated against the registry the dtype
+    names."""
     source = values.type
     if not (pa.types.is_struct(source) or pa.types.is_string(source) or pa.types.is_large_string(source)
             or pa.types.is_null(source)):
@@ -80,8 +81,8 @@ def blob_column(values: pa.ChunkedArray | pa.Array, dtype: DType, column: str,
     refs = [reference_of(v, column) for v in values.to_pylist()]
     if dtype.content_types:
         _check_content_types(refs, dtype, column)
-    if dtype.blob_registry is not None and catalog is not None:
-        validate_written(catalog, dtype, column, refs)
+    if dtype.blob_registry is not None and catalog is not None and project is not None:
+        validate_written(catalog, dtype, column, refs, project)
     return pa.chunked_array([pa.array([_stored(r) for r in refs], type=BLOB_REF)], type=BLOB_REF)
 
 

@@ -6,18 +6,24 @@
 >>> registry.get_by_uri("s3://bucket/image.png") == ref                              # doctest: +SKIP
 True
 
-A registry lives in the store's catalog (``home=``, default ``$RAISE_HOME`` or ``./.raise``)
-under its name; opening it again by name finds its references and its policy. The registry
-id of a reference is derived from its URI, so registering a URI again updates its entry.
-The policy decides when blobs are validated: on ``register`` (STRICT, ON_WRITE), on ``get``
-(STRICT, ON_READ), or only on ``validate`` (LAZY; PERIODIC leaves it to scheduled jobs).
+A registry is a catalog object of a project, reached through a ``FeatureStore``'s connection
+(``store=``: embedded or a Raise server, the store's project) or, without one, through an
+embedded store at ``home`` (default ``$RAISE_HOME`` or ``./.raise``) in ``DEFAULT_PROJECT``; a
+``name`` written as a path (``"acme/ml/vision/product-images"``) names its project. Every call
+is compiled to the blob statements of Raise SQL (``CREATE BLOB REGISTRY``, ``REGISTER BLOBS``,
+``SHOW BLOBS``), so ACLs and the audit log apply as to any statement. Opening a registry again
+by name finds its references and its policy; the registry id of a reference is derived from
+its URI, so registering a URI again updates its entry. The policy decides when blobs are
+validated (here, where the blobs are read with ``storage_options``): on ``register`` (STRICT,
+ON_WRITE), on ``get`` (STRICT, ON_READ), or only on ``validate`` (LAZY; PERIODIC leaves it to
+scheduled jobs).
 """
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Mapping
+import json
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Mapping
 
+from grammar import blobs as sql
 from grammar.errors import NotFound, ValidationError
 from raise_.blobs.content import ContentType, content_type as as_content_type, infer_content_type
 from raise_.blobs.hashing import HashAlgorithm, compute_checksum as checksum_of
@@ -26,38 +32,53 @@ from raise_.blobs.integrity import (
     validate_references,
 )
 from raise_.blobs.reference import BlobReference, create_reference
-from raise_.blobs.store import RegistryStore
+from raise_.blobs.store import reference_of_row, registry_id_of
 
-__all__ = ["BlobRegistry", "registry_id_of"]
+if TYPE_CHECKING:
+    from raise_.sdk.context import Executor
+    from raise_.sdk.store import FeatureStore
+
+__all__ = ["BlobRegistry", "registry_id_of", "DEFAULT_PROJECT"]
 
 UNKNOWN_REFERENCE = "RAISE-N300"
+UNKNOWN_REGISTRY = "RAISE-N302"
 BAD_NAME = "RAISE-V309"
-
-
-def registry_id_of(uri: str) -> str:
-    """The registry id of the reference to ``uri``: stable across registrations."""
-    return hashlib.sha256(uri.encode()).hexdigest()[:24]
+#: The project of registries opened without a store or a path.
+DEFAULT_PROJECT = ("default", "default", "default")
 
 
 class BlobRegistry:
     """Tracks and validates blob references under ``name`` with an ``IntegrityPolicy``."""
 
-    def __init__(self, name: str, policy: IntegrityPolicy | None = None, *, home: str | Path | None = None,
-                 store: RegistryStore | None = None,
-                 storage_options: Mapping[str, Any] | None = None) -> None:
-        if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise ValidationError(f"a registry name is a non-empty string without '/', got {name!r}",
-                                  code=BAD_NAME, name=str(name))
+    def __init__(self, name: str, policy: IntegrityPolicy | None = None, *, store: "FeatureStore | None" = None,
+                 home: str | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
+        project, name = _split(name)
         self.name = name
         self.storage_options = dict(storage_options or {})
-        self._store = store or RegistryStore.open(home)
-        record = self._store.get_registry(name)
-        if policy is None:
-            policy = IntegrityPolicy.from_dict(record["policy"]) if record else IntegrityPolicy.on_write()
-        if record is None or record.get("policy") != policy.to_dict():
-            self._store.put_registry(name, {"name": name, "policy": policy.to_dict()})
-        self.policy = policy
-        self._cache = ValidationCache(policy.cache_validation_seconds)
+        self._executor, self.project = _channel(store, home, project)
+        self._ref = sql.RegistryRef(name=name, project=self.project)
+        self.policy = self._open(policy)
+        self._cache = ValidationCache(self.policy.cache_validation_seconds)
+
+    def _open(self, policy: IntegrityPolicy | None) -> IntegrityPolicy:
+        """The stored policy, after creating the registry or changing its policy to ``policy``."""
+        row = self._describe()
+        stored = None if row is None else IntegrityPolicy.from_dict(row["policy"])
+        if stored is not None and (policy is None or policy == stored):
+            return stored
+        policy = policy or IntegrityPolicy.on_write()
+        self._executor.ensure_namespaces(self.project)
+        self._executor.run(sql.CreateBlobRegistry(registry=self._ref, policy=tuple(policy.to_dict().items()),
+                                                  conflict="error" if stored is None else "update"))
+        return policy
+
+    def _describe(self) -> dict[str, Any] | None:
+        try:
+            return self._executor.run(sql.DescribeBlobRegistry(registry=self._ref)).to_pylist()[0]
+        except NotFound as missing:
+            if missing.code != UNKNOWN_REGISTRY:
+                raise
+            return None
 
     # -- references -------------------------------------------------------------------------
 
@@ -72,15 +93,11 @@ class BlobRegistry:
             content_type = infer_content_type(uri)
         ref = create_reference(uri, as_content_type(content_type), checksum, hash_algorithm=hash_algorithm,
                                size_bytes=size_bytes, etag=etag, version_id=version_id, metadata=metadata)
-        result = None
-        if self.policy.validates_on_write:
-            result = self._validate([ref])[0]
-            self.policy.enforce(result)
-        return self._save([(ref, result)])[0]
+        return self.register_many([ref])[0]
 
     def register_many(self, refs: Iterable[BlobReference],
                       results: Iterable[BlobValidationResult | None] | None = None) -> list[BlobReference]:
-        """Record several references in one catalog transaction (all or none); ``results`` are
+        """Record several references in one statement (all or none); ``results`` are
         validations already made of them (a scan that just hashed the blobs)."""
         refs = list(refs)
         results = list(results) if results is not None else [None] * len(refs)
@@ -89,47 +106,40 @@ class BlobRegistry:
         for result in results:
             if result is not None:
                 self.policy.enforce(result)
-        return self._save(list(zip(refs, results)))
-
-    def _save(self, pairs: list[tuple[BlobReference, BlobValidationResult | None]]) -> list[BlobReference]:
-        saved, records = [], []
-        for ref, result in pairs:
-            rid = registry_id_of(ref.uri)
-            ref = _with_id(ref, rid)
-            record = {"registry_id": rid, "reference": _fields(ref), "metadata": dict(ref.metadata)}
-            if result is not None:
-                record.update(status=result.status.value, validated_at=result.checked_at.isoformat())
-            saved.append(ref)
-            records.append((rid, record))
-        self._store.put_many(self.name, records)
-        return saved
+        if refs:
+            self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(
+                _entry(ref, result) for ref, result in zip(refs, results))))
+        return [_with_id(ref) for ref in refs]
 
     def get(self, registry_id: str) -> BlobReference:
         """The reference registered under ``registry_id`` (``NotFound`` if none)."""
-        record = self._store.get(self.name, registry_id)
-        if record is None:
+        found = self._show(registry_id=registry_id)
+        if not found:
             raise NotFound(f"registry {self.name!r} has no reference {registry_id!r}", code=UNKNOWN_REFERENCE,
                            name=registry_id)
-        ref = _from_record(record)
+        return self._read(found[0])
+
+    def get_by_uri(self, uri: str) -> BlobReference:
+        """The reference registered for ``uri`` (``NotFound`` if none)."""
+        found = self._show(uri=uri)
+        if not found:
+            raise NotFound(f"registry {self.name!r} has no reference to {uri!r}", code=UNKNOWN_REFERENCE, name=uri)
+        return self._read(found[0])
+
+    def _read(self, ref: BlobReference) -> BlobReference:
         if self.policy.validates_on_read:
             self.policy.enforce(self._validate([ref])[0])
         return ref
 
-    def get_by_uri(self, uri: str) -> BlobReference:
-        """The reference registered for ``uri`` (``NotFound`` if none)."""
-        try:
-            return self.get(registry_id_of(uri))
-        except NotFound:
-            raise NotFound(f"registry {self.name!r} has no reference to {uri!r}", code=UNKNOWN_REFERENCE,
-                           name=uri) from None
-
     def list_references(self, content_type: ContentType | str | None = None,
                         prefix: str | None = None) -> list[BlobReference]:
         """Every registered reference, by URI, optionally of one content type or under a URI prefix."""
-        wanted = None if content_type is None else as_content_type(content_type)
-        refs = [_from_record(r) for r in self._store.list(self.name)]
-        return sorted((r for r in refs if (wanted is None or r.content_type == wanted)
-                       and (prefix is None or r.uri.startswith(prefix))), key=lambda r: r.uri)
+        kind = None if content_type is None else as_content_type(content_type).value
+        return self._show(content_type=kind, prefix=prefix)
+
+    def _show(self, **filters: Any) -> list[BlobReference]:
+        table = self._executor.run(sql.ShowBlobs(registry=self._ref, **filters))
+        return [reference_of_row(row) for row in table.to_pylist()]
 
     def find_orphans(self, max_workers: int = DEFAULT_CONCURRENCY) -> list[BlobReference]:
         """Registered references whose blob no longer exists."""
@@ -163,49 +173,69 @@ class BlobRegistry:
                                    max_workers=max_workers, options=self.storage_options)
 
     def _record(self, results: list[BlobValidationResult]) -> None:
-        updates = []
-        for result in results:
-            if result.cached or result.reference.registry_id is None:
-                continue
-            record = self._store.get(self.name, result.reference.registry_id)
-            if record is not None and record["reference"] == _fields(result.reference):
-                record.update(status=result.status.value, validated_at=result.checked_at.isoformat())
-                updates.append((result.reference.registry_id, _stored(record)))
-        if updates:
-            self._store.put_many(self.name, updates)
+        """Record fresh outcomes of references registered as they are (metadata kept)."""
+        fresh = [r for r in results if not r.cached and r.reference.registry_id is not None]
+        if not fresh:
+            return
+        stored = {ref.registry_id: ref for ref in self._show(**_narrowest(fresh))}
+        pairs = [(stored[r.reference.registry_id], r) for r in fresh
+                 if stored.get(r.reference.registry_id) == r.reference]
+        if pairs:
+            self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(_entry(*p) for p in pairs)))
 
     # -- display ------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._store.list(self.name))
+        return self._executor.run(sql.DescribeBlobRegistry(registry=self._ref)).column("references")[0].as_py()
 
     def __repr__(self) -> str:
         return f"BlobRegistry(name={self.name!r}, policy={self.policy.mode.name})"
 
     def _repr_html_(self) -> str:
         from raise_.sdk import html  # here: raise_.sdk itself imports this package
-        rows = [(r["reference"]["uri"], r["reference"]["content_type"], r["reference"]["size_bytes"],
-                 r.get("status", "unverified")) for r in self._store.list(self.name)]
+        table = self._executor.run(sql.ShowBlobs(registry=self._ref))
+        rows = [(r["uri"], r["content_type"], r["size_bytes"], r["status"] or "unverified") for r in table.to_pylist()]
         return html.grid(f"BlobRegistry {self.name} ({self.policy.mode.name})",
                          ["uri", "content_type", "size_bytes", "status"], rows)
 
 
-def _fields(ref: BlobReference) -> dict[str, Any]:
+def _split(name: str) -> tuple[tuple[str, ...] | None, str]:
+    """(project path or None, registry name) of ``name`` or ``org/domain/project/name``."""
+    parts = name.split("/") if isinstance(name, str) else []
+    if len(parts) not in (1, 4) or not all(p.strip() for p in parts):
+        raise ValidationError(f"a registry name is a non-empty name or org/domain/project/name, got {name!r}",
+                              code=BAD_NAME, name=str(name))
+    return (tuple(parts[:-1]) or None), parts[-1]
+
+
+def _channel(store: "FeatureStore | None", home: str | None,
+             project: tuple[str, ...] | None) -> tuple["Executor", tuple[str, ...]]:
+    """The executor statements go through and the registry's project."""
+    if store is None:
+        from raise_.sdk.store import FeatureStore  # here: raise_.sdk imports this package
+
+        store = FeatureStore(home=home)
+        return store._executor, project or DEFAULT_PROJECT
+    if home is not None:
+        raise ValidationError("give a BlobRegistry a store= or a home=, not both", code=BAD_NAME, name=str(home))
+    return store._executor, project or store._at(3)
+
+
+def _entry(ref: BlobReference, result: BlobValidationResult | None) -> sql.BlobEntry:
     values = ref.to_dict()
-    values.pop("registry_id", None)
-    values.pop("metadata", None)
-    return values
+    return sql.BlobEntry(
+        uri=ref.uri, content_type=values["content_type"], checksum=ref.checksum, algorithm=values["hash_algorithm"],
+        size_bytes=ref.size_bytes, etag=ref.etag, version_id=ref.version_id,
+        metadata=json.dumps(dict(ref.metadata), sort_keys=True, default=str) if ref.metadata else None,
+        status=None if result is None else result.status.value,
+        validated_at=None if result is None else result.checked_at.isoformat())
 
 
-def _with_id(ref: BlobReference, registry_id: str) -> BlobReference:
-    return BlobReference.from_dict({**_fields(ref), "registry_id": registry_id, "metadata": dict(ref.metadata)})
+def _with_id(ref: BlobReference) -> BlobReference:
+    return BlobReference.from_dict({**ref.to_dict(), "registry_id": registry_id_of(ref.uri),
+                                    "metadata": dict(ref.metadata)})
 
 
-def _from_record(record: Mapping[str, Any]) -> BlobReference:
-    return BlobReference.from_dict({**record["reference"], "registry_id": record["registry_id"],
-                                    "metadata": record.get("metadata") or {}})
-
-
-def _stored(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as read back, without the catalog's own columns, ready to put again."""
-    return {k: v for k, v in record.items() if k not in ("key", "created_at", "updated_at")}
+def _narrowest(results: list[BlobValidationResult]) -> dict[str, Any]:
+    """SHOW BLOBS filters that select the references of ``results`` (one by id, else all)."""
+    return {"registry_id": results[0].reference.registry_id} if len(results) == 1 else {}

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from raise_.engine.session import Session
 
 #: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
-FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers")
+FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers",
+            "raise_.blobs.family")
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
