@@ -43,6 +43,7 @@ __all__ = ["BlobRegistry", "registry_id_of", "DEFAULT_PROJECT"]
 UNKNOWN_REFERENCE = "RAISE-N300"
 UNKNOWN_REGISTRY = "RAISE-N302"
 BAD_NAME = "RAISE-V309"
+NOT_A_REFERENCE = "RAISE-V314"
 #: The project of registries opened without a store or a path.
 DEFAULT_PROJECT = ("default", "default", "default")
 
@@ -100,6 +101,10 @@ class BlobRegistry:
         """Record several references in one statement (all or none); ``results`` are
         validations already made of them (a scan that just hashed the blobs)."""
         refs = list(refs)
+        stray = next((r for r in refs if not isinstance(r, BlobReference)), None)
+        if stray is not None:
+            raise ValidationError(f"register_many() takes BlobReferences, got {stray!r}", code=NOT_A_REFERENCE,
+                                  name=repr(stray))
         results = list(results) if results is not None else [None] * len(refs)
         if self.policy.validates_on_write and any(r is None for r in results):
             results = self._validate(refs)
