@@ -63,8 +63,8 @@ def _xargs(command: list[str], paths: list[Path]) -> bytes:
     return subprocess.run(["xargs", "-0", *command], input=listing, capture_output=True, check=True).stdout
 
 
-def scan(root: Path, algorithm: HashAlgorithm):
-    return MultimodalSource(name="bench", uri_prefix=str(root), hash_algorithm=algorithm).scan()
+def scan(root: Path, algorithm: HashAlgorithm, registry: BlobRegistry | None = None):
+    return MultimodalSource(name="bench", uri_prefix=str(root), hash_algorithm=algorithm, registry=registry).scan()
 
 
 def main() -> None:
@@ -84,8 +84,11 @@ def main() -> None:
         assert len(refs) == count and all(expected[r.uri] == r.checksum for r in refs), "checksums differ"
         xxh3, _ = best_of(args.runs, lambda: scan(root, HashAlgorithm.XXH3))
         blake3, _ = best_of(args.runs, lambda: scan(root, HashAlgorithm.BLAKE3))
-        registry = BlobRegistry(name="bench", policy=IntegrityPolicy.lazy(), home=Path(tmp) / "store")
-        validate, results = best_of(args.runs, lambda: registry.validate_batch(refs))
+        registry = BlobRegistry(name="bench", policy=IntegrityPolicy.lazy(), home=str(Path(tmp) / "store"))
+        register, registered = best_of(args.runs, lambda: registry.register_many(refs))
+        scan_register, _ = best_of(args.runs, lambda: scan(root, HashAlgorithm.SHA256, registry))
+        assert len(registry) == count
+        validate, results = best_of(args.runs, lambda: registry.validate_batch(registered))
         assert all(r.valid for r in results)
         exists, _ = best_of(args.runs, lambda: registry.validate_batch(refs, verify_checksum=False))
     gb = total / 1e9
@@ -99,6 +102,8 @@ def main() -> None:
         "scan_blake3_gbps": gb / blake3,
         "sha256sum_gbps": gb / peer,
         "openssl_sha256_gbps": gb / ssl,
+        "scan_register_vs_sha256sum": peer / scan_register,
+        "register_many_refs_s": count / register,
         "validate_batch_refs_s": count / validate,
         "validate_batch_exists_refs_s": count / exists,
         "files": count,

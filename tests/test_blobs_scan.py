@@ -15,6 +15,8 @@ from raise_ import (
 from raise_.errors import NotFound, ValidationError
 from raise_.transforms import CheckSeverity
 
+pytest_plugins = ["conftest_sdk"]
+
 
 def _image(path, fmt, color):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,9 +39,9 @@ def images(tmp_path):
     return root, data
 
 
-def test_scan_returns_references_with_streamed_checksums(images, tmp_path):
+def test_scan_returns_references_with_streamed_checksums(images, store):
     root, data = images
-    registry = BlobRegistry(name="product-images", policy=IntegrityPolicy.on_write(), home=tmp_path / "store")
+    registry = BlobRegistry(name="product-images", policy=IntegrityPolicy.on_write(), store=store)
     source = MultimodalSource(name="product_images", uri_prefix=f"file://{root}/",
                               content_types=[ContentType.IMAGE_JPEG, ContentType.IMAGE_PNG], registry=registry,
                               compute_checksums=True, recursive=True)
@@ -49,6 +51,8 @@ def test_scan_returns_references_with_streamed_checksums(images, tmp_path):
     assert [r.checksum for r in refs] == [hashlib.sha256(data[n]).hexdigest() for n in sorted(data)]
     assert [r.size_bytes for r in refs] == [len(data[n]) for n in sorted(data)]
     assert registry.list_references() == refs and all(r.registry_id for r in refs)
+    registrations = [s for s in store.history if s.startswith("REGISTER")]
+    assert len(registrations) == 1 and registrations[0].count(" VALIDATED valid AT ") == 3  # one statement, hashed
     assert all(result.valid for result in registry.validate_batch(refs))
     assert source.get_reference("product-001.png") == refs[0]
     assert source.get_reference("sub/product-003.png").registry_id == refs[2].registry_id
