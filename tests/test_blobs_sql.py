@@ -146,3 +146,15 @@ def test_a_namespace_drop_cascade_removes_registries_and_references(store, image
     assert store.sql("SHOW BLOB REGISTRIES").num_rows == 0
     fresh = BlobRegistry(name="product-images", store=store)
     assert fresh.list_references() == [] and fresh.policy == IntegrityPolicy.on_write()
+
+
+def test_a_large_registration_is_sent_as_statements_a_server_accepts(store):
+    registry = BlobRegistry(name="bulk", policy=IntegrityPolicy.lazy(), store=store)
+    refs = [create_reference(f"s3://bulk-bucket/images/folder-{i % 97:02d}/product-{i:06d}.png",
+                             checksum=f"{i:064x}", size_bytes=i) for i in range(4000)]
+    sent = len(store.history)
+    assert sorted(r.registry_id for r in registry.register_many(refs)) == sorted(
+        r.registry_id for r in registry.list_references())
+    statements = [s for s in store.history[sent:] if s.startswith("REGISTER")]
+    assert len(statements) == 2 and all(len(s) <= (512 << 10) for s in statements)
+    assert len(registry) == 4000

@@ -46,6 +46,9 @@ BAD_NAME = "RAISE-V309"
 NOT_A_REFERENCE = "RAISE-V314"
 #: The project of registries opened without a store or a path.
 DEFAULT_PROJECT = ("default", "default", "default")
+#: Most characters of one REGISTER BLOBS statement: well under what a Raise server accepts as
+#: one SQL text (1 MiB), so a large scan goes as a few statements of thousands of references.
+STATEMENT_CHARS = 512 << 10
 
 
 class BlobRegistry:
@@ -98,8 +101,9 @@ class BlobRegistry:
 
     def register_many(self, refs: Iterable[BlobReference],
                       results: Iterable[BlobValidationResult | None] | None = None) -> list[BlobReference]:
-        """Record several references in one statement (all or none); ``results`` are
-        validations already made of them (a scan that just hashed the blobs)."""
+        """Record several references (one statement per ``STATEMENT_CHARS`` of them, each all or
+        none; the policy refuses before any is sent); ``results`` are validations already made
+        of them (a scan that just hashed the blobs)."""
         refs = list(refs)
         stray = next((r for r in refs if not isinstance(r, BlobReference)), None)
         if stray is not None:
@@ -111,10 +115,23 @@ class BlobRegistry:
         for result in results:
             if result is not None:
                 self.policy.enforce(result)
-        if refs:
-            self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(
-                _entry(ref, result) for ref, result in zip(refs, results))))
+        self._register([_entry(ref, result) for ref, result in zip(refs, results)])
         return [_with_id(ref) for ref in refs]
+
+    def _register(self, entries: list[sql.BlobEntry]) -> None:
+        """REGISTER BLOBS statements of at most ``STATEMENT_CHARS`` each, in order; each stores
+        all of its references or none."""
+        batch: list[sql.BlobEntry] = []
+        size = 0
+        for entry in entries:
+            length = len(sql.render_blob_statement(sql.RegisterBlobs(registry=self._ref, entries=(entry,))))
+            if batch and size + length > STATEMENT_CHARS:
+                self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(batch)))
+                batch, size = [], 0
+            batch.append(entry)
+            size += length
+        if batch:
+            self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(batch)))
 
     def get(self, registry_id: str) -> BlobReference:
         """The reference registered under ``registry_id`` (``NotFound`` if none)."""
@@ -185,8 +202,7 @@ class BlobRegistry:
         stored = {ref.registry_id: ref for ref in self._show(**_narrowest(fresh))}
         pairs = [(stored[r.reference.registry_id], r) for r in fresh
                  if stored.get(r.reference.registry_id) == r.reference]
-        if pairs:
-            self._executor.run(sql.RegisterBlobs(registry=self._ref, entries=tuple(_entry(*p) for p in pairs)))
+        self._register([_entry(*p) for p in pairs])
 
     # -- display ------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ A scan lists the prefix through ``pyarrow.fs``, keeps the files whose extension 
 ``content_types`` (any known type when none are given), and, with ``compute_checksums``,
 streams each file through the hash in parallel threads (one chunk of memory per file in
 flight). It returns references, never bytes, and registers them in ``registry`` if one is
-given, in one ``REGISTER BLOBS`` statement (all or none) that records each blob as validated by
-the scan's own hashing, so the registry's policy does not read the blobs again.
+given, in ``REGISTER BLOBS`` statements (see ``BlobRegistry.register_many``) that record each blob
+as validated by the scan's own hashing, so the registry's policy does not read the blobs again.
 """
 from __future__ import annotations
 
