@@ -86,7 +86,8 @@ def test_validate_blobs_records_each_outcome(store, tmp_path):
 @pytest.mark.parametrize("entry, code", [
     ("'s3://b/ok.png', 's3://b/bad.png' METADATA '[1, 2]'", "RAISE-V312"),
     ("'s3://b/ok.png', 's3://b/bad.png' VALIDATED valid AT 'yesterday'", "RAISE-V313"),
-    ("'s3://b/ok.png', 's3://b/a.unknown'", "RAISE-V301"),
+    ("'s3://b/ok.png', 's3://b/a.png' ALGORITHM sha256 CHECKSUM 'abc' SIZE 10, 's3://b/c.png' SIZE 99999999999999999999",
+     "RAISE-V304"),
     ("'s3://b/ok.png', 'ftp://x/y.png'", "RAISE-V300"),
     ("'s3://b/ok.png', 's3://b/c.png' CONTENT TYPE 'image/x-nope'", "RAISE-V301"),
 ])
@@ -158,3 +159,16 @@ def test_a_large_registration_is_sent_as_statements_a_server_accepts(store):
     statements = [s for s in store.history[sent:] if s.startswith("REGISTER")]
     assert len(statements) == 2 and all(len(s) <= (512 << 10) for s in statements)
     assert len(registry) == 4000
+
+
+def test_references_are_stored_as_given(store):
+    registry = BlobRegistry(name="as-given", policy=IntegrityPolicy.lazy(), store=store)
+    untyped = create_reference("s3://b/file.bin", checksum="ab", hash_algorithm="xxh3")
+    named = create_reference("s3://b/photo.png", content_type="image/jpeg")
+    inferred = create_reference("s3://b/clip.mp4")
+    registry.register_many([untyped, named, inferred])
+    assert registry.list_references() == [inferred, untyped, named]  # by URI
+    assert [(r.content_type, r.hash_algorithm) for r in registry.list_references()] == \
+        [("video/mp4", "sha256"), (None, "xxh3"), ("image/jpeg", "sha256")]
+    sent = next(s for s in reversed(store.history) if s.startswith("REGISTER"))
+    assert "CONTENT TYPE 'image/jpeg'" in sent and "video/mp4" not in sent and "ALGORITHM xxh3" in sent

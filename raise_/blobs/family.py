@@ -24,7 +24,7 @@ from grammar.blobs import (
     ShowBlobRegistries, ShowBlobs, ValidateBlobs,
 )
 from grammar.errors import AlreadyExists, NotFound, ValidationError
-from raise_.blobs.content import content_type as as_content_type, infer_content_type
+from raise_.blobs.content import content_type as as_content_type, guess_content_type
 from raise_.blobs.integrity import IntegrityPolicy, validate_references
 from raise_.blobs.reference import create_reference
 from raise_.blobs.store import (
@@ -158,7 +158,8 @@ def _reference(entry: BlobEntry):
         except ValueError:
             raise ValidationError(f"VALIDATED ... AT of {entry.uri!r} must be an ISO 8601 instant, got "
                                   f"{entry.validated_at!r}", code=BAD_INSTANT, name=entry.uri) from None
-    kind = entry.content_type if entry.content_type is not None else infer_content_type(entry.uri)
+    # without CONTENT TYPE, the extension's (or none, as a BlobReference allows)
+    kind = entry.content_type if entry.content_type is not None else guess_content_type(entry.uri)
     return create_reference(entry.uri, kind, entry.checksum, hash_algorithm=entry.algorithm or "sha256",
                             size_bytes=entry.size_bytes, etag=entry.etag, version_id=entry.version_id,
                             metadata=metadata)

@@ -52,8 +52,8 @@ class BlobReference:
             set_(self, "content_type", as_content_type(self.content_type))
         set_(self, "hash_algorithm", hash_algorithm(self.hash_algorithm))
         size = self.size_bytes
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-            raise ValidationError(f"size_bytes of {self.uri!r} must be a non-negative integer, got {size!r}",
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 1 << 63):
+            raise ValidationError(f"size_bytes of {self.uri!r} must be a non-negative 64-bit integer, got {size!r}",
                                   code=BAD_DATA, name="size_bytes")
         for name in ("checksum", "etag", "version_id", "registry_id"):
             value = getattr(self, name)
