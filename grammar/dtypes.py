@@ -12,7 +12,10 @@ Forms (``P`` a primitive):
 - ``string[N]``          string of at most N characters (not an array)
 - ``struct<a: T, ...>``  nested structure of named fields
 - ``blob_ref`` / ``blob_ref<image/png|image/jpeg>``  reference to a blob, optionally
-                         constrained to content types
+                         constrained to content types; options after a comma name the blob
+                         registry its values are validated against and whether every write is:
+                         ``blob_ref<video/mp4|video/webm, registry=video-store, validate_on_write>``
+                         (the registry name keeps its case)
 
 Limits (checked when a dtype is parsed, so at CREATE): embeddings have at most
 ``MAX_EMBEDDING_DIM`` (65,536) dimensions, array caps ``[:N]`` are at most ``MAX_ARRAY_LENGTH``
@@ -41,7 +44,9 @@ MAX_STRUCT_FIELDS = 256
 MAX_DTYPE_CHARS = 4096
 
 _ARRAY = re.compile(r"^([a-z0-9]+)\[(\d*|:\d+)\]$")
-_BLOB = re.compile(r"^blob_ref(?:<([^<>]*)>)?$")
+_BLOB = re.compile(r"^blob_ref(?:\s*<([^<>]*)>)?$", re.I)
+# a registry name, or a path to one in another project (`archive/archived`, `org/domain/project/name`)
+_REGISTRY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9][A-Za-z0-9_.\-]*){0,3}$")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9.+\-]*/[a-z0-9*][a-z0-9.+\-*]*$")
 
 
@@ -55,6 +60,8 @@ class DType:
     max_length: int | None = None
     fields: tuple[tuple[str, "DType"], ...] = ()
     content_types: tuple[str, ...] = ()
+    blob_registry: str | None = None
+    validate_on_write: bool = False
 
     def __str__(self) -> str:
         if self.kind == "primitive":
@@ -67,9 +74,12 @@ class DType:
             return f"string[{self.max_length}]"
         if self.kind == "struct":
             return "struct<" + ", ".join(f"{n}: {t}" for n, t in self.fields) + ">"
-        if self.content_types:
-            return "blob_ref<" + "|".join(self.content_types) + ">"
-        return "blob_ref"
+        parts = ["|".join(self.content_types)] if self.content_types else []
+        if self.blob_registry is not None:
+            parts.append(f"registry={self.blob_registry}")
+        if self.validate_on_write:
+            parts.append("validate_on_write")
+        return "blob_ref<" + ", ".join(parts) + ">" if parts else "blob_ref"
 
     @property
     def is_numeric(self) -> bool:
@@ -97,11 +107,12 @@ def parse_dtype(text: str) -> DType:
     if not isinstance(text, str):
         raise InvalidDType(f"dtype must be a string, got {type(text).__name__}", name=repr(text))
     source = text
-    text = text.strip().lower()
+    text = text.strip()
     try:
         if len(text) > MAX_DTYPE_CHARS:
             raise InvalidDType(f"a dtype is at most {MAX_DTYPE_CHARS} characters")
-        return _parse(text)
+        blob = _BLOB.match(text)
+        return _blob(blob.group(1)) if blob else _parse(text.lower())
     except InvalidDType as error:
         raise InvalidDType(
             f"invalid dtype {source!r}: {error.message}; valid forms: "
@@ -162,11 +173,24 @@ def _positive(digits: str, most: int, what: str) -> int:
 def _blob(spec: str | None) -> DType:
     if spec is None:
         return DType(kind="blob_ref")
-    types = tuple(part.strip() for part in spec.split("|"))
-    bad = [t for t in types if not _CONTENT_TYPE.match(t)]
-    if bad or not types:
-        raise InvalidDType(f"bad content type {bad[0] if bad else spec!r}")
-    return DType(kind="blob_ref", content_types=types)
+    types: tuple[str, ...] = ()
+    registry, validate = None, False
+    for i, part in enumerate(p.strip() for p in spec.split(",")):
+        key, eq, value = part.partition("=")
+        if eq and key.strip().lower() == "registry" and _REGISTRY.match(value.strip()) and registry is None:
+            registry = value.strip()
+        elif part.lower() == "validate_on_write" and not validate:
+            validate = True
+        elif i == 0 and not eq:
+            types = tuple(t.strip().lower() for t in part.split("|"))
+            bad = [t for t in types if not _CONTENT_TYPE.match(t)]
+            if bad:
+                raise InvalidDType(f"bad content type {bad[0]!r}")
+        else:
+            raise InvalidDType(f"bad blob_ref option {part!r} (options: registry=NAME or registry=PATH/NAME, validate_on_write)")
+    if not types and registry is None and not validate:
+        raise InvalidDType(f"bad content type {spec!r}")
+    return DType(kind="blob_ref", content_types=types, blob_registry=registry, validate_on_write=validate)
 
 
 def _struct_fields(body: str, depth: int) -> tuple[tuple[str, DType], ...]:

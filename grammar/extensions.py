@@ -15,7 +15,7 @@ PARSERS: list[StatementParser] = []
 RENDERERS: dict[type, Callable[[Any], str]] = {}
 
 #: Modules that hold statement families; each exposes ``EXTENSION = (parser, {cls: renderer})``.
-FAMILIES = ("grammar.models", "grammar.security", "grammar.serving", "grammar.analytics")
+FAMILIES = ("grammar.models", "grammar.security", "grammar.serving", "grammar.analytics", "grammar.blobs")
 
 
 def load() -> None:

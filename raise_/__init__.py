@@ -32,6 +32,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult", "RefreshPolicy", "Condition",
         "LiveTable", "Alert",
     ),
+    "raise_.blobs": (
+        "BlobReference", "BlobRegistry", "ContentType", "create_reference", "infer_content_type",
+        "HashAlgorithm", "IntegrityPolicy", "IntegrityMode", "BlobStatus", "MultimodalSource",
+        "BlobIntegrityCheck", "CheckResult", "CheckSeverity",
+    ),
     "raise_.inference": (
         "ModelSpec", "ModelFramework", "ModelPrecision", "AcceleratorConfig", "GPUType", "TPUType",
         "BatchConfig", "InferenceRuntime", "InferenceTransform", "InferenceResult",

@@ -1,5 +1,6 @@
 """Transform building blocks, where the spec imports them from (``from raise_.transforms import
-inference_transform, GPUType``)."""
+inference_transform, GPUType``, ``ContentType``, ``HashAlgorithm``, ``CheckSeverity``)."""
+from raise_.blobs import CheckResult, CheckSeverity, ContentType, HashAlgorithm, infer_content_type
 from raise_.inference import (
     AcceleratorConfig, BatchConfig, GPUType, InferenceRuntime, InferenceTransform, TPUType,
     inference_transform,
@@ -7,5 +8,5 @@ from raise_.inference import (
 
 __all__ = [
     "AcceleratorConfig", "BatchConfig", "GPUType", "InferenceRuntime", "InferenceTransform", "TPUType",
-    "inference_transform",
+    "inference_transform", "ContentType", "infer_content_type", "HashAlgorithm", "CheckSeverity", "CheckResult",
 ]

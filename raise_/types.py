@@ -8,6 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from grammar.dtypes import DType, parse_dtype
+from udfs.blobs import BLOB_REF
 
 _PRIMITIVE = {
     "int8": pa.int8(),
@@ -24,20 +25,6 @@ _PRIMITIVE = {
     "date": pa.date32(),
 }
 _FROM_ARROW = {str(v): k for k, v in _PRIMITIVE.items()}
-
-#: Arrow layout of a ``blob_ref`` value: the reference, never the bytes.
-BLOB_REF = pa.struct(
-    [
-        pa.field("uri", pa.string(), nullable=False),
-        pa.field("content_type", pa.string()),
-        pa.field("checksum", pa.string()),
-        pa.field("hash_algorithm", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        pa.field("etag", pa.string()),
-        pa.field("version_id", pa.string()),
-    ]
-)
-
 
 def to_arrow(dtype: str | DType) -> pa.DataType:
     """Arrow type of a Raise dtype: ``to_arrow("float32[512]")`` is ``fixed_size_list<float>[512]``."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, extensions, models
+from grammar import analytics, ast, blobs, extensions, models
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -102,7 +102,9 @@ CREATE LIVE TABLE acme_daily ON "user-signals"
     AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["sum"]}' DESCRIPTION 'acme private';
 CREATE ALERT acme_clicks ON "user-signals"
     AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["max"]}' WHEN GREATER_THAN(5)
-    NOTIFY ('ops@acme.com')
+    NOTIFY ('ops@acme.com');
+CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme private';
+REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -114,6 +116,10 @@ LISTINGS: dict[type, list[str]] = {
     ast.ValidateFeature: ['VALIDATE CREATE FEATURE acme/ml/rec/"user-signals".x INT64 DERIVED AS clicks'],
     models.ShowModels: ["SHOW MODELS", "SHOW MODELS IN acme/ml/rec"],
     models.DescribeModel: ["DESCRIBE MODEL acme/ml/rec/ranker"],
+    blobs.ShowBlobRegistries: ["SHOW BLOB REGISTRIES", "SHOW BLOB REGISTRIES IN acme/ml/rec"],
+    blobs.DescribeBlobRegistry: ['DESCRIBE BLOB REGISTRY acme/ml/rec/"ranker-images"'],
+    blobs.ShowBlobs: ['SHOW BLOBS IN acme/ml/rec/"ranker-images"', "SHOW BLOBS IN acme/ml/rec/\"ranker-images\" PREFIX 's3://'"],
+    blobs.ValidateBlobs: ['VALIDATE BLOBS IN acme/ml/rec/"ranker-images" NO CHECKSUM'],
     sec.ShowAcl: ['SHOW EFFECTIVE ACL ON FEATURE GROUP acme/ml/rec/"user-signals"'],
     sec.ShowPrincipalGroups: ["SHOW PRINCIPAL GROUPS"],
     sec.ShowGrants: ["SHOW GRANTS"],
@@ -171,6 +177,9 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [a["name"] for a in alice.execute("SHOW AUDIT ALERTS").to_pylist()] == ["acme_watch"]
     assert [t["name"] for t in alice.execute("SHOW LIVE TABLES").to_pylist()] == ["acme_daily"]
     assert [a["name"] for a in alice.execute("SHOW ALERTS").to_pylist()] == ["acme_clicks"]
+    assert [r["name"] for r in alice.execute("SHOW BLOB REGISTRIES").to_pylist()] == ["ranker-images"]
+    assert [b["uri"] for b in alice.execute('SHOW BLOBS IN "ranker-images"').to_pylist()] == \
+        ["s3://acme-private-images/ranker.png"]
 
 
 def test_show_models_of_an_outsider_is_empty_and_its_describe_denied(acme):

@@ -71,6 +71,21 @@ def test_bulk_operations(run_example):
     assert "duplicate refused: RAISE-A001" in out and "fresh exists: False" in out
 
 
+def test_multimodal(run_example):
+    out = run_example("08_multimodal.py")
+    assert "image_ref dtype: blob_ref<image/png|image/jpeg>" in out
+    assert "product-001.png - image/png - " in out and "product-004.jpg - image/jpeg - " in out
+    assert "README.txt" not in out
+    assert "registered: 4 | png: 2" in out
+    assert "stored: [('product-001', 'image/png'), ('product-002', 'image/jpeg'), ('product-003', 'image/png'), " \
+           "('product-004', 'image/jpeg')]" in out
+    assert "video refused: RAISE-V302" in out
+    assert "check: PASSED {'total_references': 4, 'missing_count': 0, 'invalid_count': 0}" in out
+    assert "after damage: FAILED {'missing_count': 1, 'size_mismatch_count': 1}" in out
+    assert "validate product-001: SIZE_MISMATCH" in out
+    assert "orphans: ['product-002.jpg']" in out
+
+
 def test_raise_demo(tmp_path):
     out = _run(["-m", "raise_.cli", "demo"], tmp_path / "unused")
     assert "created derived feature ctr = click_count / NULLIF(impression_count, 0)" in out

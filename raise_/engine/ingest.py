@@ -43,7 +43,7 @@ def physical_table(catalog: Catalog, group: dict[str, Any], data: pa.Table, mode
     columns, fields = [], []
     for name in data.column_names:
         physical, dtype, nullable, _ = targets[name]
-        columns.append(_convert(data.column(name), dtype, name, nullable))
+        columns.append(_convert(data.column(name), dtype, name, nullable, catalog, group.project))
         fields.append(pa.field(physical, storage_arrow(dtype)))
     if mode != "upsert":
         _fill_defaults(targets, data, columns, fields)
@@ -99,10 +99,15 @@ def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DT
     return out
 
 
-def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool) -> pa.ChunkedArray:
+def _convert(values: pa.ChunkedArray, dtype: DType, name: str, nullable: bool, catalog: Catalog,
+             project: tuple[str, ...]) -> pa.ChunkedArray:
     if not nullable and values.null_count:
         raise TypeMismatch(f"column {name!r} is NOT NULL but has {values.null_count} NULL value(s)",
                            code="RAISE-V025", name=name)
+    if dtype.kind == "blob_ref":
+        from raise_.blobs.columns import blob_column  # the blob package imports the SDK, which imports the engine
+
+        values = blob_column(values, dtype, name, catalog, project)
     target = storage_arrow(dtype)
     source = values.type
     conversions.check_implicit(source, dtype, name)

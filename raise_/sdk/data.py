@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grammar.errors import TypeMismatch, ValidationError
+from raise_.blobs.columns import blob_array, is_blob_type
 from raise_.types import from_arrow
 
 __all__ = ["to_arrow_table", "conform", "column_names"]
@@ -51,10 +52,10 @@ def to_arrow_table(data: Any, targets: Mapping[str, pa.DataType]) -> pa.Table:
         _check_known([str(c) for c in data], targets)
         return pa.Table.from_arrays([_typed(list(v), str(k), targets[str(k)]) for k, v in data.items()],
                                     names=[str(k) for k in data])
-    return conform(_arrow(data), targets)
+    return conform(_arrow(data, targets), targets)
 
 
-def _arrow(data: Any) -> pa.Table:
+def _arrow(data: Any, targets: Mapping[str, pa.DataType]) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
@@ -63,7 +64,13 @@ def _arrow(data: Any) -> pa.Table:
         return data.read_all()
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False).replace_schema_metadata(None)
+        # blob columns may hold BlobReference objects, which pandas cannot hand to Arrow
+        blobs = [c for c in data.columns if c in targets and is_blob_type(targets[c])]
+        table = pa.Table.from_pandas(data.drop(columns=blobs), preserve_index=False).replace_schema_metadata(None)
+        for column in blobs:
+            table = table.add_column(list(data.columns).index(column), str(column),
+                                     blob_array(list(data[column]), str(column)))
+        return table
     if module == "polars":
         return data.to_arrow()
     raise _unsupported(data)
@@ -98,6 +105,8 @@ def _check_known(names: Iterable[str], targets: Mapping[str, pa.DataType]) -> No
 
 
 def _typed(values: list[Any], name: str, target: pa.DataType) -> pa.Array:
+    if is_blob_type(target):
+        return blob_array(values, name)
     try:
         return pa.array(values, type=target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
@@ -108,6 +117,8 @@ def _typed(values: list[Any], name: str, target: pa.DataType) -> pa.Array:
 def _cast(values: pa.ChunkedArray, name: str, target: pa.DataType) -> pa.ChunkedArray:
     if values.type.equals(target):
         return values
+    if is_blob_type(target):  # URI strings or partial structs: the engine checks the values
+        return pa.chunked_array([blob_array(values.to_pylist(), name)], type=target)
     if pa.types.is_fixed_size_list(target) and _is_list(values.type):
         _check_sizes(values, name, target.list_size)
     try:

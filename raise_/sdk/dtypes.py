@@ -225,28 +225,39 @@ class Struct(FeatureType):
 class BlobRef(FeatureType):
     """A reference to a blob (never its bytes), optionally limited to some content types.
 
-    ``registry`` and ``validate_on_write`` travel with the object for the blob registry; the
-    dtype string carries only the content types (``blob_ref<image/png|image/jpeg>``).
+    ``registry`` names the blob registry values are validated against when written: on every
+    write with ``validate_on_write=True``, else as the registry's policy says. Both are part of
+    the dtype string: ``blob_ref<video/mp4|video/webm, registry=video-store, validate_on_write>``.
 
     >>> BlobRef(content_types=["image/png", "image/jpeg"]).accepts("video/mp4")
     False
     """
 
-    __slots__ = ("registry", "validate_on_write")
+    __slots__ = ()
 
     def __init__(self, content_types: Iterable[str] | None = None, *, registry: str | None = None,
                  validate_on_write: bool = False) -> None:
         if isinstance(content_types, str):
             raise InvalidDType("content_types is a list of MIME types, e.g. ['image/png']",
                                name=content_types)
-        types = list(content_types or ())
-        super().__init__("blob_ref" + (f"<{'|'.join(types)}>" if types else ""))
-        object.__setattr__(self, "registry", registry)
-        object.__setattr__(self, "validate_on_write", bool(validate_on_write))
+        parts = ["|".join(str(t) for t in content_types)] if content_types else []
+        if registry is not None:
+            parts.append(f"registry={registry}")
+        if validate_on_write:
+            parts.append("validate_on_write")
+        super().__init__("blob_ref" + (f"<{', '.join(parts)}>" if parts else ""))
 
     @property
     def content_types(self) -> list[str]:
         return list(self._spec.content_types)
+
+    @property
+    def registry(self) -> str | None:
+        return self._spec.blob_registry
+
+    @property
+    def validate_on_write(self) -> bool:
+        return self._spec.validate_on_write
 
     def accepts(self, content_type: str) -> bool:
         """Whether a blob of ``content_type`` may be referenced by a value of this type."""
@@ -298,7 +309,8 @@ def feature_type(dtype: DTypeLike) -> FeatureType:
         return String(max_length=spec.max_length)
     if spec.kind == "struct":
         return Struct({name: str(inner) for name, inner in spec.fields})
-    return BlobRef(content_types=spec.content_types)
+    return BlobRef(content_types=spec.content_types, registry=spec.blob_registry,
+                   validate_on_write=spec.validate_on_write)
 
 
 _EMBEDDING_ELEMENTS = tuple(n for n in _PRIMITIVES if n in NUMERIC)

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from udfs.infer.errors import BadInferCall, InferenceFailed, InferenceTimeout
+from udfs.infer.images import image_tensor, is_reference_column
 from udfs.infer.load import LoadedModel
 from udfs.infer.records import BatchConfig
 from udfs.infer.tensors import arrow_type, from_numpy, to_numpy
@@ -107,7 +108,8 @@ def _source(model: LoadedModel, columns: list[pa.Array]) -> _Source:
         wanted = [spec.name for spec in model.runner.inputs]
         return _Source(encoded.lengths,
                        lambda rows: {k: v for k, v in encoded.padded(rows).items() if k in wanted})
-    arrays = {spec.name: to_numpy(column, spec.dtype, spec.shape, spec.name)
+    arrays = {spec.name: image_tensor(column, spec) if is_reference_column(column)
+              else to_numpy(column, spec.dtype, spec.shape, spec.name)
               for spec, column in zip(model.runner.inputs, columns)}
     count = len(columns[0]) if columns else 0
     return _Source(np.ones(count, dtype=np.int64), lambda rows: {k: v[rows] for k, v in arrays.items()})

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from grammar.dtypes import DType, parse_dtype
+from udfs.blobs import BLOB_REF
 from udfs.infer.errors import BadInferCall, OutputMismatch, UnsupportedModel
 
 _PRIMITIVE_ARROW = {
@@ -65,6 +66,8 @@ def arrow_type(dtype: str | DType, *, argument: bool = False) -> pa.DataType:
         return _PRIMITIVE_ARROW[parsed.element]
     if parsed.kind == "string":
         return pa.string()
+    if parsed.kind == "blob_ref" and argument:  # image references, decoded by ``udfs.infer.images``
+        return BLOB_REF
     if parsed.kind in ("embedding", "array") and parsed.element in _PRIMITIVE_ARROW:
         element = _PRIMITIVE_ARROW[parsed.element]
         # A Python UDF's signature is exact: DataFusion coerces fixed-size lists to lists.
@@ -72,7 +75,7 @@ def arrow_type(dtype: str | DType, *, argument: bool = False) -> pa.DataType:
             return pa.list_(element, parsed.size)
         return pa.list_(element)
     raise UnsupportedModel(f"model columns of type {parsed} are not supported; use numbers, "
-                           "strings, or vectors of numbers", name=str(parsed))
+                           "strings, vectors of numbers, or (as input) image references", name=str(parsed))
 
 
 def to_numpy(column: pa.Array, dtype: np.dtype, shape: tuple[int | None, ...], name: str) -> np.ndarray:
