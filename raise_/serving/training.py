@@ -92,7 +92,7 @@ def entity_table(entities: Any) -> pa.Table:
         column_names(entities)  # checks every row is a dict
         table = pa.Table.from_pylist(entities)
     else:
-        table = _arrow(entities)
+        table = _arrow(entities, {})  # entity rows carry keys and times, never blob columns
     return table
 
 
