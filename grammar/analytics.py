@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from croniter import croniter
@@ -225,10 +223,8 @@ def parse_analytics_statement(text: str):
     return clauses.transform(_lark(), _ToAnalytics(), text, _friendly, "analytics statement")
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(str(Path(__file__).with_name("analytics.lark")), parser="lalr",
-                     lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return clauses.grammar("analytics.lark")
 
 
 def _friendly(terminal: str) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal, Union
 
 from lark import Lark, Token, v_args
@@ -163,22 +161,12 @@ def parse_blob_statement(text: str) -> object | None:
     return clauses.transform(_lark(), _ToBlob(), text, _friendly, "blob statement")
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(str(Path(__file__).with_name("blobs.lark")), parser="lalr",
-                     lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return clauses.grammar("blobs.lark")
 
 
 def _friendly(terminal: str) -> str:
     return _FRIENDLY.get(terminal, terminal.strip('"').upper())
-
-
-def _word(token: Token, allowed: tuple[str, ...], what: str) -> str:
-    value = str(token).lower()
-    if value not in allowed:
-        raise ValidationError(f"unknown {what} {str(token)!r}; expected one of {', '.join(allowed)}",
-                              name=str(token), line=token.line, column=token.column)
-    return value
 
 
 def _policy_value(key: Token, value: PolicyValue) -> PolicyValue:
@@ -188,7 +176,7 @@ def _policy_value(key: Token, value: PolicyValue) -> PolicyValue:
                               name=str(key), line=key.line, column=key.column)
     wanted = POLICY_OPTIONS[name]
     if wanted is str and isinstance(value, Token):
-        return _word(value, MODES, "integrity mode")
+        return clauses.word(value, MODES, "integrity mode")
     if wanted is float and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return value
     if wanted is bool and isinstance(value, bool):
@@ -241,7 +229,7 @@ class _ToBlob(clauses.CommonTransformer):
         return clauses.option("checksum", children[0], meta)
 
     def algorithm(self, meta, children):
-        return clauses.option("algorithm", _word(children[0], ALGORITHMS, "hash algorithm"), meta)
+        return clauses.option("algorithm", clauses.word(children[0], ALGORITHMS, "hash algorithm"), meta)
 
     def size(self, meta, children):
         return clauses.option("size_bytes", int(children[0]), meta)
@@ -256,7 +244,7 @@ class _ToBlob(clauses.CommonTransformer):
         return clauses.option("metadata", children[0], meta)
 
     def validated(self, meta, children):
-        return clauses.option("validated", (_word(children[0], STATUSES, "blob status"), children[1]), meta)
+        return clauses.option("validated", (clauses.word(children[0], STATUSES, "blob status"), children[1]), meta)
 
     def blob_id(self, meta, children):
         return clauses.option("registry_id", children[0], meta)

@@ -10,6 +10,8 @@ a user.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable
 
 from lark import Lark, Token, Transformer, v_args
@@ -17,7 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from grammar.ast import FeatureRef, GroupRef
 from grammar.dtypes import parse_dtype
-from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError
+from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,22 @@ def transform(parser: Lark, transformer: Transformer, text: str, friendly: Calla
         if isinstance(error.orig_exc, RaiseError):
             raise error.orig_exc from None
         raise RaiseSyntaxError(f"invalid {what}: {error.orig_exc}", line=1, column=1) from None
+
+
+@lru_cache(maxsize=None)
+def grammar(filename: str, start: str | tuple[str, ...] = "start") -> Lark:
+    """The LALR parser of one of this package's ``.lark`` files (built once per process)."""
+    return Lark.open(str(Path(__file__).with_name(filename)), parser="lalr", lexer="contextual",
+                     propagate_positions=True, maybe_placeholders=False, start=list((start,) if isinstance(start, str) else start))
+
+
+def word(token: Token, allowed: tuple[str, ...], what: str) -> str:
+    """A bare word of a closed vocabulary (lower case), or ``ValidationError`` listing it."""
+    value = str(token).lower()
+    if value not in allowed:
+        raise ValidationError(f"unknown {what} {str(token)!r}; expected one of {', '.join(allowed)}",
+                              name=str(token), line=token.line, column=token.column)
+    return value
 
 
 def check_path(names: tuple[str, ...], most: int, what: str, meta: Any) -> tuple[str, ...]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal, Union
 
 from lark import Lark, Token, v_args
@@ -138,22 +136,12 @@ def parse_model_statement(text: str) -> CreateModel | ShowModels | DescribeModel
     return clauses.transform(_lark(), _ToModel(), text, _friendly, "model statement")
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(str(Path(__file__).with_name("models.lark")), parser="lalr",
-                     lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return clauses.grammar("models.lark")
 
 
 def _friendly(terminal: str) -> str:
     return _FRIENDLY.get(terminal, terminal.strip('"').upper())
-
-
-def _word(token: Token, allowed: tuple[str, ...], what: str) -> str:
-    value = str(token).lower()
-    if value not in allowed:
-        raise ValidationError(f"unknown {what} {str(token)!r}; expected one of {', '.join(allowed)}",
-                              name=str(token), line=token.line, column=token.column)
-    return value
 
 
 def _batch_value(key: Token, value: BatchValue) -> BatchValue:
@@ -202,10 +190,10 @@ class _ToModel(clauses.CommonTransformer):
         return str(key).lower(), _batch_value(key, value)
 
     def framework(self, meta, children):
-        return clauses.option("framework", _word(children[0], FRAMEWORKS, "framework"), meta)
+        return clauses.option("framework", clauses.word(children[0], FRAMEWORKS, "framework"), meta)
 
     def precision(self, meta, children):
-        return clauses.option("precision", _word(children[0], PRECISIONS, "precision"), meta)
+        return clauses.option("precision", clauses.word(children[0], PRECISIONS, "precision"), meta)
 
     def version(self, meta, children):
         return clauses.option("version", children[0], meta)

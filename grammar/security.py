@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
-from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
 from lark import Lark, Token, v_args
@@ -80,10 +78,8 @@ def parse_audit_filter(text: str) -> AuditFilter:
     return clauses.transform(_lark(), _Transform(), text, _friendly, "audit filter", start="audit_filter")
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(str(Path(__file__).with_name("security.lark")), parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=False, start=["start", "audit_filter"])
+    return clauses.grammar("security.lark", ("start", "audit_filter"))
 
 
 def _friendly(terminal: str) -> str:

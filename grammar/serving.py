@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Union
 
 from lark import Lark, v_args
@@ -79,10 +77,8 @@ def parse_serving_statement(text: str) -> Materialize | ShowOnlineStatus | Looku
                              "online store statement")
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(str(Path(__file__).with_name("serving.lark")), parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=False)
+    return clauses.grammar("serving.lark")
 
 
 @v_args(meta=True)
