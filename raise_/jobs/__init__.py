@@ -1,0 +1,1 @@
+"""Jobs: sources, transforms, targets, schedules, incremental runs and quality checks."""
