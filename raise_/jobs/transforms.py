@@ -11,6 +11,8 @@ the variable is refused.
 >>> sql, names
 ('SELECT * FROM source WHERE t >= $1 AND r = $2', ['checkpoint', 'run_id'])
 
+``DATE(x)``, as the spec's transforms write it, is DataFusion's ``to_date(x)``.
+
 A Python transform is named in ``CREATE JOB`` by its importable ``module:qualified_name``; a
 function decorated in this process (a notebook's, a test's) is found by that name here too.
 Other transform kinds (inference) register in :data:`TRANSFORM_KINDS`.
@@ -39,6 +41,7 @@ TEMPLATE_VARIABLES = ("checkpoint", "execution_date", "run_id")
 TRANSFORM_KINDS: dict[str, tuple[str, str]] = {"python": ("raise_.jobs.transforms", "python_from_settings")}
 _SPANS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\{\{\s*(\w+)\s*\}\}", re.S)
 _QUOTED_VARIABLE = re.compile(r"\A'\{\{\s*(\w+)\s*\}\}'\Z")
+_DATE_CALL = re.compile(r"\bDATE(\s*\()", re.IGNORECASE)
 _REGISTERED: dict[str, "PythonTransform"] = {}
 
 
@@ -70,18 +73,20 @@ def bind_template(sql: str) -> tuple[str, list[str]]:
         span = match.group(0)
         quoted = _QUOTED_VARIABLE.match(span)
         name = match.group(1) or (quoted.group(1) if quoted else None)
+        out.append(_DATE_CALL.sub(r"to_date\1", sql[last:match.start()]))
+        last = match.end()
         if name is None:
             if span.startswith("'") and "{{" in span:
                 raise ValidationError(f"a template variable inside the literal {span[:60]} would be pasted text; "
                                       "write it as its own value ('{{checkpoint}}' or {{checkpoint}})",
                                       code=BAD_TEMPLATE, name=span[:60])
+            out.append(span)
             continue
         _variable(name, match.start())
         if name not in order:
             order.append(name)
-        out += [sql[last:match.start()], f"${order.index(name) + 1}"]
-        last = match.end()
-    return "".join(out) + sql[last:], order
+        out.append(f"${order.index(name) + 1}")
+    return "".join(out) + _DATE_CALL.sub(r"to_date\1", sql[last:]), order
 
 
 class PythonTransform(BatchTransform):
