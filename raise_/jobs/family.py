@@ -92,7 +92,7 @@ def create_job(session: "Session", stmt: g.CreateJob) -> pa.Table:
                             code="RAISE-A501", name=stmt.job.name)
     group = _validate(session, stmt, project)
     record = {"name": stmt.job.name, "project": list(project), "target": group.key,
-              "owner": existing["owner"] if existing else session.principal,
+              "owner": session.principal,
               "statement": render(g.CreateJob(**{**_fields(stmt), "conflict": "error"})),
               "status": existing["status"] if existing else "created", "deployment": None,
               "checkpoint": None, "checkpoint_version": None, "fingerprints": {}, "last_run": None,
@@ -223,22 +223,41 @@ def _due(session: "Session", record: dict[str, Any]) -> tuple[str, dict[str, str
 
 
 def run_due(session: "Session", stmt: g.RunDueJobs) -> pa.Table:
-    """Every due job once; a job whose source another job of this pass wrote is checked again
-    after it (chained jobs run in one pass)."""
+    """Every due job once, upstream jobs first: a job that reads another job's target group runs
+    after it, so a chain of on-change jobs completes in one pass."""
     within = None if stmt.within is None and session.project is None else project_of(session, stmt.within)
-    done: list[dict[str, Any]] = []
-    ran: set[str] = set()
-    progressed = True
-    while progressed:
-        progressed = False
-        listed = session.catalog.list(KIND) if within is None else session.catalog.list(KIND, parent=names.join(*within))
-        for record in listed:
-            if record["key"] in ran or (due := _due(session, record)) is None or not _may_run(session, record):
-                continue
-            ran.add(record["key"])
+    listed = session.catalog.list(KIND) if within is None else session.catalog.list(KIND, parent=names.join(*within))
+    done = []
+    for record in _upstream_first(session, listed):
+        if (due := _due(session, record)) is not None and _may_run(session, record):
             done.append(_run(session, record, due[0], prints=due[1]))
-            progressed = True
     return results.rows(RUN_SCHEMA, [run_row(r) for r in done])
+
+
+def _upstream_first(session: "Session", listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``listed`` ordered so that a job comes after the jobs writing the groups it reads (in
+    name order otherwise; a cycle keeps name order)."""
+    def reads(record: dict[str, Any]) -> set[str]:
+        project = tuple(record["project"])
+        found = set()
+        for spec in records.statement_of(record).sources:
+            source = source_from(spec)
+            if isinstance(source, FeatureGroupSource):
+                try:
+                    found.add(group_of_source(session, source, project).key)
+                except NotFound:
+                    continue
+        return found
+
+    pending = sorted(listed, key=lambda r: r["key"])
+    needs = {r["key"]: reads(r) for r in pending}
+    ordered: list[dict[str, Any]] = []
+    while pending:
+        waiting = {r["target"] for r in pending}
+        ready = [r for r in pending if not (needs[r["key"]] & (waiting - {r["target"]}))] or pending[:1]
+        ordered += ready
+        pending = [r for r in pending if r not in ready]
+    return ordered
 
 
 def _may_run(session: "Session", record: dict[str, Any]) -> bool:
@@ -282,9 +301,10 @@ def _resource(session: "Session", ref: g.JobRef) -> tuple[str, str]:
 
 def create_rule(session, ac, s: g.CreateJob):
     project, resource = _resource(session, s.job)
-    needs, events = creating(session, resource, Event("CREATE", resource, {"kind": KIND, "target": s.target.name}))
+    # a job is the target's administrator's to create, wherever it lives in the project
+    _, events = creating(session, resource, Event("CREATE", resource, {"kind": KIND, "target": s.target.name}))
     target = names.join(*project_of(session, s.target.project), s.target.name)
-    needs = [*needs, *on_target(session, target, "admin")]
+    needs = on_target(session, target, "admin")
     for spec in s.sources:
         source = source_from(spec)
         if isinstance(source, FeatureGroupSource):

@@ -155,7 +155,9 @@ def fingerprint(session: "Session", source: Source, project: tuple[str, ...]) ->
         source = ObjectStorage(record["location"], "parquet")
     filesystem, paths = _files(source)
     if isinstance(paths, str):
-        infos = filesystem.get_file_info(pafs.FileSelector(paths, recursive=True, allow_not_found=True))
+        top = filesystem.get_file_info(paths)
+        infos = [top] if top.type != pafs.FileType.Directory else \
+            filesystem.get_file_info(pafs.FileSelector(paths, recursive=True))
     else:
         infos = filesystem.get_file_info(paths)
     listing = sorted((i.path, i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File)
