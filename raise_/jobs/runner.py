@@ -167,7 +167,8 @@ def _output(owner: "Session", stmt: CreateJob, context: RunContext, bounds: _Bou
     if stmt.transform_kind == "sql":
         text, order = bind_template(stmt.sql)
         stream = qc.stream(text, _parameters(order, context, bounds))
-        tables, transform, schema = _tables(stream.batches, stream.schema), None, stream.schema
+        tables = _progress(_tables(stream.batches, stream.schema), stmt.job.name, None)
+        transform, schema = None, stream.schema
         read = bounds.rows
     else:
         transform = transform_from(stmt.transform_name, stmt.transform_kind, dict(stmt.transform_settings))
