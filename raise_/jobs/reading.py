@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.dataset as ds
@@ -53,8 +56,6 @@ def _files(source: ObjectStorage | FileSystem) -> tuple[pafs.FileSystem, list[st
 
 
 def _absolute(path: str) -> str:
-    import os
-
     return os.path.abspath(path)
 
 
@@ -77,11 +78,34 @@ def _external(session: "Session", source: ColumnarSource) -> dict[str, Any]:
     return record
 
 
-def _external_dataset(session: "Session", source: ColumnarSource) -> ds.Dataset:
-    record = _external(session, source)
+def _native_parquet(source: ObjectStorage | FileSystem) -> tuple[str, str] | None:
+    """(path, file extension) when DataFusion's own Parquet reader can list the files: local,
+    not hive-partitioned, picked by no glob or by a ``*.ext`` one (it reads in parallel and
+    prunes row groups, where a ``pyarrow.dataset`` scan goes through Python)."""
+    if source.format != "parquet" or getattr(source, "partition_columns", None) or \
+            ("://" in source.path and not source.path.startswith("file://")):
+        return None
+    pattern = getattr(source, "glob_pattern", None) or "*.parquet"
+    if not re.fullmatch(r"\*\.\w+", pattern):
+        return None
+    path = _absolute(source.path.removeprefix("file://"))
+    return path, (Path(path).suffix if Path(path).is_file() else pattern[1:])
+
+
+def _register_files(qc: "QueryContext", hidden: str, source: ObjectStorage | FileSystem) -> None:
+    native = _native_parquet(source)
+    if native is not None and Path(native[0]).exists():
+        qc.ctx.register_parquet(hidden, native[0], file_extension=native[1])
+    else:
+        qc.ctx.register_dataset(hidden, _file_dataset(source))
+
+
+def _register_external(qc: "QueryContext", hidden: str, source: ColumnarSource) -> None:
+    record = _external(qc.session, source)
     if record["format"] == "delta":
-        return DeltaTable(record["location"], storage_options=session.engine.storage.options).to_pyarrow_dataset()
-    return _file_dataset(ObjectStorage(record["location"], "parquet"))
+        qc.ctx.register_table(hidden, DeltaTable(record["location"], storage_options=qc.session.engine.storage.options))
+    else:
+        _register_files(qc, hidden, ObjectStorage(record["location"], "parquet"))
 
 
 def group_of_source(session: "Session", source: FeatureGroupSource, project: tuple[str, ...]):
@@ -101,8 +125,10 @@ def _frame(qc: "QueryContext", source: Source, hidden: str, project: tuple[str, 
                                name=missing[0])
             frame = frame.select(*[col(c) for c in dict.fromkeys(keep)])
         return frame
-    dataset = _external_dataset(qc.session, source) if isinstance(source, ColumnarSource) else _file_dataset(source)
-    qc.ctx.register_dataset(hidden, dataset)
+    if isinstance(source, ColumnarSource):
+        _register_external(qc, hidden, source)
+    else:
+        _register_files(qc, hidden, source)
     qc.checked.add(hidden)
     if isinstance(source, ColumnarSource) and source.filter:
         return qc.dataframe(f'SELECT * FROM "{hidden}" WHERE {_condition(source.filter)}')

@@ -111,6 +111,7 @@ class _Bounds:
     def narrow(self, frame: Any) -> Any:
         column = self.stmt.checkpoint_column
         if self.stmt.incremental == "full" or column is None:
+            self.rows = frame.count()
             return frame
         if column not in frame.schema().names:
             raise ValidationError(f"the first source has no checkpoint column {column!r}; columns: "
@@ -136,8 +137,14 @@ class _Bounds:
         return past.filter(col(column) <= lit(pa.scalar(self.high, kind)))
 
 
+#: ``{{checkpoint}}`` of a run that reads from the start (a full refresh, an incremental job's
+#: first run with an empty source): comparisons with a timestamp let every row through.
+BEGINNING = dt.datetime(1970, 1, 1)
+
+
 def _parameters(order: list[str], context: RunContext, bounds: _Bounds) -> list[Any]:
-    values = {"checkpoint": bounds.low if bounds.low is not None else context.checkpoint,
+    low = bounds.low if bounds.low is not None else context.checkpoint
+    values = {"checkpoint": BEGINNING if low is None else low,
               "execution_date": context.execution_date, "run_id": context.run_id}
     return [values[name] for name in order]
 
