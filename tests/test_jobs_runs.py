@@ -17,8 +17,12 @@ import pytest
 from deltalake import write_deltalake
 
 from grammar.errors import PermissionDenied, ValidationError
+from raise_.cli import main
 from raise_.engine import Engine
 from raise_.jobs import Schedule
+from raise_.jobs.base import BatchTransform
+from raise_.jobs.scheduler import JobScheduler
+from raise_.jobs.transforms import TRANSFORM_KINDS
 from raise_.transforms import python_transform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -223,3 +227,58 @@ def test_creating_needs_admin_on_the_target_and_read_on_every_source(engine):
         engine.session("mallory@evil.com", "acme/ml/acl").execute("RUN JOB steal")
     audited = session.execute("SHOW AUDIT").to_pylist()
     assert any(e["resource"] == "acme/ml/acl/job:steal" and e["action"] == "CREATE" for e in audited)
+
+
+class Counting(BatchTransform):
+    """A batch transform with figures of its own, as an inference transform has."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.batches = name, 0
+
+    def transform_batch(self, context, batch):
+        self.batches += 1
+        return batch.select(["id"]).rename_columns(["event_id"]).append_column("value", batch.column("value"))
+
+    def metrics(self):
+        return {"batches": self.batches, "total_samples": 12}
+
+
+def counting_transform(name, settings):
+    return Counting(name)
+
+
+def test_a_batch_transform_runs_on_the_executor_and_its_figures_stay_with_the_run(engine, tmp_path, monkeypatch):
+    monkeypatch.setitem(TRANSFORM_KINDS, "counting", (__name__, "counting_transform"))
+    session = _project(engine, "figures")
+    pq.write_table(_ids(12), tmp_path / "a.parquet")
+    session.execute(f"""CREATE FEATURE GROUP copies KEY (event_id INT64); CREATE FEATURE copies.value FLOAT64;
+        CREATE JOB count FROM filesystem (path = '{tmp_path}') TRANSFORM c AS COUNTING INTO copies
+        EXECUTOR local CHECK enough row_count (min_rows = 100, severity = 'warning')""")
+    run = session.execute("RUN JOB count").to_pylist()[0]
+    assert run["status"] == "completed" and run["rows_written"] == 12
+    assert json.loads(run["metrics"]) == {"batches": 1, "total_samples": 12}
+    assert [(c["name"], c["result"]) for c in json.loads(run["checks"])] == [("enough", "warning")]
+
+
+def test_output_that_does_not_fit_the_group_is_refused_before_writing(engine, tmp_path):
+    session = _project(engine, "types")
+    pq.write_table(_ids(3), tmp_path / "a.parquet")
+    session.execute(f"""CREATE FEATURE GROUP copies KEY (event_id INT64); CREATE FEATURE copies.value INT64;
+        CREATE JOB typed FROM filesystem (path = '{tmp_path}')
+        TRANSFORM t AS SQL 'SELECT id AS event_id, ''x'' || CAST(value AS VARCHAR) AS value FROM source' INTO copies""")
+    run = session.execute("RUN JOB typed").to_pylist()[0]
+    assert run["status"] == "failed" and "RAISE-V020" in run["error"]
+    assert session.execute("SELECT count(*) AS n FROM copies").column("n")[0].as_py() == 0
+
+
+def test_raise_jobs_run_and_the_scheduler_run_what_is_due(engine, tmp_path, capsys):
+    session = _project(engine, "cli")
+    pq.write_table(_ids(3), tmp_path / "a.parquet")
+    session.execute(APPEND_JOB.format(folder=tmp_path) + "SCHEDULE ON CHANGE")
+    assert main(["jobs", "run", "copy", "--home", str(engine.home), "--project", "acme/ml/cli", "--format", "json"]) == 0
+    assert '"completed"' in capsys.readouterr().out
+    session.execute("ALTER JOB copy RESUME")
+    assert JobScheduler(engine).tick().num_rows == 0  # it read the files it sees: nothing changed since
+    pq.write_table(_ids(2, start=3), tmp_path / "b.parquet")
+    assert JobScheduler(engine).tick().column("rows_written").to_pylist() == [2]
+    assert main(["jobs", "run-due", "--home", str(engine.home), "--project", "acme/ml/cli"]) == 0
