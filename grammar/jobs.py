@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from lark import Lark, Token, v_args
+from lark import Token, v_args
 
 from grammar import clauses
 from grammar.ast import GroupRef
