@@ -227,6 +227,12 @@ def test_creating_needs_admin_on_the_target_and_read_on_every_source(engine):
         engine.session("mallory@evil.com", "acme/ml/acl").execute("RUN JOB steal")
     audited = session.execute("SHOW AUDIT").to_pylist()
     assert any(e["resource"] == "acme/ml/acl/job:steal" and e["action"] == "CREATE" for e in audited)
+    assert bob.execute("DROP JOB steal").column("rows_affected").to_pylist() == [1]
+    assert session.execute("DROP JOB IF EXISTS steal").column("rows_affected").to_pylist() == [0]
+    session.execute("CREATE JOB keep FROM feature_group (feature_group = 'mine') "
+                    "TRANSFORM t AS SQL 'SELECT * FROM source' INTO private")
+    engine.session(ALICE).execute("DROP PROJECT acme/ml/acl CASCADE")
+    assert "acme/ml/acl" not in engine.session(None).execute("SHOW JOBS").column("project").to_pylist()
 
 
 class Counting(BatchTransform):
@@ -281,4 +287,9 @@ def test_raise_jobs_run_and_the_scheduler_run_what_is_due(engine, tmp_path, caps
     assert JobScheduler(engine).tick().num_rows == 0  # it read the files it sees: nothing changed since
     pq.write_table(_ids(2, start=3), tmp_path / "b.parquet")
     assert JobScheduler(engine).tick().column("rows_written").to_pylist() == [2]
+    session.execute("ALTER JOB copy DEPLOY TO 'http://airflow.example.com/dags/copy'")
+    pq.write_table(_ids(2, start=5), tmp_path / "c.parquet")
     assert main(["jobs", "run-due", "--home", str(engine.home), "--project", "acme/ml/cli"]) == 0
+    assert "copy" not in capsys.readouterr().out  # Airflow runs it now, through `raise jobs run`
+    assert session.execute("DESCRIBE JOB copy").column("deployment").to_pylist() == \
+        ["http://airflow.example.com/dags/copy"]

@@ -119,15 +119,16 @@ def test_a_failed_error_check_writes_nothing_and_keeps_the_checkpoint(store, lak
 
 def test_list_jobs_filters_by_status_and_tags_and_pause_stops_scheduling(store, lake, user_signals):
     create_daily(store, lake, tags=["raise", "clicks"])
-    other = store.create_job(name="copy_signals", sources=[FeatureGroupSource(feature_group="user-signals")],
+    other = store.create_job(name="copy_signals", sources=[FeatureGroupSource(group=user_signals)],
                              transform=SQLTransform(name="copy", sql="SELECT * FROM source"),
-                             target="user-signals", schedule=Schedule.on_change())
+                             target=user_signals, schedule=Schedule.on_change())
     other.activate()
     assert [j.name for j in store.list_jobs(status="active")] == ["copy_signals"]
     assert [j.name for j in store.list_jobs(tags=["clicks"])] == ["compute_daily_clicks"]
     other.pause()
     assert other.status == "paused" and other.next_run is None
     assert store.get_job("copy_signals").schedule == Schedule.on_change()
+    assert other.target == user_signals.qualified_name and other.sources == ["user-signals"]
 
 
 def test_checks_run_on_their_own_with_documented_results():
