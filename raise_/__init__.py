@@ -43,6 +43,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "embedding_inference", "image_inference", "llm_inference", "classification_inference",
         "inference_transform",
     ),
+    "raise_.jobs": (
+        "ObjectStorage", "FileSystem", "ColumnarSource", "FeatureGroupSource", "SQLTransform", "Schedule",
+        "Target", "IncrementalConfig", "NullCheck", "RangeCheck", "RowCountCheck", "Job", "JobRun",
+        "DeploymentResult", "python_transform",
+    ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 

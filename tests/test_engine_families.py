@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, blobs, extensions, models
+from grammar import analytics, ast, blobs, extensions, jobs, models
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -104,7 +104,10 @@ CREATE ALERT acme_clicks ON "user-signals"
     AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["max"]}' WHEN GREATER_THAN(5)
     NOTIFY ('ops@acme.com');
 CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme private';
-REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3
+REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3;
+CREATE JOB acme_copy FROM feature_group (feature_group = 'user-signals')
+    TRANSFORM copy AS SQL 'SELECT user_id, clicks FROM source' INTO "user-signals" DESCRIPTION 'acme private';
+RUN JOB acme_copy
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -137,6 +140,11 @@ LISTINGS: dict[type, list[str]] = {
     analytics.ShowAlerts: ["SHOW ALERTS", "SHOW ALERTS IN acme/ml/rec"],
     analytics.ShowFirings: ["SHOW FIRINGS OF ALERT acme/ml/rec/acme_clicks"],
     analytics.CheckAlerts: ["CHECK ALERTS", "CHECK ALERTS IN acme/ml/rec FORCE"],
+    jobs.ShowJobs: ["SHOW JOBS", "SHOW JOBS IN acme/ml/rec"],
+    jobs.DescribeJob: ["DESCRIBE JOB acme/ml/rec/acme_copy"],
+    jobs.ShowJobRuns: ["SHOW JOB RUNS OF acme/ml/rec/acme_copy"],
+    jobs.RunJob: ["RUN JOB acme/ml/rec/acme_copy"],
+    jobs.RunDueJobs: ["RUN DUE JOBS", "RUN DUE JOBS IN acme/ml/rec"],
 }
 
 
@@ -180,6 +188,7 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [r["name"] for r in alice.execute("SHOW BLOB REGISTRIES").to_pylist()] == ["ranker-images"]
     assert [b["uri"] for b in alice.execute('SHOW BLOBS IN "ranker-images"').to_pylist()] == \
         ["s3://acme-private-images/ranker.png"]
+    assert [j["name"] for j in alice.execute("SHOW JOBS").to_pylist()] == ["acme_copy"]
 
 
 def test_show_models_of_an_outsider_is_empty_and_its_describe_denied(acme):

@@ -135,3 +135,17 @@ def test_analytics(run_example):
     assert "high-null-rate: firing" in out
     assert "slack outbox: 1 message for high-null-rate to ['data-quality@acme.com']" in out
     assert "async job: completed 3" in out
+
+
+def test_transformations(run_example):
+    out = run_example("07_transformations.py")
+    assert "Deployed: raise://acme/mlplatform/recommendation/compute_daily_clicks" in out
+    assert "status: active | cron: 0 2 * * * | next run at 02:00: True" in out
+    assert "run 1: completed, read 600, wrote" in out and "daily clicks match pandas: True" in out
+    assert "run 2 read 120 new rows, 2 runs so far" in out
+    assert "sources: ['clickstream', 'exports', 'events', 'user-signals']" in out
+    assert "warehouse run read the filtered rows: True" in out
+    assert "| check: passed" in out and "Schedule.every('30m'): cron=None" in out
+    assert "check_ctr: failed" in out and "'out_of_range_count': 1" in out
+    assert "guarded run: failed | target unchanged: True" in out
+    assert "active: ['compute_daily_clicks']" in out
