@@ -1,10 +1,13 @@
-"""The online store: materialization from the change feed and lookups, in-process and over Flight SQL."""
+"""The online store: materialization from the change feed and lookups, in-process and over
+Flight SQL, on each online store backend (SQLite; Redis on a real redis-server)."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pyarrow as pa
 import pytest
+
+import redis_server
 
 from raise_ import ACL, FeatureStore
 from raise_.errors import PermissionDenied, ValidationError
@@ -18,6 +21,22 @@ def _day(n: int) -> dt.datetime:
     return T0 + dt.timedelta(days=n)
 
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    process, url = redis_server.start(tmp_path_factory.mktemp("redis"))
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def online_store(request, monkeypatch) -> str:
+    """The backend (requested before the store, so a Flight server inherits the setting)."""
+    uri = request.getfixturevalue("redis_url") if request.param == "redis" else "sqlite"
+    monkeypatch.setenv("RAISE_ONLINE_STORE", uri)
+    return request.param
+
+
 @pytest.fixture
 def signals_rows(signals):
     signals.write({"user_id": [1, 1, 2], "event_time": [_day(0), _day(2), _day(1)], "click_count": [1, 3, 5],
@@ -25,7 +44,7 @@ def signals_rows(signals):
     return signals
 
 
-def test_lookups_return_the_latest_values_after_each_materialization(store, signals_rows):
+def test_lookups_return_the_latest_values_after_each_materialization(online_store, store, signals_rows):
     features = ["user-signals.click_count", "user-signals.user_embedding"]
     status = store.materialize("user-signals").to_pylist()[0]
     assert (status["group"], status["rows"], status["keys"]) == ("user-signals", 2, 2)
@@ -46,7 +65,7 @@ def test_lookups_return_the_latest_values_after_each_materialization(store, sign
     assert got.to_dict() == {"user_id": [1, 4], "click_count": [None, 9]}
 
 
-def test_raise_sql_materialize_status_and_prepared_lookup(store, signals_rows):
+def test_raise_sql_materialize_status_and_prepared_lookup(online_store, store, signals_rows):
     store.sql('MATERIALIZE "user-signals"')
     shown = store.sql("SHOW ONLINE STATUS").to_pylist()
     assert [(s["group"], s["keys"], s["version"]) for s in shown] == [("user-signals", 2, 1)]
@@ -83,5 +102,12 @@ def test_lookups_need_read_on_each_feature(tmp_path):
         bob.get_online_features(["user-signals.ssn"], [{"user_id": 1}])
     with pytest.raises(PermissionDenied):
         bob.materialize("user-signals")
-    reads = alice.audit.query(resource="user-signals/*", actions=["READ"])
-    assert any(e.actor == "bob@acme.com" and e.resource.endswith("/clicks") for e in reads)
+    reads = [e for e in alice.audit.query(resource="user-signals/*", actions=["READ"]) if e.actor == "bob@acme.com"]
+    # one entry per lookup, naming every feature it read (or was refused)
+    assert [(e.outcome, e.resource, e.details["features"]) for e in reads] == [
+        ("ALLOWED", "acme/ml/rec/user-signals", ["acme/ml/rec/user-signals/clicks"]),
+        ("DENIED", "acme/ml/rec/user-signals", ["acme/ml/rec/user-signals/ssn"])]
+    # a changed ACL counts from the next lookup on (the prepared lookup is checked per call)
+    group.feature("clicks").set_acl(ACL(readers=["alice@acme.com"], inherit=False))
+    with pytest.raises(PermissionDenied):
+        bob.get_online_features(["user-signals.clicks"], [{"user_id": 1}])

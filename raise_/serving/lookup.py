@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pyarrow as pa
@@ -96,13 +97,18 @@ def get_online_features(executor: "Executor", context: tuple[str, ...], features
             raise ValidationError(f"entity row {missing[0]} has no key {column!r} of feature group {key[-1]!r}",
                                   code="RAISE-V171", name=column)
         values = tuple(row[column] for row in entity_rows)
-        statement = LookupOnline(group=ref, features=tuple(names), key=column, values=(Parameter(),) * len(values))
-        found = executor.send(render(statement), values)
+        found = executor.send_prepared(_lookup_sql(ref, tuple(names), column, len(values)), values)
         columns.setdefault(column, found.column(column))
         for name in names:
             label = name if list(columns).count(name) == 0 else f"{key[-1]}.{name}"
             columns[label] = found.column(name)
     return OnlineResponse(pa.table(columns))
+
+
+@lru_cache(maxsize=1024)
+def _lookup_sql(ref, features: tuple[str, ...], key: str, count: int) -> str:
+    """The LOOKUP ONLINE text for ``count`` bound keys (one prepared statement per shape)."""
+    return render(LookupOnline(group=ref, features=features, key=key, values=(Parameter(),) * count))
 
 
 def _key_columns(executor: "Executor", ref) -> tuple[str, ...]:

@@ -8,19 +8,20 @@ Its status (``last_materialized``, the table version, rows written, keys held) i
 record of kind ``online`` beside the group, listed by SHOW ONLINE STATUS.
 
 Rules: MATERIALIZE needs ``write`` on the group and ``read`` on each feature it copies;
-LOOKUP ONLINE needs ``read`` on each feature it returns (audited as READ); SHOW ONLINE STATUS
-lists only the groups the principal may see. LOOKUP takes bound keys (``?``), so a Flight SQL
-client prepares it once and executes it per request.
+LOOKUP ONLINE needs ``read`` on each feature it returns (audited as one READ of the group that
+names them); SHOW ONLINE STATUS lists only the groups the principal may see. LOOKUP takes bound
+keys (``?``), so a Flight SQL client prepares it once and executes it per request (``prepared``:
+parsed once, resolved once per catalog generation).
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.dtypes import parse_dtype
 from grammar.errors import NotFound, ValidationError
 from grammar.serving import LookupOnline, Materialize, Parameter, ShowOnlineStatus
 from raise_.engine import names, registry, results
@@ -30,8 +31,8 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import Need, control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.serving.online import SQLiteOnlineStore, from_stored, latest_rows
-from raise_.types import to_arrow
+from raise_.serving import prepared
+from raise_.serving.online import OnlineStore, from_stored, latest_rows, open_store
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -41,12 +42,17 @@ STATUS_SCHEMA = pa.schema([
     ("project", pa.string()), ("group", pa.string()), ("last_materialized", pa.string()),
     ("version", pa.int64()), ("rows", pa.int64()), ("keys", pa.int64()), ("features", pa.list_(pa.string())),
 ])
-_STORES: dict[str, SQLiteOnlineStore] = {}
+_STORES: dict[tuple[str, str], OnlineStore] = {}
 
 
-def store(session: "Session") -> SQLiteOnlineStore:
-    path = str(session.engine.home / "online.db")
-    return _STORES.setdefault(path, SQLiteOnlineStore(path))
+def store(session: "Session") -> OnlineStore:
+    """The engine's online store (``online.open_store``), opened once per home and URI."""
+    home = session.engine.home
+    uri = os.environ.get("RAISE_ONLINE_STORE") or "sqlite"
+    found = _STORES.get((str(home), uri))
+    if found is None:
+        found = _STORES[(str(home), uri)] = open_store(home, uri)
+    return found
 
 
 def _group(session: "Session", ref) -> dict[str, Any]:
@@ -171,30 +177,18 @@ def show_online(session: "Session", stmt: ShowOnlineStatus) -> pa.Table:
 # -- LOOKUP ONLINE -----------------------------------------------------------------------------
 
 
-def lookup(session: "Session", stmt: LookupOnline) -> pa.Table:
-    group = _group(session, stmt.group)
-    keys = [k["name"] for k in group["keys"]]
-    if keys != [stmt.key]:
-        raise ValidationError(f"LOOKUP ONLINE {group['name']!r} looks up by its key "
-                              f"{', '.join(keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180", name=stmt.key)
-    records = [_feature(session, group, name) for name in stmt.features]
+def lookup(session: "Session", stmt: LookupOnline, plan: prepared.Plan | None = None) -> pa.Table:
+    plan = plan or prepared.plan_for(session, stmt)
+    if plan.keys != (stmt.key,):
+        raise ValidationError(f"LOOKUP ONLINE {plan.group['name']!r} looks up by its key "
+                              f"{', '.join(plan.keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180",
+                              name=stmt.key)
     values = _bind(stmt.values, session.parameters)
-    key_type = to_arrow(parse_dtype(group["keys"][0]["dtype"]))
-    found = store(session).lookup(_table(group), stmt.key, values, [r["column"] for r in records])
-    columns = {stmt.key: pa.array(values, key_type)}
-    for i, (label, record) in enumerate(zip(stmt.features, records)):
-        columns[label] = from_stored([row[i] if row else None for row in found],
-                                     to_arrow(parse_dtype(record["dtype"])))
+    found = store(session).lookup(_table(plan.group), stmt.key, values, plan.columns)
+    columns = {stmt.key: pa.array(values, plan.key_types[0])}
+    for i, (label, kind) in enumerate(zip(plan.labels, plan.types)):
+        columns[label] = from_stored([row[i] if row else None for row in found], kind)
     return pa.table(columns)
-
-
-def _feature(session: "Session", group: dict[str, Any], label: str) -> dict[str, Any]:
-    name, _, version = label.partition("@")
-    record = registry.feature(session.catalog, group["key"], name, version or None)
-    if record.get("derived_as") is not None:
-        raise ValidationError(f"{name!r} is a derived feature: the online store holds stored features; "
-                              "look up its inputs", code="RAISE-V181", name=name)
-    return record
 
 
 def _bind(values: tuple, parameters: tuple) -> list[Any]:
@@ -232,13 +226,7 @@ def _materialize_rule(session, ac, stmt: Materialize):
 
 
 def _lookup_rule(session, ac, stmt: LookupOnline):
-    path = _group_path(session, stmt.group)
-    needs = on_target(session, path, "see")
-    for label in stmt.features:
-        name = label.partition("@")[0]
-        needs.append(Need("read", f"{path}/{name}", Event("READ", f"{path}/{name}",
-                                                          {"online": True, "keys": len(stmt.values)})))
-    return needs, []
+    return prepared.rule(session, stmt)
 
 
 def visible_status(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
@@ -264,7 +252,8 @@ FAMILY = Family(
                                listing=checked_by_rule),
         ShowOnlineStatus: Statement(handler=show_online, rule=needs_nothing, schema=STATUS_SCHEMA,
                                     listing=visible_status),
-        LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule),
+        LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule,
+                                prepared=prepared.run_prepared),
     },
     kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
 )
