@@ -111,3 +111,23 @@ def test_lookups_need_read_on_each_feature(tmp_path):
     group.feature("clicks").set_acl(ACL(readers=["alice@acme.com"], inherit=False))
     with pytest.raises(PermissionDenied):
         bob.get_online_features(["user-signals.clicks"], [{"user_id": 1}])
+
+
+def test_groups_with_several_keys_are_looked_up_by_tuples(online_store, store):
+    pairs = store.create_feature_group("user-items", key_columns={"user_id": "int64", "item_id": "string"},
+                                       timestamp_column="event_time")
+    pairs.create_feature("views", dtype="int64")
+    pairs.write({"user_id": [1, 1, 2, 1], "item_id": ["a", "b", "a", "a"], "views": [1, 2, 3, 4],
+                 "event_time": [_day(0), _day(0), _day(0), _day(1)]})
+    store.materialize(pairs)
+    rows = [{"user_id": 2, "item_id": "a"}, {"user_id": 1, "item_id": "z"}, {"user_id": 1, "item_id": "a"}]
+    assert store.get_online_features(["user-items.views"], rows).to_dict() == {
+        "user_id": [2, 1, 1], "item_id": ["a", "z", "a"], "views": [3, None, 4]}
+    lookup = """LOOKUP ONLINE "user-items" (views) WHERE (user_id, item_id) IN ((1, 'b'), (?, ?))"""
+    assert store.sql(lookup, [2, "a"]).to_pydict() == {"user_id": [1, 2], "item_id": ["b", "a"], "views": [2, 3]}
+    with pytest.raises(ValidationError) as partial:
+        store.sql("""LOOKUP ONLINE "user-items" (views) WHERE user_id IN (1)""")
+    assert partial.value.code == "RAISE-V180"
+    with pytest.raises(ValidationError) as ragged:
+        store.sql("""LOOKUP ONLINE "user-items" (views) WHERE (user_id, item_id) IN ((1, 'a'), (2))""")
+    assert ragged.value.code == "RAISE-V185"

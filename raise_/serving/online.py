@@ -35,8 +35,10 @@ class OnlineStore(Protocol):
     def write(self, table: str, keys: Sequence[str], columns: Sequence[str], rows: pa.Table, replace: bool) -> int:
         """Keep each row of ``rows`` whose (time, stamp) is newer than the stored one; rows kept."""
 
-    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
-        """The stored ``columns`` for each key value (None where the key has no row)."""
+    def lookup(self, table: str, key: str | Sequence[str], values: Sequence[Any],
+               columns: Sequence[str]) -> list[tuple | None]:
+        """The stored ``columns`` for each key value (a tuple per key for several key
+        columns; None where the key has no row)."""
 
     def count(self, table: str) -> int:
         """How many keys the group holds."""
@@ -73,6 +75,9 @@ class SQLiteOnlineStore:
         self._local = threading.local()
         self._lookups: dict[tuple, str] = {}
 
+    def __repr__(self) -> str:
+        return f"SQLiteOnlineStore({self.path!r})"
+
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
@@ -107,17 +112,18 @@ class SQLiteOnlineStore:
         self._lookups.clear()
         return db.total_changes - before
 
-    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
-        statement = self._lookups.get((table, key, tuple(columns)))
+    def lookup(self, table: str, key: str | Sequence[str], values: Sequence[Any],
+               columns: Sequence[str]) -> list[tuple | None]:
+        keys = (key,) if isinstance(key, str) else tuple(key)
+        statement = self._lookups.get((table, keys, tuple(columns)))
         if statement is None:
-            statement = (f"SELECT {_quote(key)}, {', '.join(_quote(c) for c in columns)} FROM {_quote(table)} "
-                         f"WHERE {_quote(key)} IN (SELECT value FROM json_each(?))")
-            self._lookups[(table, key, tuple(columns))] = statement
+            statement = self._lookups[(table, keys, tuple(columns))] = _lookup_sql(table, keys, columns)
         try:
-            found = {row[0]: row[1:] for row in self._db().execute(statement, (json.dumps(list(values)),))}
+            rows = self._db().execute(statement, (json.dumps(list(values)),))
+            found = {row[:len(keys)]: row[len(keys):] for row in rows}
         except sqlite3.OperationalError:  # never materialized
             found = {}
-        return [found.get(v) for v in values]
+        return [found.get(tuple(v) if len(keys) > 1 else (v,)) for v in values]
 
     def count(self, table: str) -> int:
         try:
@@ -127,6 +133,19 @@ class SQLiteOnlineStore:
 
     def drop(self, table: str) -> None:
         self._db().execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+
+
+def _lookup_sql(table: str, keys: tuple[str, ...], columns: Sequence[str]) -> str:
+    """Rows of the keys in a JSON array bound as the one parameter (values, or arrays of
+    values for several key columns): an index probe per key."""
+    named = ", ".join(_quote(c) for c in (*keys, *columns))
+    if len(keys) == 1:
+        wanted, source = _quote(keys[0]), "SELECT value FROM json_each(?)"
+    else:
+        wanted = f"({', '.join(_quote(k) for k in keys)})"
+        parts = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(keys)))
+        source = f"SELECT {parts} FROM json_each(?)"
+    return f"SELECT {named} FROM {_quote(table)} WHERE {wanted} IN ({source})"
 
 
 def python_rows(rows: pa.Table, names: Sequence[str]):

@@ -85,7 +85,8 @@ class RedisOnlineStore:
         self.client = redis.Redis.from_url(urlunsplit(parts._replace(query=rest)))
         self._keep_newer = self.client.register_script(_KEEP_NEWER)
         self._failures = (redis.RedisError,)
-        self._where = urlunsplit(parts._replace(netloc=parts.hostname or "", query=""))  # no password
+        netloc = parts.hostname or "" if parts.port is None else f"{parts.hostname}:{parts.port}"
+        self._where = urlunsplit(parts._replace(netloc=netloc, query=""))  # without a password
 
     @contextmanager
     def _reached(self) -> Iterator[None]:
@@ -97,7 +98,7 @@ class RedisOnlineStore:
                                  code="RAISE-X183", name=self._where) from None
 
     def __repr__(self) -> str:
-        return f"RedisOnlineStore(prefix={self.prefix!r})"
+        return f"RedisOnlineStore({self._where!r}, prefix={self.prefix!r})"
 
     def _set(self, table: str) -> str:
         return f"{self.prefix}:{table}"

@@ -76,8 +76,9 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     if table is None:
         return _status_table(session, group, state)
     since = stmt.since if stmt.since is not None else (state or {}).get("version")
+    # a changed feature set, an overwrite or another online store (a new URI) starts afresh
     full = since is None or state is None or state.get("features") != sorted(features) \
-        or _rewritten(table, since)
+        or state.get("store") != _store_name(session) or _rewritten(table, since)
     columns = [r["column"] for r in features.values()]
     rows = _read(group, table, columns, None if full else since)
     written = 0 if rows is None else store(session).write(
@@ -85,10 +86,15 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     record = {
         "group": group["key"], "project": list(group["project"]), "version": table.version(),
         "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
+        "store": _store_name(session),
         "last_materialized": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     session.catalog.put(KIND, group["key"], record, parent=names.join(*group["project"]))
     return _status_table(session, group, record)
+
+
+def _store_name(session: "Session") -> str:
+    return repr(store(session))
 
 
 def _read(group: dict[str, Any], table: Any, columns: list[str], since: int | None) -> pa.Table | None:
@@ -179,35 +185,46 @@ def show_online(session: "Session", stmt: ShowOnlineStatus) -> pa.Table:
 
 def lookup(session: "Session", stmt: LookupOnline, plan: prepared.Plan | None = None) -> pa.Table:
     plan = plan or prepared.plan_for(session, stmt)
-    if plan.keys != (stmt.key,):
-        raise ValidationError(f"LOOKUP ONLINE {plan.group['name']!r} looks up by its key "
-                              f"{', '.join(plan.keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180",
-                              name=stmt.key)
+    asked = stmt.key if isinstance(stmt.key, tuple) else (stmt.key,)
+    if plan.keys != asked:
+        raise ValidationError(f"LOOKUP ONLINE {plan.group['name']!r} looks up by its key column(s) "
+                              f"{', '.join(plan.keys) or '(none)'}; got {', '.join(asked)}", code="RAISE-V180",
+                              name=", ".join(asked))
     values = _bind(stmt.values, session.parameters)
     found = store(session).lookup(_table(plan.group), stmt.key, values, plan.columns)
-    columns = {stmt.key: pa.array(values, plan.key_types[0])}
+    if len(asked) == 1:
+        columns = {asked[0]: pa.array(values, plan.key_types[0])}
+    else:
+        columns = {k: pa.array([v[i] for v in values], t) for i, (k, t) in enumerate(zip(asked, plan.key_types))}
     for i, (label, kind) in enumerate(zip(plan.labels, plan.types)):
         columns[label] = from_stored([row[i] if row else None for row in found], kind)
     return pa.table(columns)
 
 
 def _bind(values: tuple, parameters: tuple) -> list[Any]:
-    out, position = [], 0
-    for value in values:
-        if isinstance(value, Parameter):
-            index = position if value.index is None else value.index - 1
-            position += value.index is None
-            if index >= len(parameters):
-                raise ValidationError(f"LOOKUP ONLINE has a parameter {index + 1} but {len(parameters)} "
-                                      "value(s) were bound", code="RAISE-V182")
-            value = parameters[index]
-        out.append(value)
-    return out
+    """The key values with their parameters bound (``?`` in order of appearance, ``$n``)."""
+    position = 0
+
+    def bound(value: Any) -> Any:
+        nonlocal position
+        if isinstance(value, tuple):
+            return tuple(bound(v) for v in value)
+        if not isinstance(value, Parameter):
+            return value
+        index = position if value.index is None else value.index - 1
+        position += value.index is None
+        if index >= len(parameters):
+            raise ValidationError(f"LOOKUP ONLINE has a parameter {index + 1} but {len(parameters)} "
+                                  "value(s) were bound", code="RAISE-V182")
+        return parameters[index]
+
+    return [bound(v) for v in values]
 
 
 def _lookup_schema(stmt: LookupOnline) -> pa.Schema:
     # types come from the catalog at execution; a prepared statement learns the names here
-    return pa.schema([(stmt.key, pa.null()), *[(f, pa.null()) for f in stmt.features]])
+    keys = stmt.key if isinstance(stmt.key, tuple) else (stmt.key,)
+    return pa.schema([*[(k, pa.null()) for k in keys], *[(f, pa.null()) for f in stmt.features]])
 
 
 # -- rules -------------------------------------------------------------------------------------
