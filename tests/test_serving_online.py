@@ -131,3 +131,22 @@ def test_groups_with_several_keys_are_looked_up_by_tuples(online_store, store):
     with pytest.raises(ValidationError) as ragged:
         store.sql("""LOOKUP ONLINE "user-items" (views) WHERE (user_id, item_id) IN ((1, 'a'), (2))""")
     assert ragged.value.code == "RAISE-V185"
+
+
+def test_derived_features_are_computed_at_lookup(online_store, store, signals_rows):
+    signals_rows.create_feature("ctr", dtype="float64", derived_from="click_count / NULLIF(impression_count, 0)")
+    signals_rows.create_feature("clicks_x2", dtype="int64", derived_from="click_count * 2")
+    signals_rows.write({"user_id": [2], "event_time": [_day(3)], "click_count": [6], "impression_count": [8]})
+    store.materialize("user-signals")
+    got = store.get_online_features(["user-signals.ctr", "user-signals.clicks_x2", "user-signals.click_count"],
+                                    [{"user_id": 2}, {"user_id": 1}, {"user_id": 5}])
+    # what a query of the group's view computes for the newest rows
+    assert got.to_dict() == {"user_id": [2, 1, 5], "ctr": [0.75, None, None], "clicks_x2": [12, 6, None],
+                             "click_count": [6, 3, None]}
+    assert got.to_arrow().schema.field("ctr").type == pa.float64()
+    items = store.create_feature_group("item-signals", key_columns=["user_id"])
+    items.create_feature("boost", dtype="float64")
+    signals_rows.create_feature("boosted", dtype="float64", derived_from="click_count * item-signals.boost")
+    with pytest.raises(ValidationError) as across:
+        store.get_online_features(["user-signals.boosted"], [{"user_id": 1}])
+    assert across.value.code == "RAISE-V186"

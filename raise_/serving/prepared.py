@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from grammar.dtypes import parse_dtype
-from grammar.errors import RaiseError, ValidationError
+from grammar.errors import RaiseError
 from grammar.serving import LookupOnline
 from raise_.engine import names, registry
 from raise_.engine.records import FeatureVersion
@@ -33,9 +33,10 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security import audited
 from raise_.engine.security.audit import Event
 from raise_.engine.security.audit_scope import allow
-from raise_.engine.security.authorize import Need, check, control
+from raise_.engine.security.authorize import Need, check, control, upstream_paths
 from raise_.engine.security.checks import on_target
 from raise_.engine.security.grants import status as grant_status
+from raise_.serving import derived as online_derived
 from raise_.types import to_arrow
 
 if TYPE_CHECKING:
@@ -55,19 +56,26 @@ class Plan:
     keys: tuple[str, ...]
     key_types: tuple[pa.DataType, ...]
     labels: tuple[str, ...]
-    records: tuple[FeatureVersion, ...]
     types: tuple[pa.DataType, ...]
+    #: The physical columns read from the online store, and their types.
+    fetch: tuple[str, ...]
+    fetch_types: tuple[pa.DataType, ...]
+    #: Per label: ``("stored", i)`` (``fetch[i]``), ``("derived", None)`` or ``("absent", None)``
+    #: (a stored feature the last MATERIALIZE did not copy: NULL).
+    sources: tuple[tuple[str, int | None], ...]
+    #: The group's view over the looked-up rows, when a derived feature is asked for.
+    view: str | None
     needs: tuple[Need, ...]
+    upstream: tuple[str, ...]
     #: When a grant the decision may rest on expires (monotonic clock), else None.
     expires: float | None
 
-    @property
-    def columns(self) -> list[str]:
-        return [r.column for r in self.records]
-
     def event(self, keys: int) -> Event:
-        features = [f"{self.path}/{label}" for label in self.labels]
-        return Event("READ", self.path, {"online": True, "features": features, "keys": keys})
+        details: dict[str, Any] = {"online": True, "features": [f"{self.path}/{label}" for label in self.labels],
+                                   "keys": keys}
+        if self.upstream:
+            details["upstream"] = list(self.upstream)
+        return Event("READ", self.path, details)
 
 
 _PLANS: dict[tuple, Plan] = {}
@@ -88,26 +96,44 @@ def plan_for(session: "Session", stmt: LookupOnline) -> Plan:
 
 
 def _resolve(session: "Session", project: tuple[str, ...], stmt: LookupOnline, generation: int | None) -> Plan:
-    group = registry.group(session.catalog, project, stmt.group.name)
+    catalog = session.catalog
+    group = registry.group(catalog, project, stmt.group.name)
     path = names.join(*project, stmt.group.name)
-    keys = tuple(k["name"] for k in group["keys"])
-    records = tuple(_feature(session, group, label) for label in stmt.features)
+    records = [_feature(session, group, label) for label in stmt.features]
+    held = set((catalog.get("online", group["key"]) or {}).get("columns") or ())
+    derived = [label for label, r in zip(stmt.features, records) if r.derived_as is not None]
+    wanted = [r for r in records if r.derived_as is None and r.column in held]
+    if derived:  # every held stored feature, for the expressions to read
+        wanted += [r for r in registry.current_features(catalog, group["key"]).values()
+                   if r.derived_as is None and r.column in held and r not in wanted]
+    fetch = list(dict.fromkeys(r.column for r in wanted))
+    types = {r.column: _arrow(r.dtype) for r in wanted}
+    upstream = sorted({p for r in records if r.derived_as is not None for p in upstream_paths(catalog, r)}
+                      - {f"{path}/{label.partition('@')[0]}" for label in stmt.features})
     needs = [*on_target(session, path, "see"),
-             *(Need("read", f"{path}/{label.partition('@')[0]}") for label in stmt.features)]
-    return Plan(generation=generation, path=path, group=group, keys=keys,
-                key_types=tuple(to_arrow(parse_dtype(k["dtype"])) for k in group["keys"]),
-                labels=stmt.features, records=records,
-                types=tuple(to_arrow(parse_dtype(r.dtype)) for r in records), needs=tuple(needs),
-                expires=_next_grant_expiry(session))
+             *(Need("read", f"{path}/{label.partition('@')[0]}") for label in stmt.features),
+             *(Need("read", p) for p in upstream)]
+    return Plan(generation=generation, path=path, group=group, keys=tuple(k["name"] for k in group["keys"]),
+                key_types=tuple(_arrow(k["dtype"]) for k in group["keys"]), labels=stmt.features,
+                types=tuple(_arrow(r.dtype) for r in records), fetch=tuple(fetch),
+                fetch_types=tuple(types[c] for c in fetch), sources=tuple(_source(r, fetch) for r in records),
+                view=online_derived.view_sql(catalog, group, fetch, derived) if derived else None,
+                needs=tuple(needs), upstream=tuple(upstream), expires=_next_grant_expiry(session))
+
+
+def _arrow(dtype: str) -> pa.DataType:
+    return to_arrow(parse_dtype(dtype))
+
+
+def _source(record: FeatureVersion, fetch: list[str]) -> tuple[str, int | None]:
+    if record.derived_as is not None:
+        return ("derived", None)
+    return ("stored", fetch.index(record.column)) if record.column in fetch else ("absent", None)
 
 
 def _feature(session: "Session", group: dict[str, Any], label: str) -> FeatureVersion:
     name, _, version = label.partition("@")
-    record = registry.feature(session.catalog, group["key"], name, version or None)
-    if record.derived_as is not None:
-        raise ValidationError(f"{name!r} is a derived feature: the online store holds stored features; "
-                              "look up its inputs", code="RAISE-V181", name=name)
-    return record
+    return registry.feature(session.catalog, group["key"], name, version or None)
 
 
 def _next_grant_expiry(session: "Session") -> float | None:

@@ -31,7 +31,7 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import Need, control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.serving import prepared
+from raise_.serving import derived as online_derived, prepared
 from raise_.serving.online import OnlineStore, from_stored, latest_rows, open_store
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     written = 0 if rows is None else store(session).write(
         _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
     record = {
-        "group": group["key"], "project": list(group["project"]), "version": table.version(),
+        "group": group["key"], "project": list(group["project"]), "version": table.version(), "columns": columns,
         "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
         "store": _store_name(session),
         "last_materialized": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -191,14 +191,31 @@ def lookup(session: "Session", stmt: LookupOnline, plan: prepared.Plan | None = 
                               f"{', '.join(plan.keys) or '(none)'}; got {', '.join(asked)}", code="RAISE-V180",
                               name=", ".join(asked))
     values = _bind(stmt.values, session.parameters)
-    found = store(session).lookup(_table(plan.group), stmt.key, values, plan.columns)
+    found = store(session).lookup(_table(plan.group), stmt.key, values, plan.fetch) if plan.fetch else []
     if len(asked) == 1:
-        columns = {asked[0]: pa.array(values, plan.key_types[0])}
+        keys = {asked[0]: pa.array(values, plan.key_types[0])}
     else:
-        columns = {k: pa.array([v[i] for v in values], t) for i, (k, t) in enumerate(zip(asked, plan.key_types))}
-    for i, (label, kind) in enumerate(zip(plan.labels, plan.types)):
-        columns[label] = from_stored([row[i] if row else None for row in found], kind)
+        keys = {k: pa.array([v[i] for v in values], t) for i, (k, t) in enumerate(zip(asked, plan.key_types))}
+    fetched = [from_stored([row[i] if row else None for row in found] if found else [None] * len(values), kind)
+               for i, kind in enumerate(plan.fetch_types)]
+    derived = iter(_derived(session, plan, keys, fetched) if plan.view else ())
+    columns = dict(keys)
+    for label, kind, (source, index) in zip(plan.labels, plan.types, plan.sources):
+        if source == "stored":
+            columns[label] = fetched[index]
+        else:
+            columns[label] = next(derived).cast(kind) if source == "derived" else pa.nulls(len(values), kind)
     return pa.table(columns)
+
+
+def _derived(session: "Session", plan: prepared.Plan, keys: dict[str, pa.Array], fetched: list[pa.Array]):
+    """The derived labels' values, computed over the looked-up rows (``derived``)."""
+    rows = dict(keys)
+    if plan.group.get("timestamp"):
+        rows[plan.group["timestamp"]] = pa.nulls(len(next(iter(keys.values()))), pa.timestamp("us"))
+    rows.update(zip(plan.fetch, fetched))
+    labels = [label for label, (source, _) in zip(plan.labels, plan.sources) if source == "derived"]
+    return online_derived.compute(session.engine, plan.view, pa.table(rows), labels)
 
 
 def _bind(values: tuple, parameters: tuple) -> list[Any]:
