@@ -31,7 +31,7 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import Need, control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.serving import derived as online_derived, prepared
+from raise_.serving import derived as online_derived, prepared, progress
 from raise_.serving.online import OnlineStore, from_stored, latest_rows, open_store
 
 if TYPE_CHECKING:
@@ -80,9 +80,12 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     full = since is None or state is None or state.get("features") != sorted(features) \
         or state.get("store") != _store_name(session) or _rewritten(table, since)
     columns = [r["column"] for r in features.values()]
-    rows = _read(group, table, columns, None if full else since)
-    written = 0 if rows is None else store(session).write(
-        _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
+    with progress.bar(2, f"materialize {group['name']}") as shown:
+        rows = _read(group, table, columns, None if full else since)
+        shown.update()
+        written = 0 if rows is None else store(session).write(
+            _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
+        shown.update()
     record = {
         "group": group["key"], "project": list(group["project"]), "version": table.version(), "columns": columns,
         "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
