@@ -1,8 +1,8 @@
 """Online lookups and materialization: ``fs.get_online_features`` in-process and over Flight
 SQL on loopback, on the SQLite online store and on Redis (a redis-server started here, when the
 binary is installed), next to the bare reads of the same rows in the same run: a SQLite
-primary-key SELECT of the online file, and redis-py HMGETs of the same hashes (one round trip,
-pipelined for 100 keys). The bare reads are the floor: what a lookup costs without Raise's
+primary-key SELECT of the online file, and a redis-py GET (MGET for 100 keys) of the same
+rows. The bare reads are the floor: what a lookup costs without Raise's
 parsing, authorization and audit.
 
     python benchmarks/online.py            # 100k keys x 5 features, 2,000 lookups per case
@@ -108,27 +108,20 @@ def _table(path: Path) -> str:
 
 
 def bare_redis(url: str, home: Path, table: str, keys: int, calls: int) -> dict[str, float]:
-    """The same hashes read with redis-py directly: one HMGET, or 100 in one pipeline."""
+    """The same rows read with redis-py directly: a GET of one key, an MGET of 100."""
     import redis
 
     from raise_.serving.redis_store import RedisOnlineStore
 
     client, prefix = redis.Redis.from_url(url), RedisOnlineStore(url, home).prefix
-    fields = [f"{n}@v1" for n in FEATURES]
     rng = np.random.default_rng(5)
     batches = [[f"{prefix}:{table}:{int(k)}" for k in rng.integers(0, keys, 100)] for _ in range(64)]
     counter = iter(range(10**9))
-
-    def many():
-        pipe = client.pipeline(transaction=False)
-        for name in batches[next(counter) % 64]:
-            pipe.hmget(name, fields)
-        return pipe.execute()
-
     out = {}
     out["redispy_1key_p50_ms"], out["redispy_1key_p99_ms"] = percentiles(
-        lambda: client.hmget(batches[next(counter) % 64][0], fields), calls)
-    out["redispy_100key_p50_ms"], out["redispy_100key_p99_ms"] = percentiles(many, calls)
+        lambda: client.get(batches[next(counter) % 64][0]), calls)
+    out["redispy_100key_p50_ms"], out["redispy_100key_p99_ms"] = percentiles(
+        lambda: client.mget(batches[next(counter) % 64]), calls)
     return out
 
 

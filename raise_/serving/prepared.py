@@ -153,8 +153,16 @@ def _next_grant_expiry(session: "Session") -> float | None:
 
 
 def rule(session: "Session", stmt: LookupOnline) -> tuple[list[Need], list[Event]]:
-    """What the lookup needs: to see the group and read each feature; its one audit event."""
-    plan = plan_for(session, stmt)
+    """What the lookup needs: to see the group and read each feature (and what a derived one
+    reads); its one audit event. A lookup that does not resolve needs the same of the names
+    it gives, so only whom may read there learns what is missing (its handler says it)."""
+    try:
+        plan = plan_for(session, stmt)
+    except RaiseError:
+        path = names.join(*project_of(session, stmt.group.project), stmt.group.name)
+        labels = [f"{path}/{label}" for label in stmt.features]
+        needs = [*on_target(session, path, "see"), *(Need("read", p.partition("@")[0]) for p in labels)]
+        return needs, [Event("READ", path, {"online": True, "features": labels, "keys": len(stmt.values)})]
     return list(plan.needs), [plan.event(len(stmt.values))]
 
 
@@ -177,7 +185,7 @@ def _remember(cache: dict, key: tuple, value: Any) -> None:
     cache[key] = value
     if len(cache) > _LIMIT:
         for old in list(cache)[: _LIMIT // 2]:
-            del cache[old]
+            cache.pop(old, None)
 
 
 def run_prepared(session: "Session", stmt: LookupOnline, params: tuple) -> pa.Table:

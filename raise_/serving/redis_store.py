@@ -2,19 +2,22 @@
 process that serves the store (``RAISE_ONLINE_STORE=redis://host:6379/0``).
 
 Layout, under a prefix (the URI's ``?prefix=``, else one derived from the store home, so
-stores sharing a database do not meet): each group table ``g<id>`` is a set ``<prefix>:g<id>``
-of its encoded keys and one hash ``<prefix>:g<id>:<key>`` per key, with fields ``__time``
-(microseconds, empty when the group has no event time), ``__seq`` (the write stamp) and one per
-stored feature. A row replaces the held one only if it is newer (later time, then later
-write), decided in the server by a Lua script, so concurrent materializations cannot
-reorder a key. Values are encoded as the SQLite store holds them (JSON text of that value;
-bytes raw behind a ``0xff`` byte, which UTF-8 text never has), so one decoder serves both.
+stores sharing a database do not meet): each group table ``g<id>`` has a set ``<prefix>:g<id>``
+of its encoded keys, a string ``<prefix>:g<id>:layout`` (the JSON list of its stored columns)
+and one string per key, ``<prefix>:g<id>:<key>``, holding the row as ``time,seq,`` (event time
+in microseconds, empty without one; the write stamp) then a JSON array of the column values as
+the SQLite store holds them (bytes as ``{"__raise_bytes__": base64}``), so one decoder serves
+both stores. A lookup of n keys is one ``MGET`` (the layout and the n rows): one round trip,
+one reply, one JSON decode per key.
 
-Writes go in pipelined batches of script calls; a lookup of n keys is one pipelined round trip
-of n ``HMGET``s.
+A re-materialization of the whole table replaces the rows with pipelined ``MSET``s; an
+incremental one keeps a row only if it is newer than the held one (later time, then later
+write), decided in the server by a Lua script per batch, so concurrent materializations cannot
+reorder a key.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from contextlib import contextmanager
@@ -28,43 +31,62 @@ from grammar.errors import ExecutionError, ValidationError
 from raise_.serving.online import TIME, SEQ, python_rows
 
 _BATCH = 2000
-_BINARY = b"\xff"
+_BYTES = "__raise_bytes__"
 
-# KEYS: the row's hash, the table's key set. ARGV: time ('' = none), seq, encoded key, then
-# field/value pairs. Seqs are non-negative decimal stamps (beyond a double's precision):
-# compared by length, then as text.
+# KEYS: the table's key set, then one row key per row. ARGV: per row its member name and
+# value. Write stamps are non-negative decimals beyond a double's precision: compared by
+# length, then as text.
 _KEEP_NEWER = """
-local old = redis.call('HMGET', KEYS[1], '__time', '__seq')
-if old[2] then
-  local ot, nt = tonumber(old[1]), tonumber(ARGV[1])
-  local os, ns = old[2], ARGV[2]
-  local later = #ns > #os or (#ns == #os and ns > os)
-  local newer
-  if ot and nt then newer = nt > ot or (nt == ot and later)
-  elseif not ot and not nt then newer = later
-  else newer = nt ~= nil end
-  if not newer then return 0 end
+local kept = 0
+for j = 1, #KEYS - 1 do
+  local key, value = KEYS[j + 1], ARGV[2 * j]
+  local old = redis.call('GET', key)
+  local newer = true
+  if old then
+    local ot, os = string.match(old, '^(-?%d*),(%d+),')
+    local nt, ns = string.match(value, '^(-?%d*),(%d+),')
+    local later = #ns > #os or (#ns == #os and ns > os)
+    ot, nt = tonumber(ot), tonumber(nt)
+    if ot and nt then newer = nt > ot or (nt == ot and later)
+    elseif not ot and not nt then newer = later
+    else newer = nt ~= nil end
+  end
+  if newer then
+    redis.call('SET', key, value)
+    redis.call('SADD', KEYS[1], ARGV[2 * j - 1])
+    kept = kept + 1
+  end
 end
-redis.call('HSET', KEYS[1], '__time', ARGV[1], '__seq', ARGV[2], unpack(ARGV, 4))
-redis.call('SADD', KEYS[2], ARGV[3])
-return 1
+return kept
 """
 
 
-def encode(value: Any) -> bytes:
+def _default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
-        return _BINARY + bytes(value)
-    return json.dumps(value, separators=(",", ":")).encode()
+        return {_BYTES: base64.b64encode(value).decode()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def decode(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    return raw[1:] if raw[:1] == _BINARY else json.loads(raw)
+def _hook(value: dict) -> Any:
+    return base64.b64decode(value[_BYTES]) if len(value) == 1 and _BYTES in value else value
+
+
+def encode_row(time: int | None, seq: int, values: Sequence[Any]) -> bytes:
+    body = json.dumps(list(values), separators=(",", ":"), default=_default)
+    return f"{'' if time is None else time},{seq},{body}".encode()
+
+
+_DECODER = json.JSONDecoder(object_hook=_hook)
+
+
+def decode_row(raw: bytes) -> list[Any]:
+    return _DECODER.decode(raw.split(b",", 2)[2].decode())
 
 
 def key_of(values: Sequence[Any]) -> str:
-    """A key's member name in the table's set (its hash's name after the table's)."""
+    """A key's member name in the table's set (its row's name after the table's): its JSON."""
+    if len(values) == 1 and type(values[0]) is int:  # what json.dumps writes for an int, faster
+        return str(values[0])
     return json.dumps(values[0] if len(values) == 1 else list(values), separators=(",", ":"))
 
 
@@ -83,7 +105,8 @@ class RedisOnlineStore:
         self.prefix = query.pop("prefix", [default])[0]
         rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
         self.client = redis.Redis.from_url(urlunsplit(parts._replace(query=rest)))
-        self._keep_newer = self.client.register_script(_KEEP_NEWER)
+        self._script = self.client.register_script(_KEEP_NEWER)
+        self._positions: dict[bytes, dict[str, int]] = {}
         self._failures = (redis.RedisError,)
         netloc = parts.hostname or "" if parts.port is None else f"{parts.hostname}:{parts.port}"
         self._where = urlunsplit(parts._replace(netloc=netloc, query=""))  # without a password
@@ -109,35 +132,42 @@ class RedisOnlineStore:
         every = [*keys, TIME, SEQ, *columns]
         kept = 0
         with self._reached():
+            self.client.set(f"{self._set(table)}:layout", json.dumps(list(columns)))
             for batch in _batches(python_rows(rows, every), _BATCH):
-                kept += self._write_batch(table, len(keys), columns, batch)
+                named = {f"{self._set(table)}:{key_of(r[:len(keys)])}": encode_row(r[len(keys)], r[len(keys) + 1],
+                                                                                   r[len(keys) + 2:]) for r in batch}
+                kept += self._replace(table, named) if replace else self._keep_newer(table, named)
         return kept
 
-    def _write_batch(self, table: str, keys: int, columns: Sequence[str], batch: list[tuple]) -> int:
+    def _replace(self, table: str, named: dict[str, bytes]) -> int:
+        """Rows of a table just emptied: written as they are."""
+        start = len(self._set(table)) + 1
         pipe = self.client.pipeline(transaction=False)
-        for row in batch:
-            member = key_of(row[:keys])
-            time, seq = row[keys], row[keys + 1]
-            fields = [x for name, value in zip(columns, row[keys + 2:]) for x in (name, encode(value))]
-            self._keep_newer(keys=[f"{self._set(table)}:{member}", self._set(table)],
-                             args=["" if time is None else str(time), str(seq), member, *fields], client=pipe)
-        return sum(pipe.execute())
+        pipe.mset(named)
+        pipe.sadd(self._set(table), *(name[start:] for name in named))
+        pipe.execute()
+        return len(named)
+
+    def _keep_newer(self, table: str, named: dict[str, bytes]) -> int:
+        start = len(self._set(table)) + 1
+        args = [x for name, value in named.items() for x in (name[start:], value)]
+        return int(self._script(keys=[self._set(table), *named], args=args))
 
     def lookup(self, table: str, key: str | Sequence[str], values: Sequence[Any],
                columns: Sequence[str]) -> list[tuple | None]:
         """``values``: one key value per row (one key column) or a tuple per row (several)."""
         single = isinstance(key, str)
         names = [f"{self._set(table)}:{key_of([v] if single else v)}" for v in values]
-        fields = ["__seq", *columns]
         with self._reached():
-            if len(names) == 1:
-                found = [self.client.hmget(names[0], fields)]
-            else:
-                pipe = self.client.pipeline(transaction=False)
-                for name in names:
-                    pipe.hmget(name, fields)
-                found = pipe.execute()
-        return [None if row[0] is None else tuple(decode(v) for v in row[1:]) for row in found]
+            layout, *found = self.client.mget([f"{self._set(table)}:layout", *names])
+        if layout is None:  # never materialized
+            return [None] * len(values)
+        positions = self._positions.get(layout)
+        if positions is None:
+            positions = self._positions[layout] = {c: i for i, c in enumerate(json.loads(layout))}
+        picks = [positions.get(c) for c in columns]
+        rows = [None if raw is None else decode_row(raw) for raw in found]
+        return [None if row is None else tuple(None if i is None else row[i] for i in picks) for row in rows]
 
     def count(self, table: str) -> int:
         with self._reached():
@@ -147,7 +177,7 @@ class RedisOnlineStore:
         with self._reached():
             for batch in _batches(self.client.sscan_iter(self._set(table), count=_BATCH), _BATCH):
                 self.client.delete(*(f"{self._set(table)}:{m.decode()}" for m in batch))
-            self.client.delete(self._set(table))
+            self.client.delete(self._set(table), f"{self._set(table)}:layout")
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
