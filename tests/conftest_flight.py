@@ -99,16 +99,31 @@ def add_user(home: Path, name: str, password: str) -> None:
     UserStore(Engine(home).catalog).add(name, password)
 
 
-def start_server(home: Path, *args: str) -> ServerProcess:
-    """Start ``serve --home home --port 0 *args``; returns once it accepts connections."""
+class LaunchedServer(NamedTuple):
+    """A server process that may still be starting."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    def ready(self) -> ServerProcess:
+        """Wait until it accepts connections."""
+        return ServerProcess(self.process, _await_ready(self.process, self.log_path), self.log_path)
+
+
+def launch_server(home: Path, *args: str) -> LaunchedServer:
+    """Start ``serve --home home --port 0 *args`` without waiting for it."""
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"
     command = [sys.executable, "-m", "flight_server", "serve", "--home", str(home), "--port", "0", *args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
-    url = _await_ready(process, log_path)
-    return ServerProcess(process, url, log_path)
+    return LaunchedServer(process, log_path)
+
+
+def start_server(home: Path, *args: str) -> ServerProcess:
+    """Start ``serve --home home --port 0 *args``; returns once it accepts connections."""
+    return launch_server(home, *args).ready()
 
 
 def _await_ready(process: subprocess.Popen, log_path: Path) -> str:

@@ -24,18 +24,52 @@ def connection_kind(request) -> str:
     return request.param
 
 
+class SpareServers:
+    """Servers on fresh homes, each started while the test before it runs.
+
+    A server's start is mostly its interpreter importing Raise; starting the next test's
+    server ahead overlaps that with the current test instead of adding it to every test.
+    """
+
+    def __init__(self, root) -> None:
+        self.root, self.count, self.spare = root, 0, None
+
+    def launch(self):
+        from conftest_flight import add_user, launch_server
+
+        self.count += 1
+        home = self.root / f"home-{self.count}"
+        home.mkdir()
+        add_user(home, USER, PASSWORD)
+        return home, launch_server(home)
+
+    def take(self):
+        """A home with alice and a server on it that accepts connections; the next one starts."""
+        home, launched = self.spare or self.launch()
+        self.spare = self.launch()
+        return home, launched.ready()
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare[1].ready().stop()
+
+
+@pytest.fixture(scope="session")
+def spare_servers(tmp_path_factory):
+    spares = SpareServers(tmp_path_factory.mktemp("flight-homes"))
+    yield spares
+    spares.close()
+
+
 @pytest.fixture
-def server_url(tmp_path, connection_kind):
-    """A Flight SQL server on this test's store home (None for the embedded kind)."""
+def server_url(request, tmp_path, connection_kind):
+    """A Flight SQL server on this test's store home, ``tmp_path / "store"`` (None for the
+    embedded kind)."""
     if connection_kind != "flight":
         yield None
         return
-    from conftest_flight import add_user, start_server
-
-    home = tmp_path / "store"
-    home.mkdir()
-    add_user(home, USER, PASSWORD)
-    server = start_server(home)
+    home, server = request.getfixturevalue("spare_servers").take()
+    (tmp_path / "store").symlink_to(home, target_is_directory=True)
     yield server.url
     server.stop()
 
