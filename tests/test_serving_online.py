@@ -3,6 +3,7 @@ Flight SQL, on each online store backend (SQLite; Redis on a real redis-server).
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pyarrow as pa
 import pytest
@@ -11,6 +12,7 @@ import redis_server
 
 from raise_ import ACL, FeatureStore
 from raise_.errors import PermissionDenied, ValidationError
+from raise_.serving.redis_store import RedisOnlineStore
 
 pytest_plugins = ["conftest_sdk"]
 
@@ -38,16 +40,42 @@ def online_store(request, monkeypatch) -> str:
 
 
 @pytest.fixture
+def server_url(request, tmp_path, connection_kind):
+    """The suite's Flight server (``conftest_sdk``), except on Redis: a server started after
+    ``online_store`` set the URI, which the suite's spare servers, started ahead, never saw."""
+    if connection_kind != "flight":
+        yield None
+        return
+    if "online_store" in request.fixturenames and request.getfixturevalue("online_store") == "redis":
+        from conftest_flight import add_user, start_server
+        from conftest_sdk import PASSWORD, USER
+
+        home = tmp_path / "store"
+        home.mkdir()
+        add_user(home, USER, PASSWORD)
+        server = start_server(home)
+    else:
+        home, server = request.getfixturevalue("spare_servers").take()
+        (tmp_path / "store").symlink_to(home, target_is_directory=True)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
 def signals_rows(signals):
     signals.write({"user_id": [1, 1, 2], "event_time": [_day(0), _day(2), _day(1)], "click_count": [1, 3, 5],
                    "user_embedding": [[0.5] * 512, [1.0] * 512, [2.0] * 512]})
     return signals
 
 
-def test_lookups_return_the_latest_values_after_each_materialization(online_store, store, signals_rows):
+def test_lookups_return_the_latest_values_after_each_materialization(online_store, store, signals_rows,
+                                                                   tmp_path):
     features = ["user-signals.click_count", "user-signals.user_embedding"]
     status = store.materialize("user-signals").to_pylist()[0]
     assert (status["group"], status["rows"], status["keys"]) == ("user-signals", 2, 2)
+    if online_store == "redis":  # the rows are in the Redis server, wherever the engine runs
+        held = RedisOnlineStore(os.environ["RAISE_ONLINE_STORE"], tmp_path / "store")
+        assert len(held.client.keys(f"{held.prefix}:*")) == 2 + 2  # 2 rows, the key set, the layout
     got = store.get_online_features(features, entity_rows=[{"user_id": 2}, {"user_id": 9}, {"user_id": 1}])
     assert got.to_dict() == {"user_id": [2, 9, 1], "click_count": [5, None, 3],
                              "user_embedding": [[2.0] * 512, None, [1.0] * 512]}
