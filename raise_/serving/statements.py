@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.errors import NotFound, ValidationError
+from grammar.errors import ValidationError
 from grammar.serving import LookupOnline, Materialize, Parameter, ShowOnlineStatus
 from raise_.engine import names, registry, results
 from raise_.engine.families import Family, Kind, Statement, checked_by_rule
