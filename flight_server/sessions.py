@@ -22,6 +22,7 @@ from flight_server.protocol import rewrite_placeholders
 
 if TYPE_CHECKING:
     from raise_.engine import Engine, ResultStream, Session
+    from raise_.engine.prepared import Prepared
 
 #: Unfetched results and open prepared statements a connection may hold; the oldest goes first
 #: (a client that never fetches or closes cannot grow the server without bound).
@@ -38,6 +39,8 @@ class PreparedStatement:
     parameter_count: int
     dataset_schema: pa.Schema | None
     parameters: pa.Table | None = None
+    #: The engine's prepared form (parsed once; see ``raise_.engine.prepared``).
+    prepared: "Prepared | None" = None
 
 
 @dataclass(slots=True)
@@ -57,7 +60,8 @@ class Connection:
         sql, count = rewrite_placeholders(query)
         with self.lock:
             schema = self._result_schema(sql)
-            statement = PreparedStatement(secrets.token_bytes(16), sql, count, schema)
+            statement = PreparedStatement(secrets.token_bytes(16), sql, count, schema,
+                                          prepared=self.session.prepare(sql))
             self.prepared[statement.handle] = statement
             _evict_oldest(self.prepared, MAX_PREPARED)
         return statement

@@ -28,7 +28,8 @@ temporary table of that name instead (``raise_.serving.tables``), replacing one 
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,6 +40,9 @@ from flight_server.sessions import Connection, PreparedStatement
 from raise_.engine import ResultStream
 from grammar.errors import AlreadyExists, NotFound, ValidationError
 
+if TYPE_CHECKING:
+    from raise_.engine.prepared import Prepared
+
 INGEST_MODE_OPTION = "raise.ingest.mode"
 INGEST_MODE_HEADER = "x-raise-ingest-mode"
 INGEST_MODES = ("append", "upsert", "overwrite")
@@ -46,21 +50,27 @@ INGEST_MODES = ("append", "upsert", "overwrite")
 _Options = pb.CommandStatementIngest.TableDefinitionOptions
 
 
-def execute(connection: Connection, sql: str, parameters: pa.Table | None = None) -> pa.Table:
-    """Run ``sql`` once, or once per parameter row (results concatenated in order)."""
+def execute(connection: Connection, sql: str, parameters: pa.Table | None = None,
+            prepared: "Prepared | None" = None) -> pa.Table:
+    """Run ``sql`` (or its ``prepared`` form) once, or once per parameter row (results
+    concatenated in order)."""
+    run = prepared.execute if prepared is not None else partial(connection.session.execute, sql)
     with connection.lock:
         if parameters is None or parameters.num_rows == 0:
-            return connection.session.execute(sql)
-        results = [connection.session.execute(sql, params=row) for row in parameter_rows(parameters)]
+            return run()
+        results = [run(row) for row in parameter_rows(parameters)]
     return pa.concat_tables(results, promote_options="permissive") if len(results) > 1 else results[0]
 
 
-def stream(connection: Connection, sql: str, parameters: pa.Table | None = None) -> ResultStream:
+def stream(connection: Connection, sql: str, parameters: pa.Table | None = None,
+           prepared: "Prepared | None" = None) -> ResultStream:
     """Like ``execute``, but a query bound to at most one parameter row is computed lazily."""
     if parameters is not None and parameters.num_rows > 1:
-        return ResultStream.of(execute(connection, sql, parameters))
+        return ResultStream.of(execute(connection, sql, parameters, prepared))
     params = next(parameter_rows(parameters)) if parameters is not None and parameters.num_rows else None
     with connection.lock:
+        if prepared is not None:
+            return prepared.stream(params)
         return connection.session.stream(sql, params)
 
 
@@ -73,11 +83,11 @@ def parameter_rows(parameters: pa.Table) -> Iterator[list]:
 
 def execute_prepared(connection: Connection, statement: PreparedStatement,
                      parameters: pa.Table | None = None) -> pa.Table:
-    return execute(connection, statement.sql, _bound(statement, parameters))
+    return execute(connection, statement.sql, _bound(statement, parameters), statement.prepared)
 
 
 def stream_prepared(connection: Connection, statement: PreparedStatement) -> ResultStream:
-    return stream(connection, statement.sql, _bound(statement, None))
+    return stream(connection, statement.sql, _bound(statement, None), statement.prepared)
 
 
 def _bound(statement: PreparedStatement, parameters: pa.Table | None) -> pa.Table | None:

@@ -53,12 +53,14 @@ class ShowOnlineStatus:
 @dataclass(**_frozen)
 class LookupOnline:
     """``LOOKUP ONLINE group (feature, ...) WHERE key IN (value, ...)``: the online values of
-    the features for each key, one row per key in the order given (NULLs for unknown keys)."""
+    the features for each key, one row per key in the order given (NULLs for unknown keys).
+    A group with several key columns is looked up by tuples: ``key`` is then a tuple of names
+    and each of ``values`` a tuple of as many values (``WHERE (a, b) IN ((1, 'x'), (?, ?))``)."""
 
     group: GroupRef
     features: tuple[str, ...]
-    key: str
-    values: tuple[KeyValue, ...]
+    key: str | tuple[str, ...]
+    values: tuple[KeyValue | tuple[KeyValue, ...], ...]
 
 
 SERVING_STATEMENTS: tuple[type, ...] = (Materialize, ShowOnlineStatus, LookupOnline)
@@ -117,8 +119,22 @@ class _ToServing(clauses.CommonTransformer):
     def values(self, meta, children) -> tuple[KeyValue, ...]:
         return tuple(children)
 
+    def row(self, meta, children) -> tuple[KeyValue, ...]:
+        return tuple(children)
+
+    def lookup_key(self, meta, children) -> str:
+        return children[0]
+
+    def key_tuple(self, meta, children) -> tuple[str, ...]:
+        return tuple(children)
+
     def lookup(self, meta, children) -> LookupOnline:
         group, features, key, keys = children
+        width = len(key) if isinstance(key, tuple) else None
+        if any((len(v) if isinstance(v, tuple) else None) != width for v in keys):
+            wanted = f"tuples of {width} values" if width else "single values"
+            raise ValidationError(f"LOOKUP ONLINE by {_key_text(key)} takes {wanted}", code="RAISE-V185",
+                                  line=meta.line, column=meta.column)
         return LookupOnline(group=group, features=features, key=key, values=keys)
 
 
@@ -140,10 +156,18 @@ def _show(stmt: ShowOnlineStatus) -> str:
     return "SHOW ONLINE STATUS" + (" IN " + "/".join(quote_ident(n) for n in stmt.within) if stmt.within else "")
 
 
+def _key_text(key: str | tuple[str, ...]) -> str:
+    return f"({', '.join(quote_ident(k) for k in key)})" if isinstance(key, tuple) else quote_ident(key)
+
+
+def _item(value: KeyValue | tuple[KeyValue, ...]) -> str:
+    return f"({', '.join(_value(v) for v in value)})" if isinstance(value, tuple) else _value(value)
+
+
 def _lookup(stmt: LookupOnline) -> str:
     features = ", ".join("@".join(quote_ident(p) for p in f.split("@", 1)) for f in stmt.features)
-    return (f"LOOKUP ONLINE {_ref(stmt.group)} ({features}) WHERE {quote_ident(stmt.key)} IN "
-            f"({', '.join(_value(v) for v in stmt.values)})")
+    return (f"LOOKUP ONLINE {_ref(stmt.group)} ({features}) WHERE {_key_text(stmt.key)} IN "
+            f"({', '.join(_item(v) for v in stmt.values)})")
 
 
 _RENDERERS = {Materialize: _materialize, ShowOnlineStatus: _show, LookupOnline: _lookup}

@@ -230,3 +230,29 @@ def test_features_shared_by_another_organization(tmp_path):
 
 def _days(n: int) -> dt.datetime:
     return T0 + dt.timedelta(days=n)
+
+
+def test_progress_bars_show_only_on_a_terminal_outside_ci(monkeypatch):
+    import io
+    import os
+
+    from raise_.serving import progress
+
+    leader, follower = os.openpty()
+    terminal = os.fdopen(follower, "w")
+    try:
+        monkeypatch.delenv("CI", raising=False)
+        monkeypatch.delenv("RAISE_PROGRESS", raising=False)
+        monkeypatch.setattr("sys.stderr", terminal)
+        assert progress.watched() and not progress.bar(3, "x").disable
+        monkeypatch.setenv("CI", "true")
+        assert progress.bar(3, "x").disable
+        monkeypatch.delenv("CI")
+        monkeypatch.setenv("RAISE_PROGRESS", "0")
+        assert not progress.watched()
+        monkeypatch.delenv("RAISE_PROGRESS")
+        monkeypatch.setattr("sys.stderr", io.StringIO())  # a log file, a pipe: no bar
+        assert not progress.watched()
+    finally:
+        terminal.close()
+        os.close(leader)

@@ -29,6 +29,9 @@ class Connection(Protocol):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a Raise SQL script; the last statement's result as an Arrow table."""
 
+    def prepare(self, sql: str) -> Any:
+        """``sql`` prepared once; the result's ``execute(params)`` runs it per request."""
+
     def ingest(self, group: str, data: pa.Table, mode: str) -> int:
         """Write ``data`` into ``group`` (``org/domain/project/group`` or a name in the
         current project) with mode append, upsert or overwrite; rows written."""

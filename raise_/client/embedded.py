@@ -35,6 +35,10 @@ class EmbeddedConnection:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self._session.execute(sql, params)
 
+    def prepare(self, sql: str) -> Any:
+        """``sql`` parsed once (``raise_.engine.prepared``); ``execute(params)`` runs it."""
+        return self._session.prepare(sql)
+
     def ingest(self, group: str, data: pa.Table, mode: str = "append") -> int:
         return self._session.ingest(group, data, mode)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -140,6 +141,7 @@ class FlightConnection:
 
         self.url = url
         self.user = user
+        self._open: "weakref.WeakSet[PreparedStatement]" = weakref.WeakSet()
         options: dict[str, str] = {}
         if user is not None:
             options.update(username=user, password=password or "")
@@ -203,6 +205,13 @@ class FlightConnection:
         finally:
             statement.close()
 
+    def prepare(self, sql: str) -> "PreparedStatement":
+        """``sql`` prepared on the server once (Flight SQL CreatePreparedStatement); each
+        ``execute(params)`` then binds and runs it without preparing or planning it again."""
+        prepared = PreparedStatement(self, sql)
+        self._open.add(prepared)
+        return prepared
+
     def ingest(self, group: str, data: Any, mode: str = "append") -> int:
         """Write Arrow ``data`` into ``group`` (``org/domain/project/group`` or a name in the
         current project) with mode ``append``, ``upsert`` (on the group's keys) or
@@ -247,6 +256,8 @@ class FlightConnection:
 
     def close(self) -> None:
         """End the server session and release the connection."""
+        for prepared in list(getattr(self, "_open", ())):
+            prepared.close()
         for handle in (getattr(self, "_connection", None), getattr(self, "_database", None)):
             if handle is not None:
                 handle.close()
@@ -259,3 +270,39 @@ class FlightConnection:
             return method(*args, **kwargs)
         except adbc_driver_manager.Error as error:
             raise error_from_flight(error) from None
+
+
+class PreparedStatement:
+    """A server-side prepared statement of a ``FlightConnection``, executed per request."""
+
+    def __init__(self, connection: FlightConnection, sql: str) -> None:
+        import adbc_driver_manager
+
+        self.sql = sql
+        self._statement = adbc_driver_manager.AdbcStatement(connection._connection)
+        try:
+            self._statement.set_sql_query(sql)
+            self._statement.prepare()
+        except adbc_driver_manager.Error as error:
+            self._statement.close()
+            raise error_from_flight(error) from None
+
+    def __repr__(self) -> str:
+        return f"PreparedStatement({self.sql!r})"
+
+    def execute(self, params: Sequence[Any] | None = None) -> pa.Table:
+        import adbc_driver_manager
+
+        try:
+            if params:
+                self._statement.bind(pa.record_batch([pa.array([v]) for v in params],
+                                                     names=[str(i) for i in range(1, len(params) + 1)]))
+            stream, _ = self._statement.execute_query()
+            return pa.RecordBatchReader.from_stream(stream).read_all()
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            raise error_from_flight(error) from None
+
+    def close(self) -> None:
+        if self._statement is not None:
+            self._statement.close()
+            self._statement = None

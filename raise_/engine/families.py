@@ -78,6 +78,10 @@ class Statement:
     rule: Rule
     schema: pa.Schema | Callable[[Any], pa.Schema]
     listing: Listing
+    #: ``prepared(session, statement, params) -> result``: how a prepared statement (parsed
+    #: once, executed per request) runs it, authorized and audited as ``run`` would; None:
+    #: the way every statement runs.
+    prepared: Callable[["Session", Any, tuple], pa.Table] | None = None
 
     def __post_init__(self) -> None:
         for name in ("handler", "rule", "listing"):

@@ -22,6 +22,7 @@ from raise_.serving import tables as serving_tables
 
 if TYPE_CHECKING:
     from raise_.engine.engine import Engine
+    from raise_.engine.prepared import Prepared
 
 @dataclass(frozen=True)
 class TableInfo:
@@ -238,6 +239,12 @@ class Session:
                 return pa.schema([("count", pa.uint64())])
             return self.query_context(statement.sql).schema(statement.sql)
         return families.statement(type(statement)).result_schema(statement)
+
+    def prepare(self, sql: str) -> "Prepared":
+        """``sql`` parsed once, to execute many times with bound parameters (``prepared``)."""
+        from raise_.engine.prepared import Prepared
+
+        return Prepared(self, sql)
 
     def use(self, path: Sequence[str]) -> None:
         self.run(ast.Use(path=tuple(path)))

@@ -21,6 +21,8 @@ from raise_.errors import RaiseWarning
 __all__ = ["Executor", "as_path", "warn"]
 
 _LEVELS = ("organization", "domain", "project")
+#: Prepared statements an executor keeps open (the texts it sends most recently).
+_PREPARED = 64
 
 
 def as_path(project: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -40,6 +42,7 @@ class Executor:
         self._current = as_path(connection.project)
         self._ensured: set[tuple[str, ...]] = set()
         self._named: set[tuple[str, ...]] = set()
+        self._prepared: dict[str, Any] = {}
         # async analyses share the connection with the caller's thread: one call at a time
         self.lock = threading.RLock()
 
@@ -66,6 +69,18 @@ class Executor:
         if warn:
             _warn(result)
         return result
+
+    def send_prepared(self, sql: str, params: Sequence[Any]) -> pa.Table:
+        """Execute SQL text prepared once per connection and text (a lookup made per request),
+        recording it in ``history`` like ``send``."""
+        with self.lock:
+            self.history.append(sql)
+            prepared = self._prepared.pop(sql, None) or self.connection.prepare(sql)
+            self._prepared[sql] = prepared  # most recently used last
+            while len(self._prepared) > _PREPARED:
+                oldest = self._prepared.pop(next(iter(self._prepared)))
+                getattr(oldest, "close", lambda: None)()
+            return prepared.execute(params)
 
     def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run ``sql`` (a SELECT or any text) with ``project`` as the current project."""

@@ -36,6 +36,7 @@ from sqlglot import exp
 from grammar.errors import RaiseError, TypeMismatch, Unsupported, ValidationError
 from raise_.engine import names, registry
 from raise_.engine.ingest import SEQUENCE_COLUMN
+from raise_.serving import progress
 from udfs.asof import asof_match
 
 if TYPE_CHECKING:
@@ -134,9 +135,12 @@ class _AsofSelect:
             for left, right in [*condition.keys, condition.times]:
                 self.by_alias[left[0]].used.add(left[1])
                 self.by_alias[right[0]].joined.add(right[1])
-        for side in self.sides:
-            side.data = self._read(side)
-        table = self._join(conditions)
+        with progress.bar(2 * len(self.sides) - 1, "training set (as-of join)") as shown:
+            for side in self.sides:
+                shown.set_postfix_str(f"reading {side.alias}")
+                side.data = self._read(side)
+                shown.update()
+            table = self._join(conditions, shown)
         name = _TABLE.format(next(_counter))
         self.context.ctx.register_record_batches(name, [table.to_batches(max_chunksize=131072) or
                                                         [pa.record_batch([], schema=table.schema)]])
@@ -163,7 +167,7 @@ class _AsofSelect:
     def _sequenced(self, side: _Side) -> bool:
         return SEQUENCE_COLUMN in self.context.stored_columns(side.group)
 
-    def _join(self, conditions: list[_Condition]) -> pa.Table:
+    def _join(self, conditions: list[_Condition], shown) -> pa.Table:
         left = self.sides[0]
         rows = left.data.num_rows
         columns: dict[str, pa.ChunkedArray] = {f"{left.alias}.{c}": left.data.column(c)
@@ -180,6 +184,7 @@ class _AsofSelect:
             with ThreadPoolExecutor(max(1, min(len(wanted), os.cpu_count() or 1))) as pool:
                 taken = pool.map(lambda c: side.data.column(c).combine_chunks().take(indices), wanted)
                 columns.update({f"{side.alias}.{c}": values for c, values in zip(wanted, taken)})
+            shown.update()
         table = pa.table(columns) if columns else pa.table({"__raise_one": pa.nulls(rows, pa.int8())})
         return table if keep.all() else table.filter(pa.array(keep))
 

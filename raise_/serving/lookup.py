@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 import pyarrow as pa
@@ -52,6 +53,11 @@ def _split(spec: Any, context: tuple[str, ...]) -> tuple[tuple[str, ...], str, s
     if not isinstance(spec, str):
         raise ValidationError(f"features are 'group.feature' strings or Feature objects, got {spec!r}",
                               code="RAISE-V177", name=repr(spec))
+    return _split_text(spec, context)
+
+
+@lru_cache(maxsize=4096)
+def _split_text(spec: str, context: tuple[str, ...]) -> tuple[tuple[str, ...], str, str]:
     head, _, last = spec.rpartition("/")
     if "." in last:
         group, _, name = last.partition(".")
@@ -90,27 +96,44 @@ def get_online_features(executor: "Executor", context: tuple[str, ...], features
     columns: dict[str, pa.ChunkedArray] = {}
     for key, names in by_group.items():
         ref = sql.group_ref(key[:-1], key[-1])
-        (column,) = _key_columns(executor, ref)
-        missing = [i for i, row in enumerate(entity_rows) if column not in row]
-        if missing:
-            raise ValidationError(f"entity row {missing[0]} has no key {column!r} of feature group {key[-1]!r}",
-                                  code="RAISE-V171", name=column)
-        values = tuple(row[column] for row in entity_rows)
-        statement = LookupOnline(group=ref, features=tuple(names), key=column, values=(Parameter(),) * len(values))
-        found = executor.send(render(statement), values)
-        columns.setdefault(column, found.column(column))
+        keys = _key_columns(executor, ref)
+        found = _lookup_group(executor, ref, keys, tuple(names), entity_rows)
+        for column in keys:
+            columns.setdefault(column, found.column(column))
         for name in names:
             label = name if list(columns).count(name) == 0 else f"{key[-1]}.{name}"
             columns[label] = found.column(name)
     return OnlineResponse(pa.table(columns))
 
 
+def _lookup_group(executor: "Executor", ref, keys: tuple[str, ...], names: tuple[str, ...],
+                  entity_rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """One prepared LOOKUP ONLINE of ``names`` for the key values the entity rows carry."""
+    for column in keys:
+        missing = [i for i, row in enumerate(entity_rows) if column not in row]
+        if missing:
+            raise ValidationError(f"entity row {missing[0]} has no key {column!r} of feature group {ref.name!r}",
+                                  code="RAISE-V171", name=column)
+    values = tuple(row[column] for row in entity_rows for column in keys)
+    return executor.send_prepared(_lookup_sql(ref, names, keys, len(entity_rows)), values)
+
+
+@lru_cache(maxsize=1024)
+def _lookup_sql(ref, features: tuple[str, ...], keys: tuple[str, ...], count: int) -> str:
+    """The LOOKUP ONLINE text for ``count`` bound keys (one prepared statement per shape)."""
+    if len(keys) == 1:
+        key, values = keys[0], (Parameter(),) * count
+    else:
+        key, values = keys, ((Parameter(),) * len(keys),) * count
+    return render(LookupOnline(group=ref, features=features, key=key, values=values))
+
+
 def _key_columns(executor: "Executor", ref) -> tuple[str, ...]:
     known = _KEYS.setdefault(executor, {})
     keys = known.get(ref)
     if keys is None:
-        keys = known[ref] = describe_group(executor, ref).key_columns
-    if len(keys) != 1:
-        raise ValidationError(f"online lookups take groups with one key column; {ref.name!r} has "
-                              f"{len(keys)}", code="RAISE-V180", name=ref.name)
+        keys = known[ref] = tuple(describe_group(executor, ref).key_columns)
+    if not keys:
+        raise ValidationError(f"online lookups need a group with key columns; {ref.name!r} has none",
+                              code="RAISE-V180", name=ref.name)
     return keys

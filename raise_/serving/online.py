@@ -8,11 +8,15 @@ without a server, and the file survives restarts next to the catalog. Each group
 the row's event time and write stamp (to keep only newer rows) and one column per stored
 feature, holding primitive values natively and others (embeddings, arrays, structs) as JSON.
 
-``OnlineStore`` is the interface a further backend (Redis) would implement.
+``OnlineStore`` is the interface every backend implements; ``open_store`` picks one by URI
+(``RAISE_ONLINE_STORE``: ``sqlite`` or a ``sqlite:///path``, the default, or
+``redis://host:port/db``, ``raise_.serving.redis_store``). Every process serving one store
+home must be given the same URI.
 """
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -22,18 +26,41 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_TIME, _SEQ = "__time", "__seq"
+from grammar.errors import ValidationError
+
+TIME, SEQ = "__time", "__seq"
 
 
 class OnlineStore(Protocol):
     def write(self, table: str, keys: Sequence[str], columns: Sequence[str], rows: pa.Table, replace: bool) -> int:
         """Keep each row of ``rows`` whose (time, stamp) is newer than the stored one; rows kept."""
 
-    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
-        """The stored ``columns`` for each key value (None where the key has no row)."""
+    def lookup(self, table: str, key: str | Sequence[str], values: Sequence[Any],
+               columns: Sequence[str]) -> list[tuple | None]:
+        """The stored ``columns`` for each key value (a tuple per key for several key
+        columns; None where the key has no row)."""
+
+    def count(self, table: str) -> int:
+        """How many keys the group holds."""
 
     def drop(self, table: str) -> None:
         """Remove a group's rows."""
+
+
+def open_store(home: str | Path, uri: str | None = None) -> OnlineStore:
+    """The online store of the store at ``home``: ``uri``, else ``$RAISE_ONLINE_STORE``, else
+    ``<home>/online.db``."""
+    uri = uri or os.environ.get("RAISE_ONLINE_STORE") or "sqlite"
+    scheme = uri.partition(":")[0].lower()
+    if scheme in ("redis", "rediss", "unix"):
+        from raise_.serving.redis_store import RedisOnlineStore
+
+        return RedisOnlineStore(uri, home)
+    if scheme == "sqlite":
+        path = uri.partition(":///")[2] if ":///" in uri else Path(home) / "online.db"
+        return SQLiteOnlineStore(path)
+    raise ValidationError(f"online store URI {uri!r} is not sqlite, sqlite:///path or redis://host:port/db",
+                          code="RAISE-V184", name=uri)
 
 
 def _quote(name: str) -> str:
@@ -48,6 +75,9 @@ class SQLiteOnlineStore:
         self._local = threading.local()
         self._lookups: dict[tuple, str] = {}
 
+    def __repr__(self) -> str:
+        return f"SQLiteOnlineStore({self.path!r})"
+
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
@@ -59,12 +89,12 @@ class SQLiteOnlineStore:
 
     def write(self, table: str, keys: Sequence[str], columns: Sequence[str], rows: pa.Table, replace: bool) -> int:
         db = self._db()
-        every = [*keys, _TIME, _SEQ, *columns]
+        every = [*keys, TIME, SEQ, *columns]
         names = ", ".join(_quote(c) for c in every)
         updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in every[len(keys):])
-        newer = (f"excluded.{_TIME} > {_quote(table)}.{_TIME} OR (excluded.{_TIME} IS {_quote(table)}.{_TIME} "
-                 f"AND excluded.{_SEQ} > {_quote(table)}.{_SEQ}) OR {_quote(table)}.{_TIME} IS NULL "
-                 f"AND excluded.{_TIME} IS NOT NULL")
+        newer = (f"excluded.{TIME} > {_quote(table)}.{TIME} OR (excluded.{TIME} IS {_quote(table)}.{TIME} "
+                 f"AND excluded.{SEQ} > {_quote(table)}.{SEQ}) OR {_quote(table)}.{TIME} IS NULL "
+                 f"AND excluded.{TIME} IS NOT NULL")
         before = db.total_changes
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -74,7 +104,7 @@ class SQLiteOnlineStore:
                        f"({', '.join(_quote(k) for k in keys)})) WITHOUT ROWID")
             db.executemany(
                 f"INSERT INTO {_quote(table)} ({names}) VALUES ({', '.join('?' * len(every))}) "
-                f"ON CONFLICT DO UPDATE SET {updates} WHERE {newer}", _python_rows(rows, every))
+                f"ON CONFLICT DO UPDATE SET {updates} WHERE {newer}", python_rows(rows, every))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -82,17 +112,18 @@ class SQLiteOnlineStore:
         self._lookups.clear()
         return db.total_changes - before
 
-    def lookup(self, table: str, key: str, values: Sequence[Any], columns: Sequence[str]) -> list[tuple | None]:
-        statement = self._lookups.get((table, key, tuple(columns)))
+    def lookup(self, table: str, key: str | Sequence[str], values: Sequence[Any],
+               columns: Sequence[str]) -> list[tuple | None]:
+        keys = (key,) if isinstance(key, str) else tuple(key)
+        statement = self._lookups.get((table, keys, tuple(columns)))
         if statement is None:
-            statement = (f"SELECT {_quote(key)}, {', '.join(_quote(c) for c in columns)} FROM {_quote(table)} "
-                         f"WHERE {_quote(key)} IN (SELECT value FROM json_each(?))")
-            self._lookups[(table, key, tuple(columns))] = statement
+            statement = self._lookups[(table, keys, tuple(columns))] = _lookup_sql(table, keys, columns)
         try:
-            found = {row[0]: row[1:] for row in self._db().execute(statement, (json.dumps(list(values)),))}
+            rows = self._db().execute(statement, (json.dumps(list(values)),))
+            found = {row[:len(keys)]: row[len(keys):] for row in rows}
         except sqlite3.OperationalError:  # never materialized
             found = {}
-        return [found.get(v) for v in values]
+        return [found.get(tuple(v) if len(keys) > 1 else (v,)) for v in values]
 
     def count(self, table: str) -> int:
         try:
@@ -104,7 +135,20 @@ class SQLiteOnlineStore:
         self._db().execute(f"DROP TABLE IF EXISTS {_quote(table)}")
 
 
-def _python_rows(rows: pa.Table, names: Sequence[str]):
+def _lookup_sql(table: str, keys: tuple[str, ...], columns: Sequence[str]) -> str:
+    """Rows of the keys in a JSON array bound as the one parameter (values, or arrays of
+    values for several key columns): an index probe per key."""
+    named = ", ".join(_quote(c) for c in (*keys, *columns))
+    if len(keys) == 1:
+        wanted, source = _quote(keys[0]), "SELECT value FROM json_each(?)"
+    else:
+        wanted = f"({', '.join(_quote(k) for k in keys)})"
+        parts = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(keys)))
+        source = f"SELECT {parts} FROM json_each(?)"
+    return f"SELECT {named} FROM {_quote(table)} WHERE {wanted} IN ({source})"
+
+
+def python_rows(rows: pa.Table, names: Sequence[str]):
     """Rows as SQLite values: timestamps as microseconds, nested values as JSON."""
     columns = []
     for name in names:

@@ -8,20 +8,21 @@ Its status (``last_materialized``, the table version, rows written, keys held) i
 record of kind ``online`` beside the group, listed by SHOW ONLINE STATUS.
 
 Rules: MATERIALIZE needs ``write`` on the group and ``read`` on each feature it copies;
-LOOKUP ONLINE needs ``read`` on each feature it returns (audited as READ); SHOW ONLINE STATUS
-lists only the groups the principal may see. LOOKUP takes bound keys (``?``), so a Flight SQL
-client prepares it once and executes it per request.
+LOOKUP ONLINE needs ``read`` on each feature it returns (audited as one READ of the group that
+names them); SHOW ONLINE STATUS lists only the groups the principal may see. LOOKUP takes bound
+keys (``?``), so a Flight SQL client prepares it once and executes it per request (``prepared``:
+parsed once, resolved once per catalog generation).
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grammar.dtypes import parse_dtype
-from grammar.errors import NotFound, ValidationError
+from grammar.errors import ValidationError
 from grammar.serving import LookupOnline, Materialize, Parameter, ShowOnlineStatus
 from raise_.engine import names, registry, results
 from raise_.engine.families import Family, Kind, Statement, checked_by_rule
@@ -30,8 +31,8 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import Need, control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.serving.online import SQLiteOnlineStore, from_stored, latest_rows
-from raise_.types import to_arrow
+from raise_.serving import derived as online_derived, prepared, progress
+from raise_.serving.online import OnlineStore, from_stored, latest_rows, open_store
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -41,12 +42,17 @@ STATUS_SCHEMA = pa.schema([
     ("project", pa.string()), ("group", pa.string()), ("last_materialized", pa.string()),
     ("version", pa.int64()), ("rows", pa.int64()), ("keys", pa.int64()), ("features", pa.list_(pa.string())),
 ])
-_STORES: dict[str, SQLiteOnlineStore] = {}
+_STORES: dict[tuple[str, str], OnlineStore] = {}
 
 
-def store(session: "Session") -> SQLiteOnlineStore:
-    path = str(session.engine.home / "online.db")
-    return _STORES.setdefault(path, SQLiteOnlineStore(path))
+def store(session: "Session") -> OnlineStore:
+    """The engine's online store (``online.open_store``), opened once per home and URI."""
+    home = session.engine.home
+    uri = os.environ.get("RAISE_ONLINE_STORE") or "sqlite"
+    found = _STORES.get((str(home), uri))
+    if found is None:
+        found = _STORES[(str(home), uri)] = open_store(home, uri)
+    return found
 
 
 def _group(session: "Session", ref) -> dict[str, Any]:
@@ -70,19 +76,28 @@ def materialize(session: "Session", stmt: Materialize) -> pa.Table:
     if table is None:
         return _status_table(session, group, state)
     since = stmt.since if stmt.since is not None else (state or {}).get("version")
+    # a changed feature set, an overwrite or another online store (a new URI) starts afresh
     full = since is None or state is None or state.get("features") != sorted(features) \
-        or _rewritten(table, since)
+        or state.get("store") != _store_name(session) or _rewritten(table, since)
     columns = [r["column"] for r in features.values()]
-    rows = _read(group, table, columns, None if full else since)
-    written = 0 if rows is None else store(session).write(
-        _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
+    with progress.bar(2, f"materialize {group['name']}") as shown:
+        rows = _read(group, table, columns, None if full else since)
+        shown.update()
+        written = 0 if rows is None else store(session).write(
+            _table(group), [k["name"] for k in group["keys"]], columns, rows, replace=full)
+        shown.update()
     record = {
-        "group": group["key"], "project": list(group["project"]), "version": table.version(),
+        "group": group["key"], "project": list(group["project"]), "version": table.version(), "columns": columns,
         "features": sorted(features), "rows": written, "keys": store(session).count(_table(group)),
+        "store": _store_name(session),
         "last_materialized": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     session.catalog.put(KIND, group["key"], record, parent=names.join(*group["project"]))
     return _status_table(session, group, record)
+
+
+def _store_name(session: "Session") -> str:
+    return repr(store(session))
 
 
 def _read(group: dict[str, Any], table: Any, columns: list[str], since: int | None) -> pa.Table | None:
@@ -171,49 +186,65 @@ def show_online(session: "Session", stmt: ShowOnlineStatus) -> pa.Table:
 # -- LOOKUP ONLINE -----------------------------------------------------------------------------
 
 
-def lookup(session: "Session", stmt: LookupOnline) -> pa.Table:
-    group = _group(session, stmt.group)
-    keys = [k["name"] for k in group["keys"]]
-    if keys != [stmt.key]:
-        raise ValidationError(f"LOOKUP ONLINE {group['name']!r} looks up by its key "
-                              f"{', '.join(keys) or '(none)'}; got {stmt.key!r}", code="RAISE-V180", name=stmt.key)
-    records = [_feature(session, group, name) for name in stmt.features]
+def lookup(session: "Session", stmt: LookupOnline, plan: prepared.Plan | None = None) -> pa.Table:
+    plan = plan or prepared.plan_for(session, stmt)
+    asked = stmt.key if isinstance(stmt.key, tuple) else (stmt.key,)
+    if plan.keys != asked:
+        raise ValidationError(f"LOOKUP ONLINE {plan.group['name']!r} looks up by its key column(s) "
+                              f"{', '.join(plan.keys) or '(none)'}; got {', '.join(asked)}", code="RAISE-V180",
+                              name=", ".join(asked))
     values = _bind(stmt.values, session.parameters)
-    key_type = to_arrow(parse_dtype(group["keys"][0]["dtype"]))
-    found = store(session).lookup(_table(group), stmt.key, values, [r["column"] for r in records])
-    columns = {stmt.key: pa.array(values, key_type)}
-    for i, (label, record) in enumerate(zip(stmt.features, records)):
-        columns[label] = from_stored([row[i] if row else None for row in found],
-                                     to_arrow(parse_dtype(record["dtype"])))
+    found = store(session).lookup(_table(plan.group), stmt.key, values, plan.fetch) if plan.fetch else []
+    if len(asked) == 1:
+        keys = {asked[0]: pa.array(values, plan.key_types[0])}
+    else:
+        keys = {k: pa.array([v[i] for v in values], t) for i, (k, t) in enumerate(zip(asked, plan.key_types))}
+    fetched = [from_stored([row[i] if row else None for row in found] if found else [None] * len(values), kind)
+               for i, kind in enumerate(plan.fetch_types)]
+    derived = iter(_derived(session, plan, keys, fetched) if plan.view else ())
+    columns = dict(keys)
+    for label, kind, (source, index) in zip(plan.labels, plan.types, plan.sources):
+        if source == "stored":
+            columns[label] = fetched[index]
+        else:
+            columns[label] = next(derived).cast(kind) if source == "derived" else pa.nulls(len(values), kind)
     return pa.table(columns)
 
 
-def _feature(session: "Session", group: dict[str, Any], label: str) -> dict[str, Any]:
-    name, _, version = label.partition("@")
-    record = registry.feature(session.catalog, group["key"], name, version or None)
-    if record.get("derived_as") is not None:
-        raise ValidationError(f"{name!r} is a derived feature: the online store holds stored features; "
-                              "look up its inputs", code="RAISE-V181", name=name)
-    return record
+def _derived(session: "Session", plan: prepared.Plan, keys: dict[str, pa.Array], fetched: list[pa.Array]):
+    """The derived labels' values, computed over the looked-up rows (``derived``)."""
+    rows = dict(keys)
+    if plan.group.get("timestamp"):
+        rows[plan.group["timestamp"]] = pa.nulls(len(next(iter(keys.values()))), pa.timestamp("us"))
+    rows.update(zip(plan.fetch, fetched))
+    labels = [label for label, (source, _) in zip(plan.labels, plan.sources) if source == "derived"]
+    return online_derived.compute(session.engine, plan.view, pa.table(rows), labels)
 
 
 def _bind(values: tuple, parameters: tuple) -> list[Any]:
-    out, position = [], 0
-    for value in values:
-        if isinstance(value, Parameter):
-            index = position if value.index is None else value.index - 1
-            position += value.index is None
-            if index >= len(parameters):
-                raise ValidationError(f"LOOKUP ONLINE has a parameter {index + 1} but {len(parameters)} "
-                                      "value(s) were bound", code="RAISE-V182")
-            value = parameters[index]
-        out.append(value)
-    return out
+    """The key values with their parameters bound (``?`` in order of appearance, ``$n``)."""
+    position = 0
+
+    def bound(value: Any) -> Any:
+        nonlocal position
+        if isinstance(value, tuple):
+            return tuple(bound(v) for v in value)
+        if not isinstance(value, Parameter):
+            return value
+        index = position if value.index is None else value.index - 1
+        position += value.index is None
+        if index >= len(parameters):
+            raise ValidationError(f"LOOKUP ONLINE has a parameter {index + 1} but {len(parameters)} "
+                                  "value(s) were bound", code="RAISE-V182")
+        return parameters[index]
+
+    return [bound(v) for v in values]
 
 
 def _lookup_schema(stmt: LookupOnline) -> pa.Schema:
     # types come from the catalog at execution; a prepared statement learns the names here
-    return pa.schema([(stmt.key, pa.null()), *[(f, pa.null()) for f in stmt.features]])
+    keys = stmt.key if isinstance(stmt.key, tuple) else (stmt.key,)
+    return pa.schema([*[(k, pa.null()) for k in keys], *[(f, pa.null()) for f in stmt.features]])
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -232,13 +263,7 @@ def _materialize_rule(session, ac, stmt: Materialize):
 
 
 def _lookup_rule(session, ac, stmt: LookupOnline):
-    path = _group_path(session, stmt.group)
-    needs = on_target(session, path, "see")
-    for label in stmt.features:
-        name = label.partition("@")[0]
-        needs.append(Need("read", f"{path}/{name}", Event("READ", f"{path}/{name}",
-                                                          {"online": True, "keys": len(stmt.values)})))
-    return needs, []
+    return prepared.rule(session, stmt)
 
 
 def visible_status(session: "Session", statement: Any, table: pa.Table) -> pa.Table:
@@ -264,7 +289,8 @@ FAMILY = Family(
                                listing=checked_by_rule),
         ShowOnlineStatus: Statement(handler=show_online, rule=needs_nothing, schema=STATUS_SCHEMA,
                                     listing=visible_status),
-        LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule),
+        LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule,
+                                prepared=prepared.run_prepared),
     },
     kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
 )

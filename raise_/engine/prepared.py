@@ -1,0 +1,52 @@
+"""Prepared statements: SQL text parsed once and executed many times with bound parameters.
+
+A statement whose family declares a ``prepared`` runner (LOOKUP ONLINE) runs through it on
+every execution, without being parsed again; any other text runs as ``Session.execute`` and
+``Session.stream`` run it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pyarrow as pa
+
+from grammar import ast, parse
+from grammar.errors import RaiseError
+from raise_.engine import families, names
+from raise_.engine.query import ResultStream
+
+if TYPE_CHECKING:
+    from raise_.engine.session import Session
+
+
+class Prepared:
+    """``sql`` prepared in ``session``; ``execute(params)`` and ``stream(params)`` run it."""
+
+    def __init__(self, session: "Session", sql: str) -> None:
+        self.session = session
+        self.sql = sql
+        self._statement: Any = None
+        self._run = None
+        try:  # text that does not parse is reported when it runs, as unprepared text is
+            statements = parse(sql)
+            if len(statements) != 1 or isinstance(statements[0], ast.Passthrough):
+                return
+            names.check_statement(statements[0])
+            entry = families.statement(type(statements[0]))
+        except RaiseError:
+            return
+        if entry.prepared is not None:
+            self._statement, self._run = statements[0], entry.prepared
+
+    def __repr__(self) -> str:
+        return f"Prepared({self.sql!r})"
+
+    def execute(self, params: Sequence[Any] | None = None) -> pa.Table:
+        if self._run is None:
+            return self.session.execute(self.sql, params)
+        return self._run(self.session, self._statement, tuple(params or ()))
+
+    def stream(self, params: Sequence[Any] | None = None) -> ResultStream:
+        if self._run is None:
+            return self.session.stream(self.sql, params)
+        return ResultStream.of(self.execute(params))
