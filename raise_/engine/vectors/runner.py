@@ -52,6 +52,7 @@ class Plan:
     dim: int
     keys: tuple[str, ...]
     candidate: str
+    params: Sequence[Any] | None
     index: Any = None  # index.Loaded when the index path runs
 
 
@@ -85,7 +86,7 @@ def planned(context: "QueryContext", sql: str, params: Sequence[Any] | None) -> 
     from raise_.engine.vectors import index  # the index library loads only where one is used
 
     found = None if mode(context.session) == "exact" else index.usable(context, group, topk)
-    return Plan(topk, group, dim, tuple(group.key_names), candidate, found)
+    return Plan(topk, group, dim, tuple(group.key_names), candidate, params, found)
 
 
 def embedding_size(session: "Session", group: Any, column: str) -> int | None:

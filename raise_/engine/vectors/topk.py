@@ -102,11 +102,16 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
     return context.ctx.sql(exp.select(bound.as_("q")).sql("duckdb")).to_arrow_table().column(0)[0].as_py()
 
 
-def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None) -> str | None:
-    """The query without ORDER BY/LIMIT, the score replaced by the embedding and the keys added."""
+def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
+                  within: str | None = None) -> str | None:
+    """The query without ORDER BY/LIMIT, the score replaced by the embedding and the keys added;
+    ``within``: only rows whose keys are in that table (each key column matched on its own)."""
     tree = with_parameters(topk.tree, params)
     if tree is None:
         return None
+    for k in keys if within else ():
+        tree = tree.where(exp.column(k, quoted=True).isin(
+            query=exp.select(exp.column(k, quoted=True)).from_(exp.table_(within, quoted=True))))
     items = [item for i, item in enumerate(tree.expressions) if i != topk.position]
     items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
     items.extend(exp.column(k, quoted=True).as_(key_column(i)) for i, k in enumerate(keys))
