@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, blobs, extensions, models
+from grammar import analytics, ast, blobs, extensions, models, vectors
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -104,7 +104,9 @@ CREATE ALERT acme_clicks ON "user-signals"
     AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["max"]}' WHEN GREATER_THAN(5)
     NOTIFY ('ops@acme.com');
 CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme private';
-REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3
+REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3;
+CREATE FEATURE "user-signals".embedding FLOAT32[2];
+CREATE VECTOR INDEX acme_vectors ON "user-signals" (embedding)
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -137,6 +139,7 @@ LISTINGS: dict[type, list[str]] = {
     analytics.ShowAlerts: ["SHOW ALERTS", "SHOW ALERTS IN acme/ml/rec"],
     analytics.ShowFirings: ["SHOW FIRINGS OF ALERT acme/ml/rec/acme_clicks"],
     analytics.CheckAlerts: ["CHECK ALERTS", "CHECK ALERTS IN acme/ml/rec FORCE"],
+    vectors.ShowVectorIndexes: ["SHOW VECTOR INDEXES", 'SHOW VECTOR INDEXES IN acme/ml/rec/"user-signals"'],
 }
 
 
