@@ -62,7 +62,7 @@ def create_index(session: "Session", stmt: CreateVectorIndex) -> pa.Table:
               "feature": stmt.feature, "column": column[0], "dim": column[1], "method": stmt.method, **settings,
               "directory": str(index.directory(session, group, f"{name}-{uuid.uuid4().hex[:8]}"))}
     built = index.build(session, {**record, "key": key}, group)
-    session.on_rollback(lambda: index.remove_files(built))
+    session.on_rollback(lambda: index.remove_files(session, built))
     session.catalog.put(index.KIND, key, {k: v for k, v in built.items() if k != "key"}, parent=project)
     return results.ddl("CREATE VECTOR INDEX", key, built["rows"])
 
@@ -97,7 +97,7 @@ def drop_index(session: "Session", stmt: DropVectorIndex) -> pa.Table:
 
 def _drop_record(session: "Session", record: dict[str, Any]) -> None:
     session.catalog.delete(index.KIND, record["key"])
-    session.after_commit(lambda: index.remove_files(record))
+    session.after_commit(lambda: index.remove_files(session, record))
 
 
 def show_indexes(session: "Session", stmt: ShowVectorIndexes) -> pa.Table:

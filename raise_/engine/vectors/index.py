@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,8 +100,13 @@ class Loaded:
         return self.lookup.get(key)
 
 
-_LOADED: dict[str, Loaded] = {}
+#: Per engine: index key -> the index in memory (a store opened again reads the files again).
+_LOADED: "weakref.WeakKeyDictionary[Any, dict[str, Loaded]]" = weakref.WeakKeyDictionary()
 _LOADING = threading.Lock()
+
+
+def _cache(session: "Session") -> dict[str, Loaded]:
+    return _LOADED.setdefault(session.engine, {})
 
 
 def _graph(record: dict[str, Any]):
@@ -160,9 +166,9 @@ def _save(record: dict[str, Any], graph: Any, keys: pa.Table, version: int) -> N
         os.replace(os.path.join(scratch, "g"), graph_path)
 
 
-def remove_files(record: dict[str, Any]) -> None:
+def remove_files(session: "Session", record: dict[str, Any]) -> None:
     shutil.rmtree(record["directory"], ignore_errors=True)
-    _LOADED.pop(record["key"], None)
+    _cache(session).pop(record["key"], None)
 
 
 def records(session: "Session", group_key: str | None = None) -> list[dict[str, Any]]:
@@ -187,10 +193,11 @@ def usable(context: "QueryContext", group: Any, topk: "TopK") -> Loaded | None:
 
 def current(session: "Session", record: dict[str, Any], group: Any) -> Loaded:
     """The index at the table's latest version, catching up from the change feed first."""
+    cache = _cache(session)
     with _LOADING:
-        loaded = _LOADED.get(record["key"])
+        loaded = cache.get(record["key"])
         if loaded is None or loaded.record.get("directory") != record["directory"] or loaded.version < record["version"]:
-            loaded = _LOADED[record["key"]] = _load(record)
+            loaded = cache[record["key"]] = _load(record)
     latest = session.engine.storage.local_version(group.uri)
     if latest is None:
         table = session.engine.storage.latest(group.uri)
@@ -200,8 +207,7 @@ def current(session: "Session", record: dict[str, Any], group: Any) -> Loaded:
             if latest > loaded.version:
                 from raise_.engine.vectors import upkeep
 
-                loaded = upkeep.catch_up(session, loaded, group, latest)
-                _LOADED[record["key"]] = loaded
+                loaded = cache[record["key"]] = upkeep.catch_up(session, loaded, group, latest)
     return loaded
 
 
