@@ -43,6 +43,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "embedding_inference", "image_inference", "llm_inference", "classification_inference",
         "inference_transform",
     ),
+    "raise_.sdk.search": ("SearchResult",),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
