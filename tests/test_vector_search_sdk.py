@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from grammar.errors import ValidationError
+from grammar.errors import NotFound, ValidationError
+from infer_models import model_cache, text_vectors, token_ids  # noqa: F401 (model_cache is autouse)
 
 pytest_plugins = ["conftest_sdk"]
 
@@ -70,3 +71,20 @@ def test_bad_search_input(items):
         with pytest.raises(ValidationError) as raised:
             group.search(feature="item_embedding", **kwargs)
         assert raised.value.code == code, kwargs
+
+
+def test_text_query_is_embedded_by_the_index_model(store, tmp_path):
+    folder = text_vectors(tmp_path / "models" / "words")
+    store.sql(f"CREATE MODEL words FROM '{folder.as_uri()}' FRAMEWORK onnx")
+    docs = store.create_feature_group("docs", key_columns=["doc_id"])
+    docs.create_feature("embedding", dtype="float32[2]")
+    bodies = ["hello world", "model", "feature store model", "store"]
+    vectors = [[float(len(token_ids(b))), float(sum(token_ids(b)))] for b in bodies]
+    docs.write(pa.table({"doc_id": pa.array([1, 2, 3, 4], pa.int64()),
+                         "embedding": pa.array(vectors, pa.list_(pa.float32(), 2))}))
+    with pytest.raises(NotFound):
+        docs.feature("embedding").create_index(metric="l2", model="nowhere")
+    docs.feature("embedding").create_index(metric="l2", model="words")
+    result = docs.search(feature="embedding", query="feature store model", top_k=2)
+    assert result.keys[0] == 3 and result.scores[0] == pytest.approx(0.0)
+    assert result.metric == "l2"

@@ -210,7 +210,8 @@ class Feature(AccessControlled, AuditLogged):
     def create_index(self, metric: str = "cosine", method: str = "hnsw", *, name: str | None = None,
                      **params: Any) -> None:
         """``CREATE VECTOR INDEX`` on this embedding feature (``m=``, ``ef_construction=``,
-        ``ef_search=`` tune the HNSW graph); searches of the group then use it."""
+        ``ef_search=`` tune the HNSW graph; ``model=`` names the registered model that embeds
+        text queries); searches of the group then use it."""
         from raise_.sdk.search import create_index
 
         project, group = self._info.project, self._info.group

@@ -262,17 +262,19 @@ class FeatureGroup(AccessControlled, ExternallyShared):
         """The ``top_k`` rows whose ``feature`` embedding is closest to ``query`` (a vector, or a
         text the feature's INFER model embeds), with their keys, ``score`` and ``features``;
         ``filter`` is a SQL condition applied before ranking; ``metric`` (cosine, dot, l2)
-        defaults to the feature's index's, else cosine.
+        defaults to the feature's index's, else cosine. A text query is embedded by the model
+        of the feature's index (``create_index(model="minilm")``).
 
         >>> items.search(feature="item_embedding", query=vector, top_k=5).keys  # doctest: +SKIP
         """
         from raise_.sdk import search as vector_search
 
-        model = None
-        if isinstance(query, str):
-            model = vector_search.embedding_model(self.feature(feature).derived_from)
+        found = {}
+        if metric is None or isinstance(query, str):
+            found = vector_search.index_of(self._executor, self._project, self._name, feature)
+        model = found.get("model") if isinstance(query, str) else None
         value = vector_search.query_value(query, model, feature)
-        metric = metric or vector_search.index_metric(self._executor, self._project, self._name, feature) or "cosine"
+        metric = metric or found.get("metric") or "cosine"
         text = vector_search.search_sql(group=self._name, keys=self.key_columns, feature=feature, metric=metric,
                                         top_k=top_k, features=list(features), filter=filter, model=model)
         table = self._executor.query(self._project, text, [value])

@@ -8,8 +8,8 @@ a bound parameter of a prepared statement)::
     FROM "item-signals" WHERE category = 'shoes' ORDER BY "score" DESC LIMIT 10
 
 The engine answers it from the feature's vector index when one exists, else exactly. A text
-query is embedded by the model of the feature's ``INFER('model', ...)`` definition, inside
-the same query: ``cosine_similarity("item_embedding", INFER('minilm', $1))``.
+query is embedded by the model registered with the feature's index (``WITH (model =
+'minilm')``), inside the same query: ``cosine_similarity("item_embedding", INFER('minilm', $1))``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from grammar.errors import ValidationError
@@ -102,32 +101,18 @@ def search_sql(*, group: str, keys: Sequence[str], feature: str, metric: str, to
     return tree.sql(dialect=QueryDialect)
 
 
-def embedding_model(derived_from: str | None) -> str | None:
-    """The model of a feature defined as ``INFER('model', ...)``, else None."""
-    if not derived_from:
-        return None
-    try:
-        tree = sqlglot.parse_one(derived_from, dialect=QueryDialect)
-    except sqlglot.errors.SqlglotError:
-        return None
-    for call in tree.find_all(exp.Anonymous):
-        first = call.expressions[0] if call.expressions else None
-        if call.name.lower() == "infer" and isinstance(first, exp.Literal) and first.is_string:
-            return first.this
-    return None
-
-
-def index_metric(executor: "Executor", project: tuple[str, ...], group: str, feature: str) -> str | None:
+def index_of(executor: "Executor", project: tuple[str, ...], group: str, feature: str) -> dict[str, Any]:
+    """The SHOW VECTOR INDEXES row of ``feature``'s index (empty: none)."""
     table = executor.run(ShowVectorIndexes(within=group_ref(project, group)))
-    return next((r["metric"] for r in table.to_pylist() if r["feature"] == feature), None)
+    return next((r for r in table.to_pylist() if r["feature"] == feature), {})
 
 
 def query_value(query: Any, model: str | None, feature: str) -> Any:
     """The bound value for ``$1``: a list of floats, or the text for the feature's model."""
     if isinstance(query, str):
         if model is None:
-            raise ValidationError(f"{feature!r} has no model to embed a text query with (it is not defined "
-                                  "by INFER('model', ...)); pass the query as a vector", code=NO_MODEL, name=feature)
+            raise ValidationError(f"{feature!r} has no model to embed a text query with (create its index "
+                                  "WITH (model = '...')); pass the query as a vector", code=NO_MODEL, name=feature)
         return query
     if isinstance(query, pa.Scalar):
         query = query.as_py()

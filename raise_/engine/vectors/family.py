@@ -17,6 +17,7 @@ from grammar.ast import GroupRef
 from grammar.errors import AlreadyExists, NotFound, ValidationError
 from grammar.vectors import CreateVectorIndex, DropVectorIndex, ShowVectorIndexes
 from raise_.engine import names, registry, results
+from raise_.engine.models import model_lookup
 from raise_.engine.families import Family, Kind, Statement, acknowledged
 from raise_.engine.resolve import group_of, project_of
 from raise_.engine.security.audit import Event
@@ -30,13 +31,14 @@ if TYPE_CHECKING:
 
 UNKNOWN_INDEX = "RAISE-N600"
 UNKNOWN_FEATURE = "RAISE-N601"
+UNKNOWN_MODEL = "RAISE-N602"
 INDEX_EXISTS = "RAISE-A600"
 NOT_AN_EMBEDDING = "RAISE-V606"
 
 INDEX_SCHEMA = pa.schema([
     ("name", pa.string()), ("project", pa.string()), ("group", pa.string()), ("feature", pa.string()),
     ("method", pa.string()), ("metric", pa.string()), ("m", pa.int64()), ("ef_construction", pa.int64()),
-    ("ef_search", pa.int64()), ("dimension", pa.int64()), ("table_version", pa.int64()), ("vectors", pa.int64()),
+    ("ef_search", pa.int64()), ("model", pa.string()), ("dimension", pa.int64()), ("table_version", pa.int64()), ("vectors", pa.int64()),
 ])
 
 
@@ -50,6 +52,9 @@ def create_index(session: "Session", stmt: CreateVectorIndex) -> pa.Table:
     group = group_of(session, stmt.group)
     column = _embedding(session, group, stmt.feature)
     settings = index.options(dict(stmt.options))
+    if settings["model"] is not None and model_lookup(session)(settings["model"]) is None:
+        raise NotFound(f"no model {settings['model']!r} to embed text queries of {stmt.feature!r} with; "
+                       "CREATE MODEL registers one", code=UNKNOWN_MODEL, name=settings["model"])
     name = stmt.name or f"{group.name}_{stmt.feature}_{stmt.method}"
     project, key = index_key(session, GroupRef(name=name, project=tuple(group.project)))
     if session.catalog.get(index.KIND, key) is not None or _covering(session, group, stmt.feature, settings):

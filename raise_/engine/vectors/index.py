@@ -39,8 +39,9 @@ KIND = "vector_index"
 #: Index metric -> (usearch metric, the SQL function whose order it serves).
 METRICS = {"cosine": ("cos", "cosine_similarity"), "l2": ("l2sq", "l2_distance"), "dot": ("ip", "dot")}
 #: WITH (...) options: type and default.
+#: ``model``: the registered model that embeds text queries of the feature (``INFER``).
 OPTIONS: dict[str, tuple[type, Any]] = {"metric": (str, "cosine"), "m": (int, 16), "ef_construction": (int, 200),
-                                        "ef_search": (int, 128)}
+                                        "ef_search": (int, 128), "model": (str, None)}
 BAD_OPTION = "RAISE-V604"
 UNKNOWN_METRIC = "RAISE-V605"
 _LABEL = "__raise_label"
@@ -60,7 +61,7 @@ def options(given: dict[str, Any]) -> dict[str, Any]:
         if kind is str and not isinstance(value, str):
             raise ValidationError(f"vector index option {name} must be a string, not {value!r}",
                                   code=BAD_OPTION, name=name)
-        out[name] = value.lower() if isinstance(value, str) else value
+        out[name] = value.lower() if isinstance(value, str) and name != "model" else value
     out = {name: out.get(name, default) for name, (_, default) in OPTIONS.items()}
     if out["metric"] not in METRICS:
         raise ValidationError(f"unknown vector index metric {out['metric']!r}; metrics: {', '.join(METRICS)}",

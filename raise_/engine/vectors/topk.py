@@ -92,6 +92,9 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
     if isinstance(query, exp.Array) and all(isinstance(v, exp.Literal) and not v.is_string for v in query.expressions):
         return [float(v.this) for v in query.expressions]
     bound = with_parameters(query, params)
+    if bound is None:
+        raise ValidationError("the query vector's parameters must be numbers, strings or lists of numbers",
+                              code=BAD_QUERY, name=query.sql("duckdb"))
     if isinstance(bound, exp.Subquery):
         result = context.run(bound.this.sql("duckdb"))
         if result.num_rows > 1 or result.num_columns != 1:
@@ -99,7 +102,8 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
                                   f"{result.num_rows} row(s) of {result.num_columns} column(s)",
                                   code=BAD_QUERY, name=query.sql("duckdb"))
         return result.column(0)[0].as_py() if result.num_rows else None
-    return context.ctx.sql(exp.select(bound.as_("q")).sql("duckdb")).to_arrow_table().column(0)[0].as_py()
+    # INFER('model', 'text') and other expressions: a query of their own, authorized and audited
+    return context.run(exp.select(bound.as_("q")).sql("duckdb")).column(0)[0].as_py()
 
 
 def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
