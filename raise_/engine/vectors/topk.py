@@ -36,8 +36,9 @@ def key_column(i: int) -> str:
 
 
 def with_parameters(node: exp.Expression, params: Sequence[Any] | None) -> exp.Expression | None:
-    """``node`` with each ``$n`` replaced by its bound value as a literal; None when a value is
-    not a plain number, string, boolean, NULL or list of those (DataFusion then runs the query)."""
+    """``node`` (changed in place) with each ``$n`` replaced by its bound value as a literal; None
+    when a value is not a plain number, string, boolean, NULL or list of those (DataFusion then
+    runs the query)."""
     values = list(params or ())
     literals = {}
     for placeholder in node.find_all(exp.Placeholder):
@@ -46,9 +47,8 @@ def with_parameters(node: exp.Expression, params: Sequence[Any] | None) -> exp.E
             return None
         literals[placeholder.name] = literal
     if not literals:
-        return node.copy()
-    return node.copy().transform(
-        lambda n: literals[n.name].copy() if isinstance(n, exp.Placeholder) else n)
+        return node
+    return node.transform(lambda n: literals[n.name].copy() if isinstance(n, exp.Placeholder) else n, copy=False)
 
 
 def _literal(value: Any) -> exp.Expression | None:
@@ -91,7 +91,7 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
         return value.as_py() if isinstance(value, pa.Scalar) else value
     if isinstance(query, exp.Array) and all(isinstance(v, exp.Literal) and not v.is_string for v in query.expressions):
         return [float(v.this) for v in query.expressions]
-    bound = with_parameters(query, params)
+    bound = with_parameters(query.copy(), params)
     if bound is None:
         raise ValidationError("the query vector's parameters must be numbers, strings or lists of numbers",
                               code=BAD_QUERY, name=query.sql("duckdb"))
@@ -110,13 +110,16 @@ def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
                   within: str | None = None) -> str | None:
     """The query without ORDER BY/LIMIT, the score replaced by the embedding and the keys added;
     ``within``: only rows whose keys are in that table (each key column matched on its own)."""
-    tree = with_parameters(topk.tree, params)
+    # the score (which holds the query vector) goes before the parameters are bound
+    pruned = topk.tree.copy()
+    pruned.set("expressions", [item for i, item in enumerate(pruned.expressions) if i != topk.position])
+    tree = with_parameters(pruned, params)
     if tree is None:
         return None
     for k in keys if within else ():
         tree = tree.where(exp.column(k, quoted=True).isin(
             query=exp.select(exp.column(k, quoted=True)).from_(exp.table_(within, quoted=True))))
-    items = [item for i, item in enumerate(tree.expressions) if i != topk.position]
+    items = list(tree.expressions)
     items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
     items.extend(exp.column(k, quoted=True).as_(key_column(i)) for i, k in enumerate(keys))
     tree.set("expressions", items)
