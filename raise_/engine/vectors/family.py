@@ -68,7 +68,7 @@ def create_index(session: "Session", stmt: CreateVectorIndex) -> pa.Table:
               "directory": str(index.directory(session, group, f"{name}-{uuid.uuid4().hex[:8]}"))}
     built = index.build(session, {**record, "key": key}, group)
     session.on_rollback(lambda: index.remove_files(session, built))
-    session.catalog.put(index.KIND, key, {k: v for k, v in built.items() if k != "key"}, parent=project)
+    index.store(session, built)
     return results.ddl("CREATE VECTOR INDEX", key, built["rows"])
 
 
@@ -80,8 +80,9 @@ def _embedding(session: "Session", group: Any, feature: str) -> tuple[str, int]:
     if feature not in current:
         raise NotFound(f"feature group {group.name!r} has no feature {feature!r}; features: "
                        f"{', '.join(sorted(current)) or 'none'}", code=UNKNOWN_FEATURE, name=feature)
-    raise ValidationError(f"{feature!r} is a {current[feature].dtype} feature: a vector index needs a "
-                          "fixed-size embedding such as float32[384]", code=NOT_AN_EMBEDDING, name=feature)
+    kind = f"derived {current[feature].dtype}" if current[feature].derived_as is not None else current[feature].dtype
+    raise ValidationError(f"{feature!r} is a {kind} feature: a vector index needs a stored fixed-size "
+                          "embedding such as float32[384]", code=NOT_AN_EMBEDDING, name=feature)
 
 
 def _covering(session: "Session", group: Any, feature: str, settings: dict[str, Any]) -> bool:

@@ -32,7 +32,6 @@ from raise_.engine import registry
 if TYPE_CHECKING:
     from raise_.engine.query import QueryContext
     from raise_.engine.session import Session
-    from raise_.engine.vectors.runner import Plan
     from raise_.engine.vectors.shape import TopK
 
 KIND = "vector_index"
@@ -206,7 +205,7 @@ def current(session: "Session", record: dict[str, Any], group: Any) -> Loaded:
     if latest > loaded.version:
         with loaded.lock:
             if latest > loaded.version:
-                from raise_.engine.vectors import upkeep
+                from raise_.engine.vectors import upkeep  # upkeep builds on this module
 
                 loaded = cache[record["key"]] = upkeep.catch_up(session, loaded, group, latest)
     return loaded
@@ -227,24 +226,18 @@ def save_version(session: "Session", loaded: Loaded, version: int) -> Loaded:
     _save(loaded.record, loaded.graph, loaded.keys, version)
     record = {**loaded.record, "version": version, "rows": len(loaded.graph)}
     stored = session.catalog.get(KIND, record["key"])
-    if stored is not None and stored.get("directory") == record["directory"]:
-        session.catalog.put(KIND, record["key"], {k: v for k, v in record.items() if k not in _STAMPS},
-                            parent=record["project"])
+    if stored is not None and stored.get("directory") == record["directory"]:  # not dropped meanwhile
+        store(session, record)
     if old != version:
         for path in _files(loaded.record, old):
             path.unlink(missing_ok=True)
     return Loaded(loaded.graph, loaded.keys, version, record, loaded.lookup)
 
 
-_STAMPS = ("key", "created_at", "updated_at")
-
-
-def search(context: "QueryContext", plan: "Plan", query: np.ndarray | None) -> pa.Table:
-    """The top-k rows by the index: candidates from the graph, then their rows read through
-    the query's own WHERE and scored exactly (``topk``)."""
-    from raise_.engine.vectors import candidates
-
-    return candidates.answer(context, plan, query)
+def store(session: "Session", record: dict[str, Any]) -> None:
+    """Write ``record`` to the catalog (without the fields the catalog adds itself)."""
+    fields = {k: v for k, v in record.items() if k not in ("key", "created_at", "updated_at")}
+    session.catalog.put(KIND, record["key"], fields, parent=record["project"])
 
 
 def distances_to_scores(function: str, distances: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import pyarrow as pa
 from grammar.dtypes import stored_dtype
 from grammar.errors import NotFound, ValidationError
 from raise_.engine import registry
-from raise_.engine.vectors import topk as exact
+from raise_.engine.vectors import candidates, index, topk as exact
 from raise_.engine.vectors.shape import TopK, recognise
 
 if TYPE_CHECKING:
@@ -83,8 +83,6 @@ def planned(context: "QueryContext", sql: str, params: Sequence[Any] | None) -> 
     candidate = exact.candidate_sql(topk, group.key_names, params) if dim else None
     if candidate is None:
         return None
-    from raise_.engine.vectors import index  # the index library loads only where one is used
-
     found = None if mode(context.session) == "exact" else index.usable(context, group, topk)
     return Plan(topk, group, dim, tuple(group.key_names), candidate, params, found)
 
@@ -99,9 +97,7 @@ def embedding_size(session: "Session", group: Any, column: str) -> int | None:
 def run(context: "QueryContext", plan: Plan, params: Sequence[Any] | None) -> pa.Table:
     query = exact.query_vector(context, plan.topk.query, params, plan.topk.column, plan.dim)
     if plan.index is not None:
-        from raise_.engine.vectors import index
-
-        best = index.search(context, plan, query)
+        best = candidates.answer(context, plan, query)
     else:
         best = _exact(context, plan, query)
     return exact.finish(plan.topk, best, len(plan.keys))

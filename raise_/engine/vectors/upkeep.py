@@ -26,8 +26,7 @@ def catch_up(session: "Session", loaded: index.Loaded, group: Any, latest: int) 
     changes = _changes(session, loaded, group, latest)
     if changes is None:
         record = index.build(session, {**loaded.record, "version": loaded.version}, group)
-        session.catalog.put(index.KIND, record["key"], {k: v for k, v in record.items() if k not in index._STAMPS},
-                            parent=record["project"])
+        index.store(session, record)
         return index._load(record)
     _apply(loaded, changes, list(group.key_names))
     return index.save_version(session, loaded, latest)
