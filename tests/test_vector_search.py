@@ -124,6 +124,13 @@ def test_ties_are_broken_by_key_and_nulls_never_match(alice):
                          [None]).num_rows == 0
 
 
+def test_time_travel_searches_that_version_exactly(alice):
+    vector = _data().column("emb")[0].as_py()
+    sql = "SELECT item_id, cosine_similarity(emb, $1) AS s FROM items VERSION AS OF 1 ORDER BY s DESC LIMIT 4"
+    assert alice.execute(sql, [vector]).column("item_id").to_pylist() == [0, 1, 2, 3]
+    assert alice.execute("EXPLAIN " + sql, [vector]).column("plan")[0].as_py().startswith("exact")
+
+
 def test_explain_names_the_exact_path(alice):
     plan = alice.execute("EXPLAIN SELECT item_id, cosine_similarity(emb, $1) AS s FROM items "
                          "ORDER BY s DESC LIMIT 3", [_query(1)]).to_pylist()

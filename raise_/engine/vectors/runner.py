@@ -83,7 +83,8 @@ def planned(context: "QueryContext", sql: str, params: Sequence[Any] | None) -> 
     candidate = exact.candidate_sql(topk, group.key_names, params) if dim else None
     if candidate is None:
         return None
-    found = None if mode(context.session) == "exact" else index.usable(context, group, topk)
+    exact_only = mode(context.session) == "exact" or topk.time_travel
+    found = None if exact_only else index.usable(context, group, topk)
     return Plan(topk, group, dim, tuple(group.key_names), candidate, params, found)
 
 

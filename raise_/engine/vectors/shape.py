@@ -41,6 +41,11 @@ class TopK:
     k: int
 
     @property
+    def time_travel(self) -> bool:
+        """``FROM g VERSION|TIMESTAMP AS OF x``: an older snapshot, which no index covers."""
+        return self.table.args.get("version") is not None
+
+    @property
     def group_path(self) -> str:
         """The group as the session resolves it: ``name`` or ``org/domain/project/name``."""
         parts = [self.table.catalog, self.table.db, self.table.name]
