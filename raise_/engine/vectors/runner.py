@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from grammar.dtypes import stored_dtype
-from grammar.errors import NotFound, ValidationError
-from raise_.engine import registry
+from grammar.errors import RaiseError, ValidationError
+from raise_.engine import names, registry, security
 from raise_.engine.vectors import candidates, index, topk as exact
 from raise_.engine.vectors.shape import TopK, recognise
 
@@ -75,9 +75,10 @@ def planned(context: "QueryContext", sql: str, params: Sequence[Any] | None) -> 
     topk = recognise(sql)
     if topk is None:
         return None
+    session = context.session
     try:
-        group = context.session._group(topk.group_path)
-    except NotFound:
+        group = registry.group(session.catalog, *names.group_path(topk.group_path, session.project))
+    except RaiseError:
         return None  # a temporary table or a typo: DataFusion answers (or reports) it
     dim = embedding_size(context.session, group, topk.column)
     candidate = exact.candidate_sql(topk, group.key_names, params) if dim else None
@@ -121,6 +122,7 @@ def _explain(context: "QueryContext", plan: Plan) -> pa.Table:
     rows = [("vector_search", f"{path}: {topk.function}({topk.column}) {order} LIMIT {topk.k} "
                               f"over {plan.group.name!r}")]
     frame = context.dataframe(plan.candidate)
+    security.authorize_query(context.session, frame, context, audit_reads=False)
     rows.append(("logical_plan", frame.optimized_logical_plan().display_indent()))
     rows.append(("physical_plan", frame.execution_plan().display_indent()))
     return pa.table({"plan_type": [r[0] for r in rows], "plan": [r[1] for r in rows]}, schema=EXPLAIN_SCHEMA)
