@@ -48,6 +48,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "Target", "IncrementalConfig", "NullCheck", "RangeCheck", "RowCountCheck", "Job", "JobRun",
         "DeploymentResult", "python_transform",
     ),
+    "raise_.sdk.search": ("SearchResult",),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 

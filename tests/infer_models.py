@@ -100,3 +100,26 @@ def token_ids(text: str, limit: int = 6) -> list[int]:
     """The ids the test tokenizer gives ``text`` (truncated to ``limit`` with [CLS]/[SEP])."""
     words = [WORDS.index(w) + 3 if w in WORDS else 0 for w in text.split()][:limit - 2]
     return [1, *words, 2]
+
+
+def text_vectors(folder: Path) -> Path:
+    """Like ``text_model``, but one output: ``embedding`` = [token count, id sum] per row, a
+    2-d vector (for embedding text queries)."""
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["input_ids"], ["ids_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["ids_f", "mask_f"], ["masked"]),
+        helper.make_node("ReduceSum", ["mask_f", "axis"], ["tokens"], keepdims=1),
+        helper.make_node("ReduceSum", ["masked", "axis"], ["id_sum"], keepdims=1),
+        helper.make_node("Concat", ["tokens", "id_sum"], ["embedding"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "text_vectors",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 2])],
+        initializer=[numpy_helper.from_array(np.array([1], dtype=np.int64), "axis")])
+    folder.mkdir(parents=True, exist_ok=True)
+    _save(graph, folder / "model.onnx")
+    _tokenizer(folder / "tokenizer.json")
+    return folder

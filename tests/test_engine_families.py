@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, blobs, extensions, jobs, models
+from grammar import analytics, ast, blobs, extensions, jobs, models, vectors
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -107,7 +107,9 @@ CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme priv
 REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3;
 CREATE JOB acme_copy FROM feature_group (feature_group = 'user-signals')
     TRANSFORM copy AS SQL 'SELECT user_id, clicks FROM source' INTO "user-signals" DESCRIPTION 'acme private';
-RUN JOB acme_copy
+RUN JOB acme_copy;
+CREATE FEATURE "user-signals".embedding FLOAT32[2];
+CREATE VECTOR INDEX acme_vectors ON "user-signals" (embedding)
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -145,6 +147,7 @@ LISTINGS: dict[type, list[str]] = {
     jobs.ShowJobRuns: ["SHOW JOB RUNS OF acme/ml/rec/acme_copy"],
     jobs.RunJob: ["RUN JOB acme/ml/rec/acme_copy"],
     jobs.RunDueJobs: ["RUN DUE JOBS", "RUN DUE JOBS IN acme/ml/rec"],
+    vectors.ShowVectorIndexes: ["SHOW VECTOR INDEXES", 'SHOW VECTOR INDEXES IN acme/ml/rec/"user-signals"'],
 }
 
 

@@ -26,12 +26,13 @@ from grammar.errors import PermissionDenied
 if TYPE_CHECKING:
     from datafusion import SessionContext
 
+    from raise_.engine.query import QueryContext
     from raise_.engine.session import Session
 
 #: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
 FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers",
             "raise_.serving.statements", "raise_.engine.analytics", "raise_.blobs.family",
-            "raise_.jobs.family")
+            "raise_.jobs.family", "raise_.engine.vectors.family")
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
@@ -45,6 +46,10 @@ QueryHook = Callable[["SessionContext", "Session"], Callable[[str], str] | None]
 #: ``reads(session, table) -> needs or None``: what reading a table a query hook registered
 #: needs (``security.authorize.Need``s); None for a table the family did not register.
 TableReads = Callable[["Session", str], list | None]
+#: ``runner(context, sql, params) -> result or None``: answers a query the family executes
+#: itself (vector top-k), planning and authorizing its reads through ``context``; None leaves
+#: the query to DataFusion.
+QueryRunner = Callable[["QueryContext", str, Any], pa.Table | None]
 
 
 def acknowledged(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
@@ -122,6 +127,7 @@ class Family:
     kinds: tuple[Kind, ...] = ()
     query_hooks: tuple[QueryHook, ...] = ()
     table_reads: tuple[TableReads, ...] = ()
+    query_runners: tuple[QueryRunner, ...] = ()
     doc: str = field(default="", repr=False)
 
 
@@ -134,6 +140,7 @@ class Registry:
     kinds: tuple[Kind, ...]
     query_hooks: tuple[QueryHook, ...]
     table_reads: tuple[TableReads, ...] = ()
+    query_runners: tuple[QueryRunner, ...] = ()
 
 
 def build(families: tuple[Family, ...]) -> Registry:
@@ -153,7 +160,8 @@ def build(families: tuple[Family, ...]) -> Registry:
             kinds[kind.name] = kind
     hooks = tuple(hook for family in families for hook in family.query_hooks)
     reads = tuple(read for family in families for read in family.table_reads)
-    return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads)
+    runners = tuple(runner for family in families for runner in family.query_runners)
+    return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads, runners)
 
 
 @lru_cache(maxsize=1)
@@ -178,6 +186,14 @@ def kinds() -> tuple[Kind, ...]:
 
 def query_hooks() -> tuple[QueryHook, ...]:
     return registry().query_hooks
+
+
+def run_query(context: "QueryContext", sql: str, params: Any) -> pa.Table | None:
+    """The result of the first family's runner that takes ``sql``, else None."""
+    for runner in registry().query_runners:
+        if (result := runner(context, sql, params)) is not None:
+            return result
+    return None
 
 
 def table_needs(session: "Session", table: str) -> list | None:

@@ -234,6 +234,8 @@ class QueryContext:
             raise self.translate(error, sql, params) from None
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        if (taken := families.run_query(self, sql, params)) is not None:
+            return taken
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:
@@ -246,6 +248,8 @@ class QueryContext:
 
     def stream(self, sql: str, params: Sequence[Any] | None = None) -> "ResultStream":
         """Plan and authorize ``sql`` now; compute its batches as they are read."""
+        if (taken := families.run_query(self, sql, params)) is not None:
+            return ResultStream.of(taken)
         df = self.dataframe(sql, params)
         security.authorize_query(self.session, df, self)
         try:

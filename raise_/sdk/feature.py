@@ -207,6 +207,17 @@ class Feature(AccessControlled, AuditLogged):
         self._executor.run(ast.Drop(kind="feature", target=self._info.ref(pinned=not all_versions),
                                     restrict=restrict))
 
+    def create_index(self, metric: str = "cosine", method: str = "hnsw", *, name: str | None = None,
+                     **params: Any) -> None:
+        """``CREATE VECTOR INDEX`` on this embedding feature (``m=``, ``ef_construction=``,
+        ``ef_search=`` tune the HNSW graph; ``model=`` names the registered model that embeds
+        text queries); searches of the group then use it."""
+        from raise_.sdk.search import create_index
+
+        project, group = self._info.project, self._info.group
+        create_index(self._executor, project, group, self.name, metric=metric, method=method, name=name,
+                     params=params)
+
     def list_versions(self) -> list["Feature"]:
         """Every version of this feature, oldest first."""
         return [Feature(self._executor, info) for info in show_versions(self._executor, self._info.ref(False))]

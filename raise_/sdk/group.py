@@ -27,6 +27,7 @@ from raise_.types import to_arrow
 if TYPE_CHECKING:
     from raise_.analytics import Analysis, AnalysisResult, Freshness, LiveTable, RefreshPolicy
     from raise_.sdk.context import Executor
+    from raise_.sdk.search import SearchResult
 
 __all__ = ["FeatureColumn", "FeatureGroup", "GroupInfo", "WRITE_MODES"]
 
@@ -255,6 +256,29 @@ class FeatureGroup(AccessControlled, ExternallyShared):
             columns = leading + [f for f in features if f not in leading]
         query = sql.select(self._name, columns, as_of=as_of, filter=filter)
         return self._executor.query(self._project, query)
+
+    def search(self, feature: str, query: Any, top_k: int = 10, *, features: Sequence[str] = (),
+               filter: str | None = None, metric: str | None = None) -> "SearchResult":
+        """The ``top_k`` rows whose ``feature`` embedding is closest to ``query`` (a vector, or a
+        text the feature's INFER model embeds), with their keys, ``score`` and ``features``;
+        ``filter`` is a SQL condition applied before ranking; ``metric`` (cosine, dot, l2)
+        defaults to the feature's index's, else cosine. A text query is embedded by the model
+        of the feature's index (``create_index(model="minilm")``).
+
+        >>> items.search(feature="item_embedding", query=vector, top_k=5).keys  # doctest: +SKIP
+        """
+        from raise_.sdk import search as vector_search
+
+        found = {}
+        if metric is None or isinstance(query, str):
+            found = vector_search.index_of(self._executor, self._project, self._name, feature)
+        model = found.get("model") if isinstance(query, str) else None
+        value = vector_search.query_value(query, model, feature)
+        metric = metric or found.get("metric") or "cosine"
+        text = vector_search.search_sql(group=self._name, keys=self.key_columns, feature=feature, metric=metric,
+                                        top_k=top_k, features=list(features), filter=filter, model=model)
+        table = self._executor.query(self._project, text, [value])
+        return vector_search.SearchResult(table, tuple(self.key_columns), metric)
 
     # -- analytics -------------------------------------------------------------------------
 

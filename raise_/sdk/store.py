@@ -32,6 +32,7 @@ from raise_.sdk.group import FeatureGroup, GroupInfo, describe_group
 from raise_.sdk.namespaces import Domain, Organization, Project, namespace_object
 
 if TYPE_CHECKING:
+    from raise_.sdk.search import SearchResult
     from raise_.analytics import Alert, Analysis, AnalysisJob, AnalysisResult, Condition, Freshness
     from raise_.jobs.client import DeploymentResult, Job
 
@@ -208,6 +209,16 @@ class FeatureStore:
         exist; options as ``FeatureGroup.create_feature``."""
         project, group, name = sql.split_feature_path(path, self._context)
         return FeatureGroup(self._executor, project, group).create_feature(name, dtype, **options)
+
+    def search(self, feature: str, query: Any, top_k: int = 10, **options: Any) -> "SearchResult":
+        """``fs.search(feature="item-signals.item_embedding", query=vector, top_k=10)``: a
+        vector search of the feature at that path (``group.feature`` or ``.../group/feature``),
+        as ``FeatureGroup.search``."""
+        from raise_.sdk.search import dotted_path
+
+        project, group, name = sql.split_feature_path(dotted_path(feature), self._context)
+        return FeatureGroup(self._executor, project, group).search(feature=name, query=query, top_k=top_k,
+                                                                   **options)
 
     def feature(self, path: str) -> Feature:
         """``fs.feature("user-signals/click_count")`` or ``".../user_embedding@v1"``."""
