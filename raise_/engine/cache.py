@@ -58,7 +58,7 @@ class TableCache:
         """Split ``table`` into one partition per core; keep it if it fits the budget.
 
         ``vectors`` names the embedding columns to mirror on the GPU when there is one."""
-        table = table.combine_chunks()
+        table = _rechunked(table, batch_size)
         partitions = split(table, batch_size, partitions)
         size = table.nbytes
         if size > self.capacity:
@@ -84,6 +84,15 @@ def split(table: pa.Table, batch_size: int, partitions: int | None = None) -> li
         pa.RecordBatch.from_pylist([], schema=table.schema)]
     count = max(1, min(partitions or os.cpu_count() or 1, len(batches)))
     return [batches[i::count] for i in range(count)]
+
+
+def _rechunked(table: pa.Table, batch_size: int) -> pa.Table:
+    """``table`` as it came, unless its chunks are so small that per-batch costs would dominate
+    queries (many tiny appends): then one contiguous copy. Copying a freshly decoded table
+    costs as much again as a memory pass over it, so decoded row groups are kept as they are."""
+    if table.num_columns and table.num_rows / max(1, table.column(0).num_chunks) < batch_size // 8:
+        return table.combine_chunks()
+    return table
 
 
 def make_resident(uri: str, version: int, table: pa.Table, vectors: tuple[str, ...]) -> None:

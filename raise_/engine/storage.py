@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable, write_deltalake
+from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from grammar.errors import ExecutionError, NotFound, ValidationError
@@ -127,7 +127,7 @@ class Storage:
                 return self._upsert(uri, data, keys)
             write_deltalake(
                 uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
-                storage_options=self.options,
+                storage_options=self.options, writer_properties=writer_properties(data.schema),
             )
         except CommitFailedError:
             raise
@@ -145,7 +145,8 @@ class Storage:
         columns = {_q(c): f"s.{_q(c)}" for c in data.column_names}
         table = self.open(uri)
         (
-            table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True)
+            table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True,
+                        writer_properties=writer_properties(data.schema))
             .when_matched_update(updates={c: v for c, v in columns.items() if c.strip('"') not in keys})
             .when_not_matched_insert(updates=columns)
             .execute()
@@ -160,6 +161,23 @@ class Storage:
 #: Delta's optimistic commit; other processes are handled by retrying a failed commit.
 _LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _RETRIES = 6
+
+
+def writer_properties(schema: pa.Schema) -> WriterProperties:
+    """Parquet settings for feature values: dictionary encoding only for string columns.
+
+    Float and array columns (embeddings above all) almost never repeat a value, so a
+    dictionary page is built, overflows and is abandoned for every column chunk: writing pays
+    for it and every reader decodes the mixed pages. Strings (categories, ids) do repeat."""
+    strings = {field.name: _DICTIONARY for field in schema
+               if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+               or pa.types.is_dictionary(field.type)}
+    return WriterProperties(compression="SNAPPY", default_column_properties=_PLAIN,
+                            column_properties=strings or None)
+
+
+_PLAIN = ColumnProperties(dictionary_enabled=False)
+_DICTIONARY = ColumnProperties(dictionary_enabled=True)
 
 
 def last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
