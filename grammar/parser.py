@@ -31,6 +31,7 @@ _TOKEN = re.compile(
     | (?P<quoted>"(?:[^"]|"")*")
     | (?P<unterminated>'.*|".*|/\*.*)
     | (?P<semicolon>;)
+    | (?P<numbers>\[[-+\d\s.,eE]*\])   # a numeric array literal: one lexeme, not one per number
     | (?P<word>\w+)
     | (?P<open>\()
     | (?P<close>\))
