@@ -1,0 +1,63 @@
+"""The per-statement shortcuts give the results of the long way: the constant-vector rewrite
+with its literals set aside, one lexeme per numeric array, plans optimized once."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sqlglot
+
+import udfs
+from grammar import parse
+from grammar.ast import Passthrough
+from grammar.parser import split_statements
+from raise_.engine import Engine
+from raise_.engine.vector_sql import constant_vectors
+
+VECTOR = "[" + ", ".join(f"{x:.6g}" for x in np.linspace(-1, 1, 64)) + "]"
+
+
+def _long_way(sql: str) -> str:
+    return udfs.prefer_constant_vectors(sqlglot.parse_one(sql, read="duckdb")).sql("duckdb")
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELECT cosine_similarity(emb, {VECTOR}) AS s FROM items",
+    f"SELECT id FROM items WHERE dot({VECTOR}, emb) > 0.5 ORDER BY l2_distance(emb, {VECTOR})",
+    "SELECT cosine_similarity(emb, [1, 2, 3]) FROM items",
+    f"SELECT cosine_similarity(emb, emb2), '{VECTOR}' AS text FROM items",
+])
+def test_the_rewrite_with_literals_set_aside_matches_sqlglot_on_the_whole_text(sql):
+    assert sqlglot.parse_one(constant_vectors(sql), read="duckdb") == sqlglot.parse_one(_long_way(sql), read="duckdb")
+
+
+def test_literals_come_back_as_written_even_inside_strings():
+    sql = f"SELECT cosine_similarity(emb, {VECTOR}) AS s, '{VECTOR}' AS t FROM items"
+    out = constant_vectors(sql)
+    assert out.count(VECTOR) == 2 and "__raise_vector" not in out
+    assert f"VECTOR_CONSTANT({VECTOR})" in out
+    odd = "SELECT cosine_similarity(emb, $__raise_vector_0) FROM items"  # the client's own spelling
+    assert constant_vectors(odd) == _long_way(odd)
+    assert constant_vectors("SELECT 1 + 1") == "SELECT 1 + 1"
+
+
+def test_a_numeric_array_is_one_lexeme_and_statements_still_split():
+    script = f"USE acme/ml/rec; SELECT cosine_similarity(emb, {VECTOR}) FROM t; SELECT '[1; 2]'"
+    pieces = split_statements(script)
+    assert [p.text for p in pieces][1:] == [f"SELECT cosine_similarity(emb, {VECTOR}) FROM t", "SELECT '[1; 2]'"]
+    assert [t.kind for t in pieces[1].tokens if t.kind == "numbers"] == ["numbers"]
+    assert parse(script)[1] == Passthrough(sql=f"SELECT cosine_similarity(emb, {VECTOR}) FROM t")
+
+
+def test_a_query_planned_once_runs_and_streams_like_the_plain_frame(tmp_path):
+    session = Engine(tmp_path).session(project=("acme", "ml", "rec"))
+    session.execute("CREATE ORGANIZATION acme; CREATE DOMAIN acme/ml; CREATE PROJECT acme/ml/rec; USE acme/ml/rec; "
+                    "CREATE FEATURE GROUP items KEY (id INT64); CREATE FEATURE items.emb FLOAT32[3]")
+    emb = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(12, dtype=np.float32)), 3)
+    session.ingest("items", pa.table({"id": pa.array([1, 2, 3, 4], pa.int64()), "emb": emb}))
+    sql = "SELECT id, cosine_similarity(emb, [1, 0, 0]) AS s FROM items WHERE id > $1 ORDER BY id"
+    ran = session.execute(sql, params=[1])
+    streamed = session.stream(sql, params=[1]).table()
+    matrix = np.arange(12, dtype=np.float64).reshape(4, 3)[1:]
+    assert ran.equals(streamed) and ran.column("id").to_pylist() == [2, 3, 4]
+    np.testing.assert_allclose(ran.column("s").to_numpy(), matrix[:, 0] / np.linalg.norm(matrix, axis=1), rtol=1e-6)
