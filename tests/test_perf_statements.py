@@ -10,6 +10,8 @@ import sqlglot
 import udfs
 from grammar import parse
 from grammar.ast import Passthrough
+from grammar.errors import LimitExceeded
+from grammar.limits import check
 from grammar.parser import split_statements
 from raise_.engine import Engine
 from raise_.engine.vector_sql import constant_vectors
@@ -61,3 +63,22 @@ def test_a_query_planned_once_runs_and_streams_like_the_plain_frame(tmp_path):
     matrix = np.arange(12, dtype=np.float64).reshape(4, 3)[1:]
     assert ran.equals(streamed) and ran.column("id").to_pylist() == [2, 3, 4]
     np.testing.assert_allclose(ran.column("s").to_numpy(), matrix[:, 0] / np.linalg.norm(matrix, axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("sql", "shape"), [
+    (f"SELECT cosine_similarity(emb, {VECTOR}) AS s FROM t", (2, 3, 171)),
+    ("SELECT [1.5e-3, +2, -3] AS a, x * ([1,2] ) FROM t WHERE a = [ 1 ]", (2, 3, 30)),
+    ("SELECT ((([-1])))", (4, 5, 11)),
+    (f"SELECT a + b * f(g({VECTOR}, 2))", (3, 6, 174)),
+    ("SELECT [1, 2] || [3]", (1, 3, 10)),
+])
+def test_a_flat_numeric_array_measures_as_its_tokens_would(sql, shape):
+    """Values the token-by-token scan gives for the same statements."""
+    measured = check(sql)
+    assert (measured.nesting, measured.depth, measured.nodes) == shape
+
+
+def test_an_array_past_a_limit_is_refused_at_the_token_that_passes_it():
+    with pytest.raises(LimitExceeded) as refused:
+        check("SELECT " + "+".join(["[1, -2]"] * 300))
+    assert refused.value.column == 2036
