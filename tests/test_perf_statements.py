@@ -2,6 +2,11 @@
 with its literals set aside, one lexeme per numeric array, plans optimized once."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -16,6 +21,7 @@ from grammar.parser import split_statements
 from raise_.engine import Engine
 from raise_.engine.vector_sql import constant_vectors
 
+ROOT = Path(__file__).resolve().parent.parent
 VECTOR = "[" + ", ".join(f"{x:.6g}" for x in np.linspace(-1, 1, 64)) + "]"
 
 
@@ -82,3 +88,24 @@ def test_an_array_past_a_limit_is_refused_at_the_token_that_passes_it():
     with pytest.raises(LimitExceeded) as refused:
         check("SELECT " + "+".join(["[1, -2]"] * 300))
     assert refused.value.column == 2036
+
+
+_PARSE = ("from grammar import parse; "
+          "print(repr(parse('CREATE FEATURE users.clicks INT64 DESCRIPTION \\'n\\'; SHOW ORGANIZATIONS')))")
+
+
+def test_parser_tables_saved_by_one_process_serve_the_next(tmp_path):
+    env = {**os.environ, "RAISE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    first = subprocess.run([sys.executable, "-c", _PARSE], env=env, capture_output=True, text=True, check=True)
+    saved = sorted(p.name for p in (tmp_path / "cache" / "grammar").iterdir())
+    second = subprocess.run([sys.executable, "-c", _PARSE], env=env, capture_output=True, text=True, check=True)
+    assert saved and first.stdout == second.stdout and "CreateFeature(" in first.stdout
+    assert sorted(p.name for p in (tmp_path / "cache" / "grammar").iterdir()) == saved
+
+
+def test_without_a_writable_cache_folder_parsers_are_built_as_before(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    env = {**os.environ, "RAISE_CACHE_DIR": str(blocked), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", _PARSE], env=env, capture_output=True, text=True, check=True)
+    assert "CreateFeature(" in done.stdout and done.stderr == ""
