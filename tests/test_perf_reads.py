@@ -135,3 +135,18 @@ def test_the_cache_keeps_decoded_chunks_and_splits_them_into_partitions():
     merged = cache.put("mem://tiny", 1, tiny, batch_size=64, partitions=2)
     assert sum(len(b) for part in merged for b in part) == 100 and len(merged[0][0]) == 64
     assert cache.get("mem://t", 1) is partitions
+
+
+def test_a_big_table_is_scanned_by_its_first_read_and_cached_by_the_next(store, monkeypatch):
+    from raise_.engine import cache
+
+    home, expected = store
+    monkeypatch.setattr(cache, "SCAN_FIRST_BYTES", 1)  # every table counts as big
+    engine = Engine(home)
+    session = engine.session(project=PROJECT)
+    scanned = session.execute(QUERY)
+    assert engine.cache.used == 0  # the files were scanned, nothing decoded
+    decoded, warm = session.execute(QUERY), session.execute(QUERY)
+    assert engine.cache.used > 0
+    assert scanned.equals(decoded) and decoded.equals(warm)
+    assert scanned.select(expected.column_names).cast(expected.schema).equals(expected)

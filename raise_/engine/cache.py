@@ -20,6 +20,10 @@ from collections import OrderedDict
 import pyarrow as pa
 
 DEFAULT_CACHE_BYTES = 1 << 30
+#: Tables with more Parquet bytes than this are scanned in place by their first query (see
+#: ``TableCache.scan_first``); smaller ones are decoded into the cache at once.
+SCAN_FIRST_BYTES = 64 << 20
+_SCANNED_KEPT = 1024
 
 
 def default_capacity() -> int:
@@ -35,6 +39,7 @@ class TableCache:
         self._entries: OrderedDict[tuple[str, int], tuple[list[list[pa.RecordBatch]], int, pa.Table]] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
+        self._scanned: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     def get(self, uri: str, version: int, vectors: tuple[str, ...] = ()) -> list[list[pa.RecordBatch]] | None:
         """The cached partitions, or None; ``vectors`` columns are mirrored on the GPU if one
@@ -46,6 +51,23 @@ class TableCache:
             self._entries.move_to_end((uri, version))
         make_resident(uri, version, entry[2], vectors)
         return entry[0]
+
+    def scan_first(self, uri: str, version: int, file_bytes: int) -> bool:
+        """Whether a query should scan this table version's files instead of decoding it.
+
+        Decoding fills every column, while a scan decodes only the columns the query reads,
+        in parallel over files and row groups: a process's first query over a big table (a
+        CLI call, a restarted server) is answered that way, and the table is decoded into the
+        cache by its next query, which shows it is being read again."""
+        if file_bytes < SCAN_FIRST_BYTES:
+            return False
+        with self._lock:
+            if (uri, version) in self._scanned:
+                return False
+            self._scanned[(uri, version)] = None
+            while len(self._scanned) > _SCANNED_KEPT:
+                self._scanned.popitem(last=False)
+        return True
 
     def columns(self, uri: str, version: int) -> list[str] | None:
         """The column names of a cached table version, or None if it is not cached."""

@@ -126,7 +126,8 @@ class QueryContext:
         """Register a Delta snapshot: from the engine's decoded-table cache when it fits.
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
-        so the view's cast is free on every later query."""
+        so the view's cast is free on every later query. A big table's first read scans its
+        files instead, decoding only the columns the query needs (``TableCache.scan_first``)."""
         engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
@@ -135,9 +136,9 @@ class QueryContext:
         embeddings = self._embeddings(group)
         partitions = engine.cache.get(uri, version, tuple(embeddings))
         if partitions is None:
-            files = table.get_add_actions(flatten=True).column("size_bytes")
-            if sum(v.as_py() or 0 for v in files) > engine.cache.capacity:
-                self.ctx.register_table(name, table)  # too big to hold decoded: scan the files
+            files = sum(v.as_py() or 0 for v in table.get_add_actions(flatten=True).column("size_bytes"))
+            if files > engine.cache.capacity or engine.cache.scan_first(uri, version, files):
+                self.ctx.register_table(name, table)  # too big to hold decoded, or read once so far
                 return
             decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
             partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings),
