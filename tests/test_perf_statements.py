@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,19 @@ def test_without_a_writable_cache_folder_parsers_are_built_as_before(tmp_path):
     env = {**os.environ, "RAISE_CACHE_DIR": str(blocked), "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", _PARSE], env=env, capture_output=True, text=True, check=True)
     assert "CreateFeature(" in done.stdout and done.stderr == ""
+
+
+def test_planning_threads_are_reused_and_keep_their_large_stack():
+    from raise_.engine import limits
+
+    deadline = limits.Deadline(None)
+
+    def where() -> tuple[str, int]:
+        return threading.current_thread().name, threading.get_ident()
+
+    first = limits.planned(where, deadline=deadline)
+    again = limits.planned(where, deadline=deadline)
+    assert first == again and first[0] == "raise-planner"
+    with pytest.raises(ZeroDivisionError):  # an error comes back to the caller; the thread stays
+        limits.planned(lambda: 1 / 0, deadline=deadline)
+    assert limits.planned(where, deadline=deadline) == first
