@@ -17,6 +17,7 @@ from typing import Any, Callable
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+from grammar import parser_cache
 from grammar.ast import FeatureRef, GroupRef
 from grammar.dtypes import parse_dtype
 from grammar.errors import InvalidDType, RaiseError, RaiseSyntaxError, ValidationError
@@ -92,9 +93,12 @@ def transform(parser: Lark, transformer: Transformer, text: str, friendly: Calla
 
 @lru_cache(maxsize=None)
 def grammar(filename: str, start: str | tuple[str, ...] = "start") -> Lark:
-    """The LALR parser of one of this package's ``.lark`` files (built once per process)."""
+    """The LALR parser of one of this package's ``.lark`` files (built once per process, its
+    tables loaded from ``parser_cache`` when an earlier process saved them)."""
+    starts = (start,) if isinstance(start, str) else tuple(start)
     return Lark.open(str(Path(__file__).with_name(filename)), parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=False, start=list((start,) if isinstance(start, str) else start))
+                     propagate_positions=True, maybe_placeholders=False, start=list(starts),
+                     cache=parser_cache.cache_file(filename, starts))
 
 
 def word(token: Token, allowed: tuple[str, ...], what: str) -> str:

@@ -49,6 +49,11 @@ _TOKEN = re.compile(
     re.X | re.S,
 )
 
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+#: A flat array of numbers (a query vector): measured at once, not token by token.
+_SCAN = re.compile(rf"(?P<flat>\[\s*{_NUMBER}(?:\s*,\s*{_NUMBER})*\s*\])|" + _TOKEN.pattern, re.X | re.S)
+_SIGN = re.compile(r"(?<![eE])[-+]")
+
 #: Operator precedence tiers, lowest first (the scan's model of how a parser nests them).
 _TIERS = {"OR": 0, "AND": 1, "NOT": 2}
 _TIERS.update({w: 3 for w in ("=", "<>", "!=", "<", ">", "<=", ">=", "IS", "LIKE", "ILIKE", "IN",
@@ -80,7 +85,7 @@ def check(text: str, what: str = "statement") -> Shape:
     """
     shape = Shape()
     levels = [_Level()]
-    for match in _TOKEN.finditer(text):
+    for match in _tokens(text, shape, levels):
         kind = match.lastgroup
         if kind == "skip":
             continue
@@ -107,6 +112,31 @@ def check(text: str, what: str = "statement") -> Shape:
         if depth > MAX_DEPTH:
             _refuse(text, match.start(), what, "depth", MAX_DEPTH, "levels of expression depth")
     return shape
+
+
+def _tokens(text: str, shape: Shape, levels: list["_Level"]):
+    """The tokens ``check`` walks; a flat numeric array that passes no limit is measured here
+    in one step (as its tokens would measure) and skipped, one that would is walked."""
+    for match in _SCAN.finditer(text):
+        if match.lastgroup != "flat":
+            yield match
+        elif not _took_flat(match.group(), shape, levels):
+            yield from _TOKEN.finditer(text, match.start(), match.end())
+
+
+def _took_flat(body: str, shape: Shape, levels: list["_Level"]) -> bool:
+    """Account for ``[n, -n, ...]`` at once: its brackets, numbers, commas and signs are nodes;
+    it nests one level; a sign makes its operands one deep. False if that passes a limit."""
+    commas, signs = body.count(","), len(_SIGN.findall(body))
+    nodes = shape.nodes + 3 + 2 * commas + signs
+    inner = 1 if signs else 0
+    base = len(levels) - 1 + sum(level.depth for level in levels)
+    if nodes > MAX_NODES or len(levels) > MAX_NESTING or base + 1 + inner > MAX_DEPTH:
+        return False
+    shape.nodes, shape.nesting = nodes, max(shape.nesting, len(levels))
+    levels[-1].deepest = max(levels[-1].deepest, inner + 1)
+    shape.depth = max(shape.depth, base + 1 + inner, len(levels) - 1 + sum(level.depth for level in levels))
+    return True
 
 
 @dataclass(slots=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
 
 from lark import Lark, v_args
 
@@ -31,6 +29,7 @@ _TOKEN = re.compile(
     | (?P<quoted>"(?:[^"]|"")*")
     | (?P<unterminated>'.*|".*|/\*.*)
     | (?P<semicolon>;)
+    | (?P<numbers>\[[-+\d\s.,eE]*\])   # a numeric array literal: one lexeme, not one per number
     | (?P<word>\w+)
     | (?P<open>\()
     | (?P<close>\))
@@ -155,15 +154,8 @@ def _friendly(terminal: str) -> str:
     return _FRIENDLY.get(terminal, terminal)
 
 
-@lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark.open(
-        str(Path(__file__).with_name("raise.lark")),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
+    return clauses.grammar("raise.lark")
 
 
 def _relocate(error: RaiseError, script: str, offset: int) -> RaiseError:

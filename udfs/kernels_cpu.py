@@ -19,13 +19,12 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from udfs.ops import COSINE, DOT, L2, NORM  # noqa: F401 - the codes the kernels understand
+
 if not numba.config.CACHE_DIR and not os.access(os.path.dirname(__file__), os.W_OK):
     # cache=True writes next to this file; a read-only install would otherwise recompile
     # every kernel in every process.
     numba.config.CACHE_DIR = os.path.join(tempfile.gettempdir(), "raise-numba-cache")
-
-#: Operation codes understood by the kernels.
-DOT, COSINE, L2, NORM = 0, 1, 2, 3
 
 #: float16 bit pattern -> float64 value, indexed by the raw ``uint16``.
 HALF_TABLE = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float64)

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from grammar.errors import ValidationError
-from udfs import device, kernels_cpu
+from udfs import device, ops
 from udfs.arrow_rows import (
     Rows,
     as_vector,
@@ -86,10 +86,10 @@ class VectorFunction:
 
 
 FUNCTIONS = (
-    VectorFunction("dot", kernels_cpu.DOT, 2, dot_np),
-    VectorFunction("cosine_similarity", kernels_cpu.COSINE, 2, cosine_similarity_np),
-    VectorFunction("l2_distance", kernels_cpu.L2, 2, l2_distance_np),
-    VectorFunction("norm", kernels_cpu.NORM, 1, norm_np),
+    VectorFunction("dot", ops.DOT, 2, dot_np),
+    VectorFunction("cosine_similarity", ops.COSINE, 2, cosine_similarity_np),
+    VectorFunction("l2_distance", ops.L2, 2, l2_distance_np),
+    VectorFunction("norm", ops.NORM, 1, norm_np),
 )
 BY_NAME = {f.name: f for f in FUNCTIONS}
 
@@ -160,6 +160,8 @@ def _run(op: int, left: Rows, left_values: np.ndarray, right: Rows, right_values
         from udfs import kernels_gpu
 
         return kernels_gpu.run(op, left, left_values, right, right_values, valid)
+    from udfs import kernels_cpu  # Numba loads at the first vector call, not at import
+
     return kernels_cpu.run(op, left_values, left.starts, left.stops, right_values,
                            right.starts, valid)
 

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from grammar.dtypes import parse_dtype
 from grammar.errors import ValidationError
@@ -23,6 +22,9 @@ from raise_.analytics.schema import GroupSchema
 from raise_.analytics.spec import (
     PERCENTILES, Aggregation, Analysis, Correlation, Distribution, RecordLookup, StatTest, VersionDiff,
 )
+from raise_.lazy import module
+
+stats = module("scipy.stats")  # ~1 s to import: loaded by the first analysis that needs it
 
 __all__ = ["finish", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
 

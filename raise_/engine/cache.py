@@ -20,6 +20,10 @@ from collections import OrderedDict
 import pyarrow as pa
 
 DEFAULT_CACHE_BYTES = 1 << 30
+#: Tables with more Parquet bytes than this are scanned in place by their first query (see
+#: ``TableCache.scan_first``); smaller ones are decoded into the cache at once.
+SCAN_FIRST_BYTES = 64 << 20
+_SCANNED_KEPT = 1024
 
 
 def default_capacity() -> int:
@@ -35,6 +39,7 @@ class TableCache:
         self._entries: OrderedDict[tuple[str, int], tuple[list[list[pa.RecordBatch]], int, pa.Table]] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
+        self._scanned: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     def get(self, uri: str, version: int, vectors: tuple[str, ...] = ()) -> list[list[pa.RecordBatch]] | None:
         """The cached partitions, or None; ``vectors`` columns are mirrored on the GPU if one
@@ -47,6 +52,23 @@ class TableCache:
         make_resident(uri, version, entry[2], vectors)
         return entry[0]
 
+    def scan_first(self, uri: str, version: int, file_bytes: int) -> bool:
+        """Whether a query should scan this table version's files instead of decoding it.
+
+        Decoding fills every column, while a scan decodes only the columns the query reads,
+        in parallel over files and row groups: a process's first query over a big table (a
+        CLI call, a restarted server) is answered that way, and the table is decoded into the
+        cache by its next query, which shows it is being read again."""
+        if file_bytes < SCAN_FIRST_BYTES:
+            return False
+        with self._lock:
+            if (uri, version) in self._scanned:
+                return False
+            self._scanned[(uri, version)] = None
+            while len(self._scanned) > _SCANNED_KEPT:
+                self._scanned.popitem(last=False)
+        return True
+
     def columns(self, uri: str, version: int) -> list[str] | None:
         """The column names of a cached table version, or None if it is not cached."""
         with self._lock:
@@ -58,7 +80,7 @@ class TableCache:
         """Split ``table`` into one partition per core; keep it if it fits the budget.
 
         ``vectors`` names the embedding columns to mirror on the GPU when there is one."""
-        table = table.combine_chunks()
+        table = _rechunked(table, batch_size)
         partitions = split(table, batch_size, partitions)
         size = table.nbytes
         if size > self.capacity:
@@ -84,6 +106,15 @@ def split(table: pa.Table, batch_size: int, partitions: int | None = None) -> li
         pa.RecordBatch.from_pylist([], schema=table.schema)]
     count = max(1, min(partitions or os.cpu_count() or 1, len(batches)))
     return [batches[i::count] for i in range(count)]
+
+
+def _rechunked(table: pa.Table, batch_size: int) -> pa.Table:
+    """``table`` as it came, unless its chunks are so small that per-batch costs would dominate
+    queries (many tiny appends): then one contiguous copy. Copying a freshly decoded table
+    costs as much again as a memory pass over it, so decoded row groups are kept as they are."""
+    if table.num_columns and table.num_rows / max(1, table.column(0).num_chunks) < batch_size // 8:
+        return table.combine_chunks()
+    return table
 
 
 def make_resident(uri: str, version: int, table: pa.Table, vectors: tuple[str, ...]) -> None:

@@ -21,6 +21,7 @@ import contextvars
 import ctypes
 import heapq
 import itertools
+import queue
 import re
 import threading
 import time
@@ -172,6 +173,37 @@ _STACK_LOCK = threading.Lock()
 _PLANNER = "raise-planner"
 
 
+class _Planner:
+    """A thread with a ``PLANNING_STACK_BYTES`` stack that runs the calls handed to it, one
+    at a time, and offers itself again when one is done. Starting such a thread costs more
+    than planning a small statement, so threads are kept; one still busy with a call whose
+    caller gave up (past its deadline) simply is not offered until it finishes."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        with _STACK_LOCK:  # the size applies to threads started while it is set
+            previous = threading.stack_size(PLANNING_STACK_BYTES)
+            try:
+                threading.Thread(target=self._serve, name=_PLANNER, daemon=True).start()
+            finally:
+                threading.stack_size(previous)
+
+    def _serve(self) -> None:
+        while True:
+            self.jobs.get()()
+            _IDLE.put(self)
+
+
+_IDLE: queue.SimpleQueue[_Planner] = queue.SimpleQueue()
+
+
+def _planner() -> _Planner:
+    try:
+        return _IDLE.get_nowait()
+    except queue.Empty:
+        return _Planner()
+
+
 def planned(call: Callable[..., T], *args: Any, deadline: Deadline, **kwargs: Any) -> T:
     """``call(*args, **kwargs)`` (DataFusion planning) on a thread with a large stack,
     cancelled at ``deadline``; its result or exception comes back to the caller."""
@@ -179,6 +211,7 @@ def planned(call: Callable[..., T], *args: Any, deadline: Deadline, **kwargs: An
         with cancellable(deadline):
             return call(*args, **kwargs)
     box: dict[str, Any] = {}
+    done = threading.Event()
     context = contextvars.copy_context()
 
     def work() -> None:
@@ -187,18 +220,13 @@ def planned(call: Callable[..., T], *args: Any, deadline: Deadline, **kwargs: An
                 box["value"] = context.run(call, *args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - handed to the waiting caller
             box["error"] = error
-
-    with _STACK_LOCK:  # the size applies to threads started while it is set
-        previous = threading.stack_size(PLANNING_STACK_BYTES)
-        try:
-            thread = threading.Thread(target=work, name=_PLANNER, daemon=True)
-            thread.start()
         finally:
-            threading.stack_size(previous)
+            done.set()
+
+    _planner().jobs.put(work)
     remaining = deadline.remaining()
-    thread.join(None if remaining is None else max(remaining, 0) + CANCEL_GRACE_S)
-    if thread.is_alive():  # not cancellable in time: it finishes on its own, unseen
-        raise deadline.error()
+    if not done.wait(None if remaining is None else max(remaining, 0) + CANCEL_GRACE_S):
+        raise deadline.error()  # not cancellable in time: it finishes on its own, unseen
     if "error" in box:
         raise box["error"]
     return box["value"]

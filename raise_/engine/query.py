@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import pyarrow as pa
-import sqlglot
-from datafusion import SessionContext, SQLOptions
+from datafusion import DataFrame, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 import udfs
@@ -22,6 +21,7 @@ from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxErro
 from grammar.dtypes import stored_dtype
 from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
+from raise_.engine.vector_sql import constant_vectors
 from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 from raise_.serving import asof
 
@@ -126,7 +126,8 @@ class QueryContext:
         """Register a Delta snapshot: from the engine's decoded-table cache when it fits.
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
-        so the view's cast is free on every later query."""
+        so the view's cast is free on every later query. A big table's first read scans its
+        files instead, decoding only the columns the query needs (``TableCache.scan_first``)."""
         engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
@@ -135,9 +136,9 @@ class QueryContext:
         embeddings = self._embeddings(group)
         partitions = engine.cache.get(uri, version, tuple(embeddings))
         if partitions is None:
-            files = table.get_add_actions(flatten=True).column("size_bytes")
-            if sum(v.as_py() or 0 for v in files) > engine.cache.capacity:
-                self.ctx.register_table(name, table)  # too big to hold decoded: scan the files
+            files = sum(v.as_py() or 0 for v in table.get_add_actions(flatten=True).column("size_bytes"))
+            if files > engine.cache.capacity or engine.cache.scan_first(uri, version, files):
+                self.ctx.register_table(name, table)  # too big to hold decoded, or read once so far
                 return
             decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
             partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings),
@@ -214,8 +215,7 @@ class QueryContext:
         """A user's query planned and optimized: optimizing now reports the plan's errors (types,
         LIMIT) as the user's mistakes instead of failing later in authorization."""
         df = self.ctx.sql_with_options(sql, _OPTIONS, param_values=values)
-        df.optimized_logical_plan()
-        return df
+        return PlannedFrame(df, self.ctx)
 
     def dataframe(self, sql: str, params: Sequence[Any] | None = None, *, bound: bool = True):
         """Plan ``sql`` with ``params`` for its ``$n`` placeholders (``bound=False``: planning a
@@ -318,6 +318,33 @@ class QueryContext:
         return ExecutionError(_first_line(text))
 
 
+class PlannedFrame(DataFrame):
+    """A planned query that keeps its optimized plan: authorizing it and running it reuse that
+    plan instead of running DataFusion's optimizer twice more (each pass over a query with a
+    512-number literal costs milliseconds; a pass over the optimized plan, a fraction of one).
+    The unoptimized plan (``logical_plan``) stays the statement's own, for authorization."""
+
+    def __init__(self, frame: DataFrame, ctx: SessionContext) -> None:
+        super().__init__(frame.df)
+        self._optimized = frame.optimized_logical_plan()
+        self._ready = ctx.create_dataframe_from_logical_plan(self._optimized)
+
+    def optimized_logical_plan(self):
+        return self._optimized
+
+    def to_arrow_table(self) -> pa.Table:
+        return self._ready.to_arrow_table()
+
+    def collect(self) -> list[pa.RecordBatch]:
+        return self._ready.collect()
+
+    def execute_stream(self):
+        return self._ready.execute_stream()
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self._ready.__arrow_c_stream__(requested_schema)
+
+
 @dataclass(frozen=True, slots=True)
 class ResultStream:
     """A query result read batch by batch; its errors arrive as ``RaiseError``s.
@@ -349,21 +376,6 @@ def as_view_types(table: pa.Table, embeddings: dict[str, pa.DataType]) -> pa.Tab
             index = table.column_names.index(column)
             table = table.set_column(index, column, table.column(column).cast(arrow_type))
     return table
-
-
-_VECTOR_CALL = re.compile(r"\b(dot|cosine_similarity|l2_distance)\s*\(", re.IGNORECASE)
-
-
-def constant_vectors(sql: str) -> str:
-    """Rewrite vector calls against a constant so the constant is not copied per row
-    (``udfs.prefer_constant_vectors``); SQL without such calls is left byte-for-byte alone."""
-    if not _VECTOR_CALL.search(sql):
-        return sql
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return sql  # DataFusion will report the error with its own positions
-    return udfs.prefer_constant_vectors(tree).sql("duckdb")
 
 
 def _first_line(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from grammar.errors import ExecutionError, NotFound, ValidationError
@@ -132,6 +132,7 @@ class Storage:
             write_deltalake(
                 uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
                 storage_options=self.options, commit_properties=commit,
+                writer_properties=writer_properties(data.schema),
             )
         except CommitFailedError:
             raise
@@ -150,7 +151,7 @@ class Storage:
         table = self.open(uri)
         (
             table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True,
-                        commit_properties=commit)
+                        commit_properties=commit, writer_properties=writer_properties(data.schema))
             .when_matched_update(updates={c: v for c, v in columns.items() if c.strip('"') not in keys})
             .when_not_matched_insert(updates=columns)
             .execute()
@@ -165,6 +166,23 @@ class Storage:
 #: Delta's optimistic commit; other processes are handled by retrying a failed commit.
 _LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _RETRIES = 6
+
+
+def writer_properties(schema: pa.Schema) -> WriterProperties:
+    """Parquet settings for feature values: dictionary encoding only for string columns.
+
+    Float and array columns (embeddings above all) almost never repeat a value, so a
+    dictionary page is built, overflows and is abandoned for every column chunk: writing pays
+    for it and every reader decodes the mixed pages. Strings (categories, ids) do repeat."""
+    strings = {field.name: _DICTIONARY for field in schema
+               if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+               or pa.types.is_dictionary(field.type)}
+    return WriterProperties(compression="SNAPPY", default_column_properties=_PLAIN,
+                            column_properties=strings or None)
+
+
+_PLAIN = ColumnProperties(dictionary_enabled=False)
+_DICTIONARY = ColumnProperties(dictionary_enabled=True)
 
 
 def last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:

@@ -37,7 +37,6 @@ from grammar.errors import RaiseError, TypeMismatch, Unsupported, ValidationErro
 from raise_.engine import names, registry
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.serving import progress
-from udfs.asof import asof_match
 
 if TYPE_CHECKING:
     from raise_.engine.query import QueryContext
@@ -203,6 +202,8 @@ class _AsofSelect:
         right_keys[right_null] = -1
         order = (data.column(SEQUENCE_COLUMN).to_numpy() if SEQUENCE_COLUMN in data.column_names
                  else np.arange(data.num_rows, dtype=np.int64))
+        from udfs.asof import asof_match  # Numba loads on the first as-of join, not at import
+
         return asof_match(left_keys, left_times, right_keys, right_times, order, count, condition.strict)
 
     # -- the statement ---------------------------------------------------------------------

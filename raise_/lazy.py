@@ -1,0 +1,32 @@
+"""Modules loaded at their first use rather than at import.
+
+``raise sql -e ...`` and a notebook's ``import raise_`` should not pay for libraries that only
+some statements need (``scipy.stats`` alone takes ~1 s to import); a module's import line can
+name them through ``module`` and keep using them as before.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+
+def module(name: str) -> ModuleType:
+    """``name`` as a module object whose code runs at the first attribute access
+    (``importlib.util.LazyLoader``); the module itself if it is already imported.
+
+    >>> stats = module("scipy.stats")  # nothing of scipy.stats has run yet
+    >>> float(stats.norm.cdf(0.0))     # now it has
+    0.5
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"no module named {name!r}", name=name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    lazy = importlib.util.module_from_spec(spec)
+    sys.modules[name] = lazy
+    loader.exec_module(lazy)
+    return lazy
