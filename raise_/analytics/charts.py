@@ -174,6 +174,8 @@ def figure(chart_type: str, title: str, data: dict[str, Any], x: str | None,
     layout = {"title": {"text": title}, "margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "height": 360}
     if chart_type == "bar" and len(traces) > 1:
         layout["barmode"] = "group"
+    if chart_type == "heatmap":
+        layout["yaxis"] = {"autorange": "reversed"}  # a matrix reads from its top-left corner
     if x and chart_type in _CARTESIAN:
         layout["xaxis"] = {"title": {"text": x}}
     built = json.loads(go.Figure({"data": [t for t, _ in traces], "layout": layout}).to_json())
