@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, blobs, extensions, models
+from grammar import analytics, ast, blobs, dashboards, extensions, models
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -104,7 +104,12 @@ CREATE ALERT acme_clicks ON "user-signals"
     AS ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["max"]}' WHEN GREATER_THAN(5)
     NOTIFY ('ops@acme.com');
 CREATE BLOB REGISTRY "ranker-images" POLICY (mode = lazy) DESCRIPTION 'acme private';
-REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3
+REGISTER BLOB IN "ranker-images" 's3://acme-private-images/ranker.png' CHECKSUM 'abc' SIZE 3;
+CREATE DASHBOARD acme_board DESCRIPTION 'acme private';
+ALTER DASHBOARD acme_board ADD PARAMETER tier DROPDOWN OPTIONS ('all', 'acme') LABEL 'acme tier';
+ALTER DASHBOARD acme_board ADD CHART 'acme clicks' AS METRIC ON "user-signals"
+    ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["sum"]}';
+ALTER DASHBOARD acme_board ADD CHART 'acme daily' AS TABLE FROM LIVE TABLE acme_daily
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -137,6 +142,10 @@ LISTINGS: dict[type, list[str]] = {
     analytics.ShowAlerts: ["SHOW ALERTS", "SHOW ALERTS IN acme/ml/rec"],
     analytics.ShowFirings: ["SHOW FIRINGS OF ALERT acme/ml/rec/acme_clicks"],
     analytics.CheckAlerts: ["CHECK ALERTS", "CHECK ALERTS IN acme/ml/rec FORCE"],
+    dashboards.ShowDashboards: ["SHOW DASHBOARDS", "SHOW DASHBOARDS IN acme/ml/rec"],
+    dashboards.DescribeDashboard: ["DESCRIBE DASHBOARD acme/ml/rec/acme_board"],
+    dashboards.RenderDashboard: ["RENDER DASHBOARD acme/ml/rec/acme_board FORMAT JSON"],
+    dashboards.PublishDashboard: ["PUBLISH DASHBOARD acme/ml/rec/acme_board"],
 }
 
 
@@ -178,6 +187,7 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [t["name"] for t in alice.execute("SHOW LIVE TABLES").to_pylist()] == ["acme_daily"]
     assert [a["name"] for a in alice.execute("SHOW ALERTS").to_pylist()] == ["acme_clicks"]
     assert [r["name"] for r in alice.execute("SHOW BLOB REGISTRIES").to_pylist()] == ["ranker-images"]
+    assert [d["name"] for d in alice.execute("SHOW DASHBOARDS").to_pylist()] == ["acme_board"]
     assert [b["uri"] for b in alice.execute('SHOW BLOBS IN "ranker-images"').to_pylist()] == \
         ["s3://acme-private-images/ranker.png"]
 

@@ -49,7 +49,7 @@ def _controls(parameters: list[dict[str, Any]]) -> str:
                 f'<input type="date" data-parameter="{name}" data-bound="to" value="{escape(high or "")}" '
                 f'min="{escape(span_low or "")}" max="{escape(span_high or "")}"></label>')
         else:
-            chosen = (p.get("default") or p["options"][:1])[0]
+            chosen = p.get("default") or p["options"][0]
             options = "".join(f'<option value="{escape(o, quote=True)}"{" selected" if o == chosen else ""}>'
                               f'{escape(o)}</option>' for o in p["options"])
             parts.append(f'<label class="raise-control">{label} <select data-parameter="{name}">{options}'
