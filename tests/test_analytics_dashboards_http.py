@@ -25,6 +25,7 @@ def served(tmp_path):
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_published_dashboard_is_served_over_http(served):
     store, home = served
     setup_store(store, frame(120))
