@@ -3,7 +3,8 @@
 Run it with ``python examples/06_analytics.py``. It uses the embedded store in ``$RAISE_HOME``
 (a fresh temporary folder when that is not set) as ``$RAISE_USER``. Alert messages are written
 to ``$RAISE_HOME/outbox/<channel>/``; ``raise alerts check`` evaluates due alerts from cron.
-Dashboards are not part of this example.
+The dashboard is published to ``$RAISE_HOME/dashboards/``: open the printed URL in a browser
+(it works offline).
 """
 import datetime as dt
 import json
@@ -17,7 +18,8 @@ os.environ.setdefault("RAISE_HOME", tempfile.mkdtemp(prefix="raise-example-"))
 os.environ.setdefault("RAISE_USER", "researcher@acme.com")
 
 from raise_ import (  # noqa: E402
-    Aggregation, Condition, Correlation, Distribution, FeatureStore, Freshness, RecordLookup, StatTest,
+    Aggregation, Chart, ChartType, Condition, Correlation, DashboardParameter, Distribution, FeatureStore,
+    Freshness, RecordLookup, StatTest,
 )
 from raise_.analytics import RefreshPolicy  # noqa: E402
 from raise_.errors import RaiseError  # noqa: E402
@@ -95,6 +97,59 @@ try:
     RefreshPolicy.cron("every six hours")
 except RaiseError as error:
     print("bad cron refused:", error.code)
+
+# -- Dashboards -----------------------------------------------------------------------------------
+dashboard = fs.create_dashboard(
+    name="engagement-overview",
+    description="User engagement metrics dashboard",
+)
+dashboard.add_parameter(DashboardParameter.date_range(name="date_range", label="Date Range"))
+dashboard.add_parameter(
+    DashboardParameter.dropdown(
+        name="tier",
+        label="User Tier",
+        options=["all", "bronze", "silver", "gold", "platinum"],
+        default="all",
+    )
+)
+dashboard.add_chart(
+    Chart(
+        title="Daily Click Trend",
+        analysis=Aggregation(feature="click_count", metrics=["sum"], window="1d", rolling=True, periods=30),
+        chart_type=ChartType.LINE,
+        x="date",
+        y="sum",
+    )
+)
+dashboard.add_chart(
+    Chart(
+        title="Revenue by Tier",
+        analysis=Aggregation(feature="revenue", metrics=["sum"], group_by="user_tier"),
+        chart_type=ChartType.BAR,
+        x="user_tier",
+        y="sum",
+    )
+)
+dashboard.add_chart(
+    Chart(
+        title="Click Distribution",
+        analysis=Distribution(feature="click_count", metrics=["histogram"]),
+        chart_type=ChartType.HISTOGRAM,
+    )
+)
+dashboard.add_chart(
+    Chart(
+        title="Feature Correlations",
+        analysis=Correlation(features=["click_count", "impression_count", "revenue"]),
+        chart_type=ChartType.HEATMAP,
+    )
+)
+dashboard.add_chart(Chart(title="Live Engagement Metrics", live_table="daily_engagement", chart_type=ChartType.TABLE))
+spec = json.loads(dashboard.render(format="json"))
+print("dashboard charts:", [(c["title"], c["chart_type"]) for c in spec["charts"]])
+print("dashboard parameters:", [(p["name"], p["type"]) for p in spec["parameters"]])
+url = dashboard.publish()
+print(f"Published at: {url}")
 
 # -- Alerts ---------------------------------------------------------------------------------------
 fs.create_alert(

@@ -51,6 +51,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                        help="refresh due live tables and check due alerts this often (0: never)")
     serve.add_argument("--jobs-interval", type=float, default=30.0, metavar="SECONDS",
                        help="run the due jobs this often (0: never; `raise jobs run-due` runs them from cron)")
+    serve.add_argument("--http-port", type=int, default=None, metavar="PORT",
+                       help="also serve published dashboards over HTTP on --host at this port "
+                            "(0 picks a free one; default: not served, PUBLISH writes file:// pages)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=run_serve)
 
@@ -124,6 +127,7 @@ def run_serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
                           require_auth=not args.insecure_no_auth, token_idle_s=args.token_ttl)
     engine = _engine(args.home, args.cache, args.statement_timeout)
+    pages = _dashboards(engine, args.host, args.http_port)
     try:
         server = RaiseFlightServer(engine, config)
     except pa.ArrowException as error:
@@ -142,6 +146,8 @@ def run_serve(args: argparse.Namespace) -> int:
             scheduler.stop()
         if jobs is not None:
             jobs.stop()
+        if pages is not None:
+            pages.shutdown()
         server.shutdown()
     finally:
         for sig, handler in previous.items():
@@ -166,6 +172,21 @@ def _job_scheduler(engine, interval: float):
     from raise_.jobs.scheduler import JobScheduler
 
     return JobScheduler(engine, interval).start()
+
+
+def _dashboards(engine, host: str, port: int | None):
+    """The HTTP server of published dashboards, if ``--http-port`` asked for one."""
+    if port is None:
+        return None
+    from flight_server.dashboards_http import DashboardServer
+    from flight_server.errors import CannotListen
+
+    try:
+        pages = DashboardServer(engine, host, port)
+    except OSError as error:
+        raise CannotListen(f"cannot serve dashboards at {host}:{port}: {error} (is the port in use?)") from None
+    log.info("serving published dashboards at %s", pages.url)
+    return pages
 
 
 def run_user_add(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Catalog browsing for SQL clients: GetCatalogs, GetDbSchemas, GetTables, GetPrimaryKeys.
 
 Raise's namespaces appear as catalog = organization, db_schema = ``domain/project`` and
-table = feature group. Filter patterns use SQL LIKE rules (``%``, ``_``, ``\\`` escapes) and
+table = feature group, or live table (of type TABLE too: a materialized result; it has no key). Filter patterns use SQL LIKE rules (``%``, ``_``, ``\\`` escapes) and
 are matched here in Python against the names the session may see: no SQL is built from them.
 """
 from __future__ import annotations
@@ -118,10 +118,22 @@ def _selected_tables(session: "Session", catalog: str | None, schema_matches, ta
     wanted_types = set(types)
     if wanted_types and not wanted_types & set(TABLE_TYPES):
         return []
-    tables = [t for t in session.tables()
+    tables = [t for t in _tables(session)
               if (catalog is None or t.org == catalog) and schema_matches(t.schema)
               and table_matches(t.name)]
     return sorted(tables, key=lambda t: (t.org, t.schema, t.name))
+
+
+def _tables(session: "Session") -> list["TableInfo"]:
+    """The feature groups and the live tables the principal may read."""
+    from raise_.analytics import live
+    from raise_.engine.session import TableInfo
+
+    tables = session.tables()
+    for record, schema in live.readable(session):
+        org, domain, project = record["project"]
+        tables.append(TableInfo(org, f"{domain}/{project}", record["name"], [], schema))
+    return tables
 
 
 def tables_table(session: "Session", command: pb.CommandGetTables) -> pa.Table:

@@ -16,7 +16,7 @@ RENDERERS: dict[type, Callable[[Any], str]] = {}
 
 #: Modules that hold statement families; each exposes ``EXTENSION = (parser, {cls: renderer})``.
 FAMILIES = ("grammar.models", "grammar.security", "grammar.serving", "grammar.analytics", "grammar.blobs",
-            "grammar.jobs", "grammar.vectors")
+            "grammar.jobs", "grammar.vectors", "grammar.dashboards")
 
 
 def load() -> None:

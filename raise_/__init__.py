@@ -32,6 +32,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RecordLookup", "Freshness", "AnalysisJob", "AnalysisResult", "RefreshPolicy", "Condition",
         "LiveTable", "Alert",
     ),
+    "raise_.analytics.dashboard": (
+        "Dashboard", "Chart", "ChartType", "DashboardParameter",
+    ),
     "raise_.blobs": (
         "BlobReference", "BlobRegistry", "ContentType", "create_reference", "infer_content_type",
         "HashAlgorithm", "IntegrityPolicy", "IntegrityMode", "BlobStatus", "MultimodalSource",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pytest
 
-from grammar import analytics, ast, blobs, extensions, jobs, models, vectors
+from grammar import analytics, ast, blobs, dashboards, extensions, jobs, models, vectors
 from grammar import serving
 from grammar import security as sec
 from grammar.errors import PermissionDenied
@@ -109,7 +109,12 @@ CREATE JOB acme_copy FROM feature_group (feature_group = 'user-signals')
     TRANSFORM copy AS SQL 'SELECT user_id, clicks FROM source' INTO "user-signals" DESCRIPTION 'acme private';
 RUN JOB acme_copy;
 CREATE FEATURE "user-signals".embedding FLOAT32[2];
-CREATE VECTOR INDEX acme_vectors ON "user-signals" (embedding)
+CREATE VECTOR INDEX acme_vectors ON "user-signals" (embedding);
+CREATE DASHBOARD acme_board DESCRIPTION 'acme private';
+ALTER DASHBOARD acme_board ADD PARAMETER tier DROPDOWN OPTIONS ('all', 'acme') LABEL 'acme tier';
+ALTER DASHBOARD acme_board ADD CHART 'acme clicks' AS METRIC ON "user-signals"
+    ANALYZE '{"kind": "aggregation", "feature": "clicks", "metrics": ["sum"]}';
+ALTER DASHBOARD acme_board ADD CHART 'acme daily' AS TABLE FROM LIVE TABLE acme_daily
 """
 
 #: One statement per listing class (every class whose result is not an acknowledgement).
@@ -148,6 +153,10 @@ LISTINGS: dict[type, list[str]] = {
     jobs.RunJob: ["RUN JOB acme/ml/rec/acme_copy"],
     jobs.RunDueJobs: ["RUN DUE JOBS", "RUN DUE JOBS IN acme/ml/rec"],
     vectors.ShowVectorIndexes: ["SHOW VECTOR INDEXES", 'SHOW VECTOR INDEXES IN acme/ml/rec/"user-signals"'],
+    dashboards.ShowDashboards: ["SHOW DASHBOARDS", "SHOW DASHBOARDS IN acme/ml/rec"],
+    dashboards.DescribeDashboard: ["DESCRIBE DASHBOARD acme/ml/rec/acme_board"],
+    dashboards.RenderDashboard: ["RENDER DASHBOARD acme/ml/rec/acme_board FORMAT JSON"],
+    dashboards.PublishDashboard: ["PUBLISH DASHBOARD acme/ml/rec/acme_board"],
 }
 
 
@@ -189,6 +198,7 @@ def test_an_insider_still_sees_what_the_outsider_does_not(acme):
     assert [t["name"] for t in alice.execute("SHOW LIVE TABLES").to_pylist()] == ["acme_daily"]
     assert [a["name"] for a in alice.execute("SHOW ALERTS").to_pylist()] == ["acme_clicks"]
     assert [r["name"] for r in alice.execute("SHOW BLOB REGISTRIES").to_pylist()] == ["ranker-images"]
+    assert [d["name"] for d in alice.execute("SHOW DASHBOARDS").to_pylist()] == ["acme_board"]
     assert [b["uri"] for b in alice.execute('SHOW BLOBS IN "ranker-images"').to_pylist()] == \
         ["s3://acme-private-images/ranker.png"]
     assert [j["name"] for j in alice.execute("SHOW JOBS").to_pylist()] == ["acme_copy"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,11 @@ def test_analytics(run_example):
     assert "high-null-rate: firing" in out
     assert "slack outbox: 1 message for high-null-rate to ['data-quality@acme.com']" in out
     assert "async job: completed 3" in out
+    assert ("dashboard charts: [('Daily Click Trend', 'line'), ('Revenue by Tier', 'bar'), ('Click Distribution', "
+            "'histogram'), ('Feature Correlations', 'heatmap'), ('Live Engagement Metrics', 'table')]") in out
+    assert "dashboard parameters: [('date_range', 'date_range'), ('tier', 'dropdown')]" in out
+    assert re.search(r"Published at: file://\S+/dashboards/acme/mlplatform/recommendation/engagement-overview\.html",
+                     out)
 
 
 def test_transformations(run_example):

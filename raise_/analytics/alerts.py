@@ -7,7 +7,8 @@ the rights of the alert's owner, so an alert watches only what its owner may rea
 condition starts to hold (the alert goes from ``ok`` or ``pending`` to ``firing``) one JSON
 message per channel is written to ``<home>/outbox/<channel>/``, the outbox audit alerts use;
 while it keeps holding no new message is sent. Checks that fired or failed are kept
-(``SHOW FIRINGS OF ALERT a``, the newest 100).
+(``SHOW FIRINGS OF ALERT a``, the newest 100), and each firing is in the audit log
+(``UPDATE_METADATA`` of ``<project>/alert:<name>`` with ``{"status": "firing", "value", ...}``).
 
 The value a condition compares: an ``Aggregation``'s first metric (grouped or windowed: each
 row's, and the condition holds if it holds for any row); a ``StatTest``'s ``p_value``; a
@@ -34,6 +35,7 @@ from raise_.analytics.spec import Aggregation, Analysis, RecordLookup, StatTest,
 from raise_.engine import names, registry, results
 from raise_.engine.resolve import group_of, project_of
 from raise_.engine.security.audit import Event
+from raise_.engine.security.audit_scope import allow
 from raise_.engine.security.authorize import control
 from raise_.engine.security.checks import creating, on_target
 from raise_.engine.security.outbox import outbox
@@ -225,6 +227,7 @@ def _check(session: "Session", record: dict[str, Any], now: dt.datetime) -> tupl
             entry.update(fired=True, messages=len(record["channels"]))
             message = _message(record, entry)
             session.after_commit(lambda: _deliver(session.engine.home, record, message))
+            allow(session, [_fired(record, entry)])
     record.update(status=entry["status"], last_checked=entry["checked_at"], last_value=entry["value"],
                   last_error=entry["error"])
     if entry["status"] != "ok":
@@ -233,6 +236,15 @@ def _check(session: "Session", record: dict[str, Any], now: dt.datetime) -> tupl
                                               if k not in ("key", "created_at", "updated_at")},
                         parent=names.join(*record["project"]))
     return record, entry
+
+
+def _fired(record: dict[str, Any], entry: dict[str, Any]) -> Event:
+    """The audit event of a firing: the alert's status became ``firing`` (its messages went out)."""
+    resource = f"{names.join(*record['project'])}/alert:{record['name']}"
+    return Event("UPDATE_METADATA", resource, {
+        "kind": KIND, "status": "firing", "fired": True, "condition": record["condition"],
+        "values": list(record["values"]), "value": entry["value"], "check": entry["id"],
+        "channels": list(record["channels"]), "owner": record["owner"]})
 
 
 def _message(record: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:

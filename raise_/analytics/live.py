@@ -33,7 +33,7 @@ from raise_.engine import names, registry, results
 from raise_.engine.records import GroupRecord
 from raise_.engine.resolve import group_of, project_of
 from raise_.engine.security.audit import Event
-from raise_.engine.security.authorize import Need, control
+from raise_.engine.security.authorize import Need, control, feature_readable
 from raise_.engine.security.checks import creating, on_target
 
 if TYPE_CHECKING:
@@ -290,24 +290,54 @@ def visible_live_tables(session: "Session", statement: ShowLiveTables, table: pa
 
 
 def register_named(ctx: Any, session: "Session") -> Callable[[str], str] | None:
-    """A query hook: the live tables of the current project that a query's text names become
-    tables of its context (``__raise_live<id>``, shown as the live table's name)."""
-    if session.project is None:
-        return None
-    project = names.join(*session.project)
-
+    """A query hook: the live tables a query's text names become tables of its context
+    (``__raise_live<id>``), shown by name in the current project and, anywhere, qualified as
+    ``org."domain/project".name`` (as Flight SQL clients name what GetTables lists)."""
     def register(sql: str) -> str:
         text = sql.lower()
-        for record in session.catalog.list(KIND, parent=project):
+        for record in session.catalog.list(KIND):
             if record["name"].lower() not in text or session.catalog.get("group", record["key"]) is not None:
                 continue
             table = session.engine.storage.latest(record["uri"])
             hidden = f"__raise_live{record['id']}"
-            if table is not None and hidden not in ctx.catalog().schema().names():
-                ctx.register_table(hidden, table)
+            if table is None or hidden in ctx.catalog().schema().names():
+                continue
+            ctx.register_table(hidden, table)
+            if tuple(record["project"]) == session.project:
                 ctx.register_view('"' + record["name"].replace('"', '""') + '"', ctx.table(hidden))
+            _schema_of(ctx, record["project"]).register_table(record["name"], ctx.table(hidden).into_view())
         return sql
     return register
+
+
+def _schema_of(ctx: Any, project: list[str]) -> Any:
+    """The ``org`` catalog's ``domain/project`` schema of a query's context (made if missing)."""
+    from datafusion.catalog import Catalog, Schema
+
+    org, domain, name = project
+    if org in ctx.catalog_names():
+        catalog = ctx.catalog(org)
+    else:
+        catalog = Catalog.memory_catalog()
+        ctx.register_catalog_provider(org, catalog)
+    if f"{domain}/{name}" not in catalog.schema_names():
+        catalog.register_schema(f"{domain}/{name}", Schema.memory_schema())
+    return catalog.schema(f"{domain}/{name}")
+
+
+def readable(session: "Session") -> list[tuple[dict[str, Any], pa.Schema]]:
+    """(record, Arrow schema) of every live table whose rows the principal may read (what
+    Flight SQL GetTables lists beside the groups)."""
+    ac = control(session)
+    found = []
+    for record in session.catalog.list(KIND):
+        if not ac.visible(record["group"]) or not all(feature_readable(ac, record["group"], f)
+                                                      for f in record["features"]):
+            continue
+        table = session.engine.storage.latest(record["uri"])
+        if table is not None:
+            found.append((record, pa.schema(table.schema().to_arrow())))
+    return found
 
 
 def table_needs(session: "Session", table: str) -> list[Need] | None:

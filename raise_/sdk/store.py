@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from raise_.sdk.search import SearchResult
     from raise_.analytics import Alert, Analysis, AnalysisJob, AnalysisResult, Condition, Freshness
     from raise_.jobs.client import DeploymentResult, Job
+    from raise_.analytics.dashboard import Dashboard
 
 __all__ = ["FeatureStore"]
 
@@ -325,6 +326,29 @@ class FeatureStore:
 
         airflow = getattr(getattr(self, "transforms", None), "airflow_config", None)
         return deploy_job(self._executor, self._at(3), job, airflow)
+
+    # -- dashboards ------------------------------------------------------------------------
+
+    def create_dashboard(self, name: str, description: str | None = None) -> "Dashboard":
+        """An empty dashboard in the context's project (``CREATE DASHBOARD``): add parameters
+        and charts, then ``render(format=)`` or ``publish()``."""
+        from raise_.analytics.dashboard import create_dashboard
+
+        return create_dashboard(self._executor, self._at(3), name, description)
+
+    def dashboard(self, name: str) -> "Dashboard":
+        """An existing dashboard of the context's project."""
+        from raise_.analytics.dashboard import Dashboard
+
+        board = Dashboard(self._executor, self._at(3), name)
+        board.describe()  # a missing dashboard fails here
+        return board
+
+    def list_dashboards(self) -> "list[Dashboard]":
+        """The dashboards of the context's project (``SHOW DASHBOARDS``)."""
+        from raise_.analytics.dashboard import list_dashboards
+
+        return list_dashboards(self._executor, self._at(3))
 
     # -- SQL -------------------------------------------------------------------------------
 
