@@ -43,6 +43,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "embedding_inference", "image_inference", "llm_inference", "classification_inference",
         "inference_transform",
     ),
+    "raise_.jobs.airflow": (
+        "AirflowConfig", "generate_airflow_dag",
+    ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
