@@ -49,6 +49,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                             "SET statement_timeout")
     serve.add_argument("--analytics-interval", type=float, default=60.0, metavar="SECONDS",
                        help="refresh due live tables and check due alerts this often (0: never)")
+    serve.add_argument("--jobs-interval", type=float, default=30.0, metavar="SECONDS",
+                       help="run the due jobs this often (0: never; `raise jobs run-due` runs them from cron)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=run_serve)
 
@@ -131,12 +133,15 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler = _scheduler(engine, args.analytics_interval)
+    jobs = _job_scheduler(engine, args.jobs_interval)
     print(f"Serving Raise Flight SQL at {server.url}", flush=True)
     try:
         stop.wait()
         log.info("stopping: finishing in-flight requests")
         if scheduler is not None:
             scheduler.stop()
+        if jobs is not None:
+            jobs.stop()
         server.shutdown()
     finally:
         for sig, handler in previous.items():
@@ -152,6 +157,15 @@ def _scheduler(engine, interval: float):
     from raise_.analytics.scheduler import Scheduler
 
     return Scheduler(engine, interval).start()
+
+
+def _job_scheduler(engine, interval: float):
+    """The job scheduler of a server (runs the due jobs), if enabled."""
+    if interval <= 0:
+        return None
+    from raise_.jobs.scheduler import JobScheduler
+
+    return JobScheduler(engine, interval).start()
 
 
 def run_user_add(args: argparse.Namespace) -> int:

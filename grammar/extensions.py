@@ -15,7 +15,8 @@ PARSERS: list[StatementParser] = []
 RENDERERS: dict[type, Callable[[Any], str]] = {}
 
 #: Modules that hold statement families; each exposes ``EXTENSION = (parser, {cls: renderer})``.
-FAMILIES = ("grammar.models", "grammar.security", "grammar.serving", "grammar.analytics", "grammar.blobs")
+FAMILIES = ("grammar.models", "grammar.security", "grammar.serving", "grammar.analytics", "grammar.blobs",
+            "grammar.jobs")
 
 
 def load() -> None:

@@ -46,6 +46,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "raise_.jobs.airflow": (
         "AirflowConfig", "generate_airflow_dag",
     ),
+    "raise_.jobs": (
+        "ObjectStorage", "FileSystem", "ColumnarSource", "FeatureGroupSource", "SQLTransform", "Schedule",
+        "Target", "IncrementalConfig", "NullCheck", "RangeCheck", "RowCountCheck", "Job", "JobRun",
+        "DeploymentResult", "python_transform",
+    ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -1,5 +1,5 @@
 """The ``raise`` command: ``raise sql``, ``raise demo``, ``raise alerts check``, ``raise live
-refresh``, and the server's ``serve``/``user``.
+refresh``, ``raise jobs run``/``run-due``, and the server's ``serve``/``user``.
 
 Exit status: 0 on success; on failure the error's code is printed on stderr and the status
 tells its kind (2 syntax, 3 validation, 4 not found, 5 already exists, 6 permission, 1 other).
@@ -73,6 +73,50 @@ def _live_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs_run(args: argparse.Namespace) -> int:
+    """Run one job now (what an Airflow task calls); exit status 1 when the run failed."""
+    from grammar import jobs, render as render_sql
+    from raise_.engine import Engine
+
+    *project, name = args.name.split("/")
+    session = Engine(args.home).session(principal=args.user, project=args.project)
+    ref = jobs.JobRef(name=name, project=tuple(project) or None)
+    result = session.execute(render_sql(jobs.RunJob(job=ref, execution_date=args.execution_date)))
+    sys.stdout.write(render(result.select(["job", "id", "status", "rows_read", "rows_written", "error"]),
+                            args.format))
+    return 0 if result.column("status")[0].as_py() == "completed" else 1
+
+
+def _jobs_run_due(args: argparse.Namespace) -> int:
+    """Run every due job once (for cron)."""
+    from raise_.engine import Engine
+    from raise_.jobs.scheduler import run_due
+
+    session = Engine(args.home).session(principal=args.user)
+    result = run_due(session, _path(args.project))
+    sys.stdout.write(render(result.select(["job", "id", "status", "rows_read", "rows_written", "error"]),
+                            args.format))
+    return 0
+
+
+def _add_job_commands(commands) -> None:
+    jobs = commands.add_parser("jobs", help="ETL and inference jobs").add_subparsers(dest="action", required=True)
+    run = jobs.add_parser("run", help="run one job now")
+    run.add_argument("name", help="job name, or org/domain/project/name")
+    run.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    run.add_argument("--project", help="the job's project, org/domain/project")
+    run.add_argument("--user", help="principal to run as (default: the local superuser)")
+    run.add_argument("--execution-date", help="the run's logical date, an ISO instant (default: now)")
+    run.add_argument("--format", choices=FORMATS, default="table")
+    run.set_defaults(func=_jobs_run)
+    due = jobs.add_parser("run-due", help="run the active jobs whose schedule is due")
+    due.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    due.add_argument("--project", help="only this project's jobs, org/domain/project")
+    due.add_argument("--user", help="principal to run as (default: the local superuser)")
+    due.add_argument("--format", choices=FORMATS, default="table")
+    due.set_defaults(func=_jobs_run_due)
+
+
 def _path(project: str | None) -> tuple[str, ...] | None:
     return tuple(project.split("/")) if project else None
 
@@ -112,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--home", help="store home (default: a new temporary folder)")
     demo.set_defaults(func=_demo)
     _add_analytics_commands(commands)
+    _add_job_commands(commands)
     try:
         from flight_server.cli import add_subcommands
     except ImportError:

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 #: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
 FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers",
-            "raise_.serving.statements", "raise_.engine.analytics", "raise_.blobs.family")
+            "raise_.serving.statements", "raise_.engine.analytics", "raise_.blobs.family",
+            "raise_.jobs.family")
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from grammar.errors import ExecutionError, NotFound, ValidationError
@@ -100,8 +100,10 @@ class Storage:
             raise NotFound(f"no table version as of {as_of!r}: {error}", name=str(as_of)) from None
         return table
 
-    def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...]) -> int:
-        """Write ``data`` (physical column names, storage types) in one commit; rows written."""
+    def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
+              metadata: dict[str, str] | None = None) -> int:
+        """Write ``data`` (physical column names, storage types) in one commit; rows written.
+        ``metadata`` goes into the commit's log entry (a job's run id and checkpoint)."""
         if mode not in WRITE_MODES:
             raise ValidationError(
                 f"unknown write mode {mode!r}; use one of {', '.join(WRITE_MODES)}", name=str(mode)
@@ -111,7 +113,7 @@ class Storage:
         with self._locks[uri]:
             for attempt in range(_RETRIES):
                 try:
-                    return self._write(uri, data, mode, keys)
+                    return self._write(uri, data, mode, keys, metadata)
                 except CommitFailedError:
                     # another process committed first; nothing of ours was written, so retry
                     if attempt == _RETRIES - 1:
@@ -121,13 +123,15 @@ class Storage:
                     time.sleep(0.05 * 2 ** attempt)
         return 0
 
-    def _write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...]) -> int:
+    def _write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
+               metadata: dict[str, str] | None = None) -> int:
+        commit = CommitProperties(custom_metadata=metadata) if metadata else None
         try:
             if mode == "upsert":
-                return self._upsert(uri, data, keys)
+                return self._upsert(uri, data, keys, commit)
             write_deltalake(
                 uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
-                storage_options=self.options,
+                storage_options=self.options, commit_properties=commit,
             )
         except CommitFailedError:
             raise
@@ -135,7 +139,7 @@ class Storage:
             raise ExecutionError(f"write to feature table failed: {error}") from None
         return data.num_rows
 
-    def _upsert(self, uri: str, data: pa.Table, keys: tuple[str, ...]) -> int:
+    def _upsert(self, uri: str, data: pa.Table, keys: tuple[str, ...], commit: CommitProperties | None = None) -> int:
         if not keys:
             raise ValidationError(
                 "upsert needs key columns; declare KEY (...) on the feature group", code="RAISE-V050"
@@ -145,7 +149,8 @@ class Storage:
         columns = {_q(c): f"s.{_q(c)}" for c in data.column_names}
         table = self.open(uri)
         (
-            table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True)
+            table.merge(data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True,
+                        commit_properties=commit)
             .when_matched_update(updates={c: v for c, v in columns.items() if c.strip('"') not in keys})
             .when_not_matched_insert(updates=columns)
             .execute()

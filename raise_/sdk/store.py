@@ -34,6 +34,7 @@ from raise_.sdk.namespaces import Domain, Organization, Project, namespace_objec
 if TYPE_CHECKING:
     from raise_.analytics import Alert, Analysis, AnalysisJob, AnalysisResult, Condition, Freshness
     from raise_.jobs.airflow import TransformsClient
+    from raise_.jobs.client import DeploymentResult, Job
 
 __all__ = ["FeatureStore"]
 
@@ -288,6 +289,44 @@ class FeatureStore:
         if "_transforms" not in self.__dict__:
             self._transforms = TransformsClient(self)
         return self._transforms
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, name: str, sources: Any, transform: Any, target: Any, **options: Any) -> "Job":
+        """A job of the context's project (``CREATE JOB``): ``sources``, ``transform``
+        (``SQLTransform``, a ``@python_transform`` function, an inference transform),
+        ``target`` (a ``Target`` or a group name), and ``schedule=``, ``incremental=``,
+        ``quality_checks=``, ``executor=`` (``"local"``, ``"ray"``), ``tags=``,
+        ``description=``, ``replace=``. It runs once ``activate()``d or deployed, or when triggered."""
+        from raise_.jobs.client import create_job
+
+        return create_job(self._executor, self._at(3), name, sources=sources, transform=transform,
+                          target=target, **options)
+
+    def get_job(self, name: str) -> "Job":
+        from raise_.jobs.client import get_job
+
+        return get_job(self._executor, self._at(3), name)
+
+    def list_jobs(self, status: str | None = None, tags: Sequence[str] | None = None) -> "list[Job]":
+        """The project's jobs; ``status`` (``created``, ``active``, ``paused``) and ``tags`` filter."""
+        from raise_.jobs.client import list_jobs
+
+        return list_jobs(self._executor, self._at(3), status, tags)
+
+    def trigger_job(self, job: Any) -> str:
+        """Run a job (or job name) now; the run's id (``job.runs[-1]`` has its outcome)."""
+        from raise_.jobs.client import trigger_job
+
+        return trigger_job(self._executor, self._at(3), job)
+
+    def deploy_job(self, job: Any) -> "DeploymentResult":
+        """Schedule a job: as an Airflow DAG when ``fs.transforms.use_airflow(...)`` configured
+        one, else with the store's own scheduler (``raise serve``, ``raise jobs run-due``)."""
+        from raise_.jobs.client import deploy_job
+
+        airflow = getattr(getattr(self, "transforms", None), "airflow_config", None)
+        return deploy_job(self._executor, self._at(3), job, airflow)
 
     # -- SQL -------------------------------------------------------------------------------
 
