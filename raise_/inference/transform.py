@@ -114,6 +114,12 @@ class InferenceTransform(BatchTransform):
         """GPUs per worker: the accelerator's count when it asks for GPUs."""
         return float(self.accelerator.count) if self.accelerator.kind == "gpu" else 0.0
 
+    def job_transform(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
+        """The ``TRANSFORM ... AS INFERENCE (...)`` settings a job stores for this transform."""
+        from raise_.inference.jobs import job_settings
+
+        return job_settings(self)
+
     def start(self, context: RunContext | None = None) -> None:
         """Check the accelerator against this machine and load the model on it (once per
         worker: the runners cache loaded models per process)."""
