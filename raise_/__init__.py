@@ -46,6 +46,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "embedding_inference", "image_inference", "llm_inference", "classification_inference",
         "inference_transform",
     ),
+    "raise_.jobs.airflow": (
+        "AirflowConfig", "generate_airflow_dag",
+    ),
     "raise_.jobs": (
         "ObjectStorage", "FileSystem", "ColumnarSource", "FeatureGroupSource", "SQLTransform", "Schedule",
         "Target", "IncrementalConfig", "NullCheck", "RangeCheck", "RowCountCheck", "Job", "JobRun",

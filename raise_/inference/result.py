@@ -7,8 +7,11 @@ import resource
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 _SAMPLE_SECONDS = 0.02
+#: Failure messages a run's metrics keep (the first ones: later failures are usually the same).
+_KEPT_ERRORS = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,29 @@ class InferenceResult:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
 
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any], *, rows_written: int | None = None,
+                     target: str | None = None) -> "InferenceResult":
+        """The result of a job run from the metrics its inference transform recorded
+        (:func:`batch_metrics` per batch, merged by :func:`combine_metrics`).
+
+        ``duration_seconds`` spans the first batch's start to the last batch's end (on every
+        worker together); ``gpu_utilization_pct`` is the share of the workers' batch time spent
+        in model calls. ``rows_written`` defaults to the rows that got outputs."""
+        total = metrics["samples"] + metrics["failed"]
+        duration = max(0.0, metrics["finished"] - metrics["started"]) if total or metrics["batches"] else 0.0
+        busy = metrics["busy_seconds"]
+        gpu = min(100.0, 100.0 * metrics["model_seconds"] / busy) if busy and metrics["device"] == "cuda" else None
+        return cls(
+            transform=metrics["transform"], total_samples=total, successful_samples=metrics["samples"],
+            failed_samples=metrics["failed"], skipped_samples=metrics["skipped"], duration_seconds=duration,
+            throughput_samples_per_sec=total / duration if duration else 0.0, gpu_utilization_pct=gpu,
+            peak_memory_gb=metrics["peak_memory_bytes"] / 1e9,
+            rows_written=metrics["samples"] if rows_written is None else rows_written,
+            device=metrics["device"], target=target, warnings=tuple(metrics.get("warnings", ())),
+            errors=tuple(metrics.get("errors", ())),
+        )
+
     @property
     def success_rate(self) -> float:
         return self.successful_samples / self.total_samples if self.total_samples else 1.0
@@ -61,6 +87,41 @@ class InferenceResult:
         body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                        for k, v in rows)
         return f"<table>{body}</table>"
+
+
+def batch_metrics(transform: str, device: str, *, samples: int, failed: int, skipped: int,
+                  model_seconds: float, measured: "Measurement", started: float,
+                  errors: Iterable[str] = (), warnings: Iterable[str] = ()) -> dict[str, Any]:
+    """The metrics of one inference batch (plain JSON values, so a run can keep them): counts,
+    its wall span as epoch seconds (``started`` .. now), and its ``measured`` time and memory."""
+    return {
+        "transform": transform, "device": device, "batches": 1, "samples": samples, "failed": failed,
+        "skipped": skipped, "started": started, "finished": time.time(),
+        "busy_seconds": measured.duration_seconds, "model_seconds": model_seconds,
+        "peak_memory_bytes": measured.peak_bytes, "errors": list(errors)[:_KEPT_ERRORS],
+        "warnings": list(warnings),
+    }
+
+
+def combine_metrics(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """One set of metrics from several batches' or workers': counts and times add up, the span
+    runs from the earliest start to the latest end, memory is the highest peak (each worker
+    measures its own process or GPU)."""
+    combined: dict[str, Any] | None = None
+    for part in parts:
+        if combined is None:
+            combined = {**part, "errors": list(part["errors"]), "warnings": list(part["warnings"])}
+            continue
+        for key in ("batches", "samples", "failed", "skipped", "busy_seconds", "model_seconds"):
+            combined[key] += part[key]
+        combined["started"] = min(combined["started"], part["started"])
+        combined["finished"] = max(combined["finished"], part["finished"])
+        combined["peak_memory_bytes"] = max(combined["peak_memory_bytes"], part["peak_memory_bytes"])
+        combined["errors"] = (combined["errors"] + list(part["errors"]))[:_KEPT_ERRORS]
+        combined["warnings"] += [w for w in part["warnings"] if w not in combined["warnings"]]
+        if part["device"] == "cuda":
+            combined["device"] = "cuda"
+    return combined
 
 
 class Measurement:

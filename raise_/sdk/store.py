@@ -34,6 +34,7 @@ from raise_.sdk.namespaces import Domain, Organization, Project, namespace_objec
 if TYPE_CHECKING:
     from raise_.sdk.search import SearchResult
     from raise_.analytics import Alert, Analysis, AnalysisJob, AnalysisResult, Condition, Freshness
+    from raise_.jobs.airflow import TransformsClient
     from raise_.jobs.client import DeploymentResult, Job
     from raise_.analytics.dashboard import Dashboard
 
@@ -288,6 +289,18 @@ class FeatureStore:
         from raise_.analytics.objects import check_alerts
 
         return check_alerts(self._executor, self._at(3), force)
+
+    # -- transforms ------------------------------------------------------------------------
+
+    @property
+    def transforms(self) -> "TransformsClient":
+        """How this store's jobs deploy: ``fs.transforms.use_airflow(config, airflow_url)``,
+        ``fs.transforms.generate_dag(job)``."""
+        from raise_.jobs.airflow import TransformsClient
+
+        if "_transforms" not in self.__dict__:
+            self._transforms = TransformsClient(self)
+        return self._transforms
 
     # -- jobs ------------------------------------------------------------------------------
 
