@@ -1,5 +1,6 @@
 """The ``raise`` command: ``raise sql``, ``raise demo``, ``raise alerts check``, ``raise live
-refresh``, ``raise jobs run``/``run-due``, and the server's ``serve``/``user``.
+refresh``, ``raise jobs run``/``run-due``, ``raise blobs validate-due``, and the server's
+``serve``/``user``.
 
 Exit status: 0 on success; on failure the error's code is printed on stderr and the status
 tells its kind (2 syntax, 3 validation, 4 not found, 5 already exists, 6 permission, 1 other).
@@ -99,6 +100,26 @@ def _jobs_run_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def _blobs_validate_due(args: argparse.Namespace) -> int:
+    """Validate the PERIODIC blob registries that are due (for cron)."""
+    from raise_.blobs.periodic import validate_due
+    from raise_.engine import Engine
+
+    session = Engine(args.home).session(principal=args.user)
+    sys.stdout.write(render(validate_due(session, _path(args.project)), args.format))
+    return 0
+
+
+def _add_blob_commands(commands) -> None:
+    blobs = commands.add_parser("blobs", help="blob registries").add_subparsers(dest="action", required=True)
+    due = blobs.add_parser("validate-due", help="validate the PERIODIC blob registries that are due")
+    due.add_argument("--home", help="store home (default $RAISE_HOME or ./.raise)")
+    due.add_argument("--project", help="only this project's registries, org/domain/project")
+    due.add_argument("--user", help="principal to list as (default: the local superuser)")
+    due.add_argument("--format", choices=FORMATS, default="table")
+    due.set_defaults(func=_blobs_validate_due)
+
+
 def _add_job_commands(commands) -> None:
     jobs = commands.add_parser("jobs", help="ETL and inference jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run one job now")
@@ -157,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     _add_analytics_commands(commands)
     _add_job_commands(commands)
+    _add_blob_commands(commands)
     try:
         from flight_server.cli import add_subcommands
     except ImportError:

@@ -114,6 +114,12 @@ def group_of_source(session: "Session", source: FeatureGroupSource, project: tup
 
 def _frame(qc: "QueryContext", source: Source, hidden: str, project: tuple[str, ...]):
     """A DataFusion DataFrame over one source."""
+    from raise_.blobs.jobs import ScanSource, references_table  # here: raise_.blobs imports the SDK
+
+    if isinstance(source, ScanSource):
+        qc.ctx.register_dataset(hidden, ds.dataset(references_table(qc.session, source)))
+        qc.checked.add(hidden)
+        return qc.ctx.table(hidden)
     if isinstance(source, FeatureGroupSource):
         group = group_of_source(qc.session, source, project)
         frame = qc.add_view(group).frame
@@ -167,6 +173,10 @@ def register(qc: "QueryContext", sources: list[Source], project: tuple[str, ...]
 
 def fingerprint(session: "Session", source: Source, project: tuple[str, ...]) -> str | None:
     """What changes when the source has new data: a Delta version, or the file listing's hash."""
+    from raise_.blobs.jobs import ScanSource
+
+    if isinstance(source, ScanSource):
+        source = FileSystem(source.source.uri_prefix)
     if isinstance(source, FeatureGroupSource):
         group = group_of_source(session, source, project)
         storage = session.engine.storage

@@ -3,7 +3,9 @@
 ``raise serve`` runs a ``JobScheduler`` (every ``--jobs-interval`` seconds, 30 by default);
 ``raise jobs run-due`` runs one pass from an external cron. A pass is one ``RUN DUE JOBS``
 statement, run as the local superuser unless a principal is named; each job still runs with its
-owner's rights. Jobs deployed to another scheduler (Airflow) are left to it.
+owner's rights. Jobs deployed to another scheduler (Airflow) are left to it. Each pass then
+re-validates the blob registries whose PERIODIC integrity policy says they are due
+(``raise_.blobs.periodic``; ``raise blobs validate-due`` is its cron form).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class JobScheduler:
         self.engine, self.interval = engine, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="raise-jobs", daemon=True)
+        self.blob_validations: pa.Table | None = None
 
     def start(self) -> "JobScheduler":
         self._thread.start()
@@ -48,12 +51,21 @@ class JobScheduler:
         self._thread.join()
 
     def tick(self) -> pa.Table:
-        return run_due(self.engine.session(principal=None))
+        """One pass: the due jobs' runs (returned), then the due PERIODIC blob registries
+        (their counts kept in ``blob_validations``)."""
+        from raise_.blobs.periodic import validate_due  # here: raise_.blobs imports the SDK
+
+        session = self.engine.session(principal=None)
+        runs = run_due(session)
+        self.blob_validations = validate_due(session)
+        return runs
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 for run in self.tick().to_pylist():
                     log.info("job %s run %s: %s", run["job"], run["id"], run["status"])
+                for row in self.blob_validations.to_pylist():
+                    log.info("blob registry %s validated: %s", row["registry"], row)
             except RaiseError as error:  # a pass never takes the server down
                 log.warning("scheduled jobs pass failed: %s", error)

@@ -122,21 +122,31 @@ def _text(value: Any, name: str) -> str:
 
 def as_source(source: Any) -> JobSource:
     """The ``CREATE JOB ... FROM`` form of a source object."""
+    from raise_.blobs.jobs import job_source
+    from raise_.blobs.sources import MultimodalSource  # here: raise_.blobs imports the SDK
+
+    if isinstance(source, MultimodalSource):
+        return job_source(source)
     kind = next((k for k, cls in _KINDS.items() if isinstance(source, cls)), None)
     if kind is None:
-        raise ValidationError(f"a job source is ObjectStorage, FileSystem, ColumnarSource or FeatureGroupSource, "
+        raise ValidationError(f"a job source is ObjectStorage, FileSystem, ColumnarSource, FeatureGroupSource or "
+                              f"MultimodalSource, "
                               f"got {source!r}", code=BAD_SOURCE, name=type(source).__name__)
     settings = tuple((f.name, getattr(source, f.name)) for f in fields(source)
                      if f.name != "name" and getattr(source, f.name) is not None)
     return JobSource(kind=kind, settings=settings, alias=source.name)
 
 
-def source_from(spec: JobSource) -> Source:
+def source_from(spec: JobSource) -> Any:
     """The source object a ``CREATE JOB ... FROM`` item describes."""
+    if spec.kind == "multimodal":
+        from raise_.blobs.jobs import source_of
+
+        return source_of(spec)
     cls = _KINDS.get(spec.kind)
     if cls is None:
-        raise ValidationError(f"unknown source kind {spec.kind!r}; kinds: {', '.join(_KINDS)}", code=BAD_SOURCE,
-                              name=spec.kind)
+        raise ValidationError(f"unknown source kind {spec.kind!r}; kinds: {', '.join((*_KINDS, 'multimodal'))}",
+                              code=BAD_SOURCE, name=spec.kind)
     settings = dict(spec.settings)
     allowed = {f.name for f in fields(cls)} - {"name"}
     unknown = sorted(set(settings) - allowed)
