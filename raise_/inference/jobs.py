@@ -28,7 +28,6 @@ from typing import Any, Callable, Mapping
 from grammar.errors import ValidationError
 from raise_.inference.spec import AcceleratorConfig, GPUType, InferenceRuntime, ModelSpec, TPUType
 from raise_.inference.transform import InferenceTransform
-from raise_.jobs.transforms import TRANSFORM_KINDS
 from udfs.infer.records import BatchConfig
 
 KIND = "inference"
@@ -169,6 +168,3 @@ def _mapping(value: Any) -> dict[str, Any]:
                               code=BAD_SETTINGS, name=str(items[:1]))
     return dict(zip(items[::2], items[1::2]))
 
-
-# A job that runs in this process finds the kind even where the jobs core's table lacks it.
-TRANSFORM_KINDS.setdefault(KIND, (__name__, "inference_from_settings"))

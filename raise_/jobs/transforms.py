@@ -38,7 +38,10 @@ BAD_TEMPLATE = "RAISE-V507"
 TEMPLATE_VARIABLES = ("checkpoint", "execution_date", "run_id")
 #: Transform kinds besides SQL: kind -> (module, function building the transform from its
 #: ``CREATE JOB ... TRANSFORM name AS kind (settings)`` settings, ``f(name, settings)``).
-TRANSFORM_KINDS: dict[str, tuple[str, str]] = {"python": ("raise_.jobs.transforms", "python_from_settings")}
+TRANSFORM_KINDS: dict[str, tuple[str, str]] = {
+    "python": ("raise_.jobs.transforms", "python_from_settings"),
+    "inference": ("raise_.inference.jobs", "inference_from_settings"),
+}
 _SPANS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\{\{\s*(\w+)\s*\}\}", re.S)
 _QUOTED_VARIABLE = re.compile(r"\A'\{\{\s*(\w+)\s*\}\}'\Z")
 _DATE_CALL = re.compile(r"\bDATE(\s*\()", re.IGNORECASE)
