@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
-from infer_models import _save, classifier, linear, model_cache  # noqa: F401 (autouse)
+from infer_models import _save, linear, model_cache  # noqa: F401 (autouse)
 from onnx import TensorProto, helper, numpy_helper
 from grammar.errors import ValidationError
 from raise_ import (
