@@ -127,6 +127,12 @@ def test_bulk_inference(run_example):
     assert "scalar INFER: fixed_size_list<item: float>[384]" in out
     assert "Success rate: 100.00%" in out
     assert "tpu_embed refused: RAISE-X220" in out
+    assert "job run: completed | rows written: 5\nTotal samples: 5\nSuccess rate: 100.00%" in out
+    assert "GPU utilization: 0%" in out and "job embeddings equal the transform's: True" in out
+    assert "due pass: [('step1_embed', 'completed'), ('step2_classify', 'completed')]" in out
+    assert "chained job categories equal the direct run's: True" in out and "second pass runs nothing new: 0" in out
+    assert "image job: completed | checks: [('verify_avatars', 'passed')] | samples: 3" in out
+    assert "avatar embeddings are the mean colours: True" in out and "deployed: raise raise" in out
 
 
 def test_training_and_serving(run_example):

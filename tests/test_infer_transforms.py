@@ -138,7 +138,7 @@ def test_transform_writes_outputs_by_upsert(store):
     result = transform.run(session, source="items", target="scores")
     assert (result.total_samples, result.successful_samples, result.skipped_samples) == (4, 4, 1)
     assert result.success_rate == 1.0 and result.rows_written == 4 and result.device == "cpu"
-    assert result.gpu_utilization_pct is None and result.peak_memory_gb > 0.01
+    assert result.gpu_utilization_pct == 0.0 and result.peak_memory_gb > 0.01
     assert result.throughput_samples_per_sec == pytest.approx(4 / result.duration_seconds)
     assert [(r["item_id"], r["projection"]) for r in scores(session)] == [
         (1, [1.0, 0.0]), (2, [0.0, 1.0]), (3, [1.0, 1.0]), (5, [2.0, 2.0])]

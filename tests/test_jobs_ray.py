@@ -99,7 +99,7 @@ def test_an_inference_transform_gives_the_local_rows_and_its_metrics(tmp_path):
     np.testing.assert_allclose(np.array(pa.concat_tables(remote)["projection"].to_pylist()), expected, rtol=1e-6)
     result = InferenceResult.from_metrics(remote_transform.metrics(), target="user-projections")
     assert (result.total_samples, result.successful_samples, result.rows_written) == (150, 150, 150)
-    assert result.success_rate == 1.0 and result.device == "cpu" and result.gpu_utilization_pct is None
+    assert result.success_rate == 1.0 and result.device == "cpu" and result.gpu_utilization_pct == 0.0
     assert result.peak_memory_gb > 0.01
     assert result.throughput_samples_per_sec == pytest.approx(150 / result.duration_seconds)
     assert remote_transform.metrics()["batches"] == local_transform.metrics()["batches"] == 6

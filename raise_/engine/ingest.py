@@ -80,6 +80,11 @@ def insert_order(catalog: Catalog, group: dict[str, Any]) -> list[str]:
     return order + sorted(stored, key=lambda name: (first[name], name))
 
 
+def writable_columns(catalog: Catalog, group: dict[str, Any]) -> set[str]:
+    """The names a write into ``group`` may carry (keys, event time, features, ``name@vN``)."""
+    return set(_targets(catalog, group))
+
+
 def _targets(catalog: Catalog, group: dict[str, Any]) -> dict[str, tuple[str, DType, bool, Any]]:
     """Writable name -> (physical column, dtype, nullable, default)."""
     out: dict[str, tuple[str, DType, bool, Any]] = {}

@@ -22,8 +22,9 @@ class InferenceResult:
     ``skipped_samples``); ``success_rate`` is the share of them that got outputs.
     ``throughput_samples_per_sec`` is ``total_samples / duration_seconds`` over the timed run
     (warm-up batches excluded). ``gpu_utilization_pct`` is the share of the run the GPU spent
-    in model calls (None on the CPU); ``peak_memory_gb`` is the GPU's peak allocated memory on
-    a GPU, else the process's peak resident memory during the run.
+    in model calls (0.0 on the CPU: no GPU was used; ``device`` says where the model ran);
+    ``peak_memory_gb`` is the GPU's peak allocated memory on a GPU, else the process's peak
+    resident memory during the run.
     """
 
     transform: str
@@ -33,7 +34,7 @@ class InferenceResult:
     skipped_samples: int
     duration_seconds: float
     throughput_samples_per_sec: float
-    gpu_utilization_pct: float | None
+    gpu_utilization_pct: float
     peak_memory_gb: float
     rows_written: int
     device: str
@@ -53,7 +54,7 @@ class InferenceResult:
         total = metrics["samples"] + metrics["failed"]
         duration = max(0.0, metrics["finished"] - metrics["started"]) if total or metrics["batches"] else 0.0
         busy = metrics["busy_seconds"]
-        gpu = min(100.0, 100.0 * metrics["model_seconds"] / busy) if busy and metrics["device"] == "cuda" else None
+        gpu = min(100.0, 100.0 * metrics["model_seconds"] / busy) if busy and metrics["device"] == "cuda" else 0.0
         return cls(
             transform=metrics["transform"], total_samples=total, successful_samples=metrics["samples"],
             failed_samples=metrics["failed"], skipped_samples=metrics["skipped"], duration_seconds=duration,
@@ -64,12 +65,25 @@ class InferenceResult:
             errors=tuple(metrics.get("errors", ())),
         )
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "InferenceResult":
+        """The result kept with a job run (:meth:`to_record`)."""
+        fields = {k: v for k, v in record.items() if k in cls.__dataclass_fields__}
+        return cls(**{**fields, "warnings": tuple(fields.get("warnings", ())),
+                      "errors": tuple(fields.get("errors", ()))})
+
+    def to_record(self) -> dict[str, Any]:
+        """The figures as plain JSON values (with ``success_rate``), as a job run keeps them."""
+        record = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**record, "success_rate": self.success_rate, "warnings": list(self.warnings),
+                "errors": list(self.errors)}
+
     @property
     def success_rate(self) -> float:
         return self.successful_samples / self.total_samples if self.total_samples else 1.0
 
     def __repr__(self) -> str:
-        gpu = "n/a" if self.gpu_utilization_pct is None else f"{self.gpu_utilization_pct:.0f}%"
+        gpu = f"{self.gpu_utilization_pct:.0f}%"
         return (f"InferenceResult({self.transform!r}: {self.total_samples:,} samples, "
                 f"{self.success_rate:.2%} ok, {self.throughput_samples_per_sec:.1f}/s on {self.device}, "
                 f"{self.duration_seconds:.2f}s, GPU {gpu}, peak {self.peak_memory_gb:.2f} GB, "
@@ -80,8 +94,7 @@ class InferenceResult:
                 ("samples", f"{self.total_samples:,}"), ("success rate", f"{self.success_rate:.2%}"),
                 ("throughput", f"{self.throughput_samples_per_sec:.1f} samples/s"),
                 ("duration", f"{self.duration_seconds:.2f} s"), ("device", self.device),
-                ("GPU utilization", "n/a" if self.gpu_utilization_pct is None
-                 else f"{self.gpu_utilization_pct:.0f}%"),
+                ("GPU utilization", f"{self.gpu_utilization_pct:.0f}%"),
                 ("peak memory", f"{self.peak_memory_gb:.2f} GB"), ("rows written", f"{self.rows_written:,}")]
         rows += [("warning", w) for w in self.warnings] + [("error", e) for e in self.errors]
         body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"

@@ -23,6 +23,7 @@ from raise_.jobs.targets import as_target
 from raise_.jobs.transforms import SQLTransform, transform_from
 
 if TYPE_CHECKING:
+    from raise_.inference.result import InferenceResult
     from raise_.sdk.context import Executor
 
 __all__ = ["Job", "JobRun", "DeploymentResult", "create_job", "get_job", "list_jobs", "trigger_job", "deploy_job"]
@@ -34,7 +35,9 @@ BAD_JOB_ARGUMENT = "RAISE-V513"
 class JobRun:
     """One run: ``status`` (``completed`` or ``failed``), timings, rows read and written, the
     checkpoint before and after, each check's result, the log, and the transform's figures
-    (``metrics``, e.g. an inference transform's)."""
+    (``metrics``, e.g. an inference transform's, and for an inference run ``inference_result``:
+    ``total_samples``, ``success_rate``, ``throughput_samples_per_sec``, ``duration_seconds``,
+    ``gpu_utilization_pct``, ``peak_memory_gb``)."""
 
     job: str
     id: str
@@ -52,6 +55,8 @@ class JobRun:
     logs: list[str] = field(default_factory=list)
     metrics: dict[str, Any] | None = None
     error: str | None = None
+    #: An inference transform's measured figures (None for other transforms).
+    inference_result: InferenceResult | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "JobRun":
@@ -61,7 +66,14 @@ class JobRun:
         return cls(**{**row, "checkpoint_before": _checkpoint(loaded(row["checkpoint_before"])),
                       "checkpoint_after": _checkpoint(loaded(row["checkpoint_after"])),
                       "checks": loaded(row["checks"]) or [], "metrics": loaded(row["metrics"]),
-                      "logs": row["logs"] or []})
+                      "logs": row["logs"] or [],
+                      "inference_result": _inference(loaded(row.get("inference_result")))})
+
+
+def _inference(stored: dict[str, Any] | None) -> InferenceResult | None:
+    from raise_.inference.result import InferenceResult
+
+    return None if stored is None else InferenceResult.from_record(stored)
 
 
 def _checkpoint(stored: dict[str, Any] | None) -> Any:

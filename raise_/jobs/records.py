@@ -46,7 +46,7 @@ RUN_SCHEMA = pa.schema([
     ("execution_date", _TS), ("started_at", _TS), ("finished_at", _TS), ("duration_seconds", pa.float64()),
     ("rows_read", pa.int64()), ("rows_written", pa.int64()), ("checkpoint_before", pa.string()),
     ("checkpoint_after", pa.string()), ("checks", pa.string()), ("logs", pa.list_(pa.string())),
-    ("metrics", pa.string()), ("error", pa.string()),
+    ("metrics", pa.string()), ("error", pa.string()), ("inference_result", pa.string()),
 ])
 
 
@@ -110,7 +110,7 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "execution_date": instant(run.get("execution_date")), "started_at": instant(run["started_at"]),
             "finished_at": instant(run.get("finished_at")), "checkpoint_before": text(run.get("checkpoint_before")),
             "checkpoint_after": text(run.get("checkpoint_after")), "checks": json.dumps(run.get("checks") or []),
-            "metrics": text(run.get("metrics"))}
+            "metrics": text(run.get("metrics")), "inference_result": text(run.get("inference_result"))}
 
 
 def runs_of(session: "Session", key: str) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ target, so it can do only what the owner may). It reads the first source's rows 
 checkpoint (incremental modes), up to the largest value present when the run starts, so a run
 reads a fixed set of rows. A SQL transform runs in the owner's DataFusion context with the
 template variables bound as typed parameters; any other transform is a ``BatchTransform``
-mapped over the source's batches by the job's executor. The output is renamed by the target's
-feature mapping, checked (an ERROR check that fails ends the run before anything is written),
-type-checked against the group, and written in one Delta commit whose log entry carries the
-job, the run id and the new checkpoint. That commit is the point of truth: the catalog's copy
+mapped over the source's batches by the job's executor. The output is checked as the transform
+gave it (a check names a column of the output, or the feature the mapping renames it to; an
+ERROR check that fails ends the run before anything is written), renamed by the target's
+feature mapping, type-checked against the group, and written in one Delta commit whose log
+entry carries the job, the run id and the new checkpoint. That commit is the point of truth: the catalog's copy
 of the checkpoint is adopted from the target's log at the next run, so a run killed after its
 commit but before the catalog recorded it neither loses nor repeats rows, and a run killed
 before its commit changed nothing.
@@ -216,8 +217,13 @@ def write_mode(stmt: CreateJob, group: Any) -> str:
     return "overwrite" if stmt.incremental == "full" else "append"
 
 
-def _mapped(stmt: CreateJob, group: Any, table: pa.Table) -> pa.Table:
+def _mapped(stmt: CreateJob, group: Any, table: pa.Table, writable: set[str]) -> pa.Table:
+    """The output as written: renamed by the features mapping. Without one, an inference
+    transform's output (its input rows, columns kept, with the model's outputs) gives the
+    columns the group has; any other output is written as it is."""
     if not stmt.features:
+        if stmt.transform_kind == "inference":
+            return table.select([c for c in table.column_names if c in writable])
         return table
     mapping = dict(stmt.features)
     missing = [c for c in mapping if c not in table.column_names]
@@ -227,6 +233,15 @@ def _mapped(stmt: CreateJob, group: Any, table: pa.Table) -> pa.Table:
     fixed = [c for c in (*group.key_names, *([group.timestamp] if group.timestamp else []))
              if c in table.column_names and c not in mapping]
     return table.select(fixed + list(mapping)).rename_columns(fixed + list(mapping.values()))
+
+
+def _checked(stmt: CreateJob, table: pa.Table) -> pa.Table:
+    """What the checks see: the transform's output, each mapped column also under its feature's
+    name (where the output has no column of that name), so a check names either."""
+    for column, feature in stmt.features or ():
+        if feature not in table.column_names:
+            table = table.append_column(feature, table.column(column))
+    return table
 
 
 def _write(owner: "Session", stmt: CreateJob, group: Any, table: pa.Table, metadata: dict[str, str]) -> tuple[int, int | None]:
@@ -259,14 +274,15 @@ def run_job(session: "Session", record: dict[str, Any], stmt: CreateJob, trigger
     run = {"id": context.run_id, "job": record["key"], "trigger": trigger, "started_at": started.isoformat(),
            "execution_date": context.execution_date.isoformat(), "checkpoint_before": encode(checkpoint),
            "checkpoint_after": encode(checkpoint), "rows_read": 0, "rows_written": 0, "checks": [],
-           "metrics": None, "error": None}
+           "metrics": None, "inference_result": None, "error": None}
     bounds = _Bounds(stmt, checkpoint)
     try:
         output, run["rows_read"], transform = _output(owner, stmt, context, bounds)
         metrics = transform.metrics() if transform is not None else None
         run["metrics"] = dict(metrics) if metrics else None
-        output = _mapped(stmt, group, output)
-        _checks(stmt, output, context, run)
+        mapped = _mapped(stmt, group, output, ingest.writable_columns(owner.catalog, group))
+        _checks(stmt, _checked(stmt, output), context, run)
+        output = mapped
         new_checkpoint = bounds.high if bounds.high is not None else checkpoint
         metadata = {JOB_KEY: record["key"], RUN_KEY: context.run_id,
                     CHECKPOINT_KEY: json.dumps(encode(new_checkpoint))}
@@ -283,6 +299,8 @@ def run_job(session: "Session", record: dict[str, Any], stmt: CreateJob, trigger
         run.update(status="failed", error=f"[{TRANSFORM_FAILED}] {type(error).__name__}: {error}")
     if run["error"]:
         context.log(f"failed: {run['error']}")
+    if stmt.transform_kind == "inference" and run["metrics"]:
+        run["inference_result"] = _inference_result(run["metrics"], run["rows_written"], group.key)
     finished = now()
     run.update(finished_at=finished.isoformat(), duration_seconds=time.perf_counter() - clock, logs=context.logs)
     record.update(last_run=started.isoformat(), last_status=run["status"], last_run_id=run["id"])
@@ -307,3 +325,10 @@ def _checks(stmt: CreateJob, output: pa.Table, context: RunContext, run: dict[st
 def _plain(details: dict[str, Any]) -> dict[str, Any]:
     """Check figures as JSON values (dates and timestamps as text)."""
     return {k: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v for k, v in details.items()}
+
+
+def _inference_result(metrics: dict[str, Any], rows_written: int, target: str) -> dict[str, Any]:
+    """An inference run's figures (``InferenceResult``), kept with the run."""
+    from raise_.inference.result import InferenceResult
+
+    return InferenceResult.from_metrics(metrics, rows_written=rows_written, target=target).to_record()

@@ -7,6 +7,9 @@ Pillow as RGB (or L for one channel), resized to the input tensor's height and w
 (bilinear), and scaled to 0..1 as float32. The tensor layout follows the runner's input shape:
 ``(batch, C, H, W)`` (channels first, as ONNX vision models take them) when its second
 dimension is 1 or 3, else ``(batch, H, W, C)``.
+
+A model whose input is such an image tensor takes blob references without its INPUT declared:
+its column's dtype is ``blob_ref`` (:func:`image_input_dtype`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from PIL import Image, UnidentifiedImageError
 from udfs.infer.errors import BadInferCall
 from udfs.infer.tensors import TensorSpec
 
-__all__ = ["is_reference_column", "image_tensor"]
+__all__ = ["is_reference_column", "image_tensor", "image_input_dtype"]
+
+IMAGE_DTYPE = "blob_ref"
 
 _WORKERS = 8
 
@@ -30,6 +35,15 @@ _WORKERS = 8
 def is_reference_column(column: pa.Array) -> bool:
     """Whether ``column`` holds blob references (structs with a ``uri`` field)."""
     return pa.types.is_struct(column.type) and column.type.get_field_index("uri") >= 0
+
+
+def image_input_dtype(spec: TensorSpec) -> str | None:
+    """``blob_ref`` when ``spec`` is an image tensor images can be decoded into, else None."""
+    try:
+        _layout(spec)
+    except BadInferCall:
+        return None
+    return IMAGE_DTYPE
 
 
 def image_tensor(column: pa.Array, spec: TensorSpec) -> np.ndarray:

@@ -10,6 +10,9 @@ Which runner runs a model:
 * ``pytorch`` file: a TorchScript archive on torch; its INPUT and OUTPUT must be declared.
 * Other frameworks are registered but not run here: :class:`UnsupportedModel`.
 
+Undeclared inputs take their dtype from the model's tensors; a 4-D float image tensor
+(``(batch, C, H, W)`` or ``(batch, H, W, C)``, fixed size) takes image references (``blob_ref``).
+
 ``RAISE_DEVICE`` (``cpu``, ``gpu``, ``auto``; see :mod:`udfs.device`) or an explicit
 ``device`` argument picks the device; ``gpu`` without a usable device is refused.
 """
@@ -27,6 +30,7 @@ from grammar.dtypes import parse_dtype
 from udfs import device as devices
 from udfs.infer.errors import BadInferCall, UnsupportedModel
 from udfs.infer.hf import export_onnx, is_model_folder
+from udfs.infer.images import image_input_dtype
 from udfs.infer.onnx_runner import OnnxRunner, cuda_provider_available
 from udfs.infer.records import Column, ModelRecord
 from udfs.infer.resolve import resolve
@@ -203,7 +207,7 @@ def _inputs(record: ModelRecord, runner: Runner, tokenizer: TextTokenizer | None
             raise BadInferCall(f"model {record.name!r} has {len(runner.inputs)} input(s); INPUT "
                                f"declares {len(record.inputs)}", name=record.name)
         return record.inputs
-    return tuple(Column(name=s.name, dtype=dtype_of_tensor(s)) for s in runner.inputs)
+    return tuple(Column(name=s.name, dtype=image_input_dtype(s) or dtype_of_tensor(s)) for s in runner.inputs)
 
 
 def _outputs(record: ModelRecord, runner: Runner) -> tuple[Column, ...]:
