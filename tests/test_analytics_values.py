@@ -104,6 +104,16 @@ def test_segmented_distribution_shares_the_edges(group, data):
         assert result.segments[tier]["count"] == len(values)
 
 
+def test_percentiles_of_tied_counts_are_exact_per_segment(group, data):
+    """Integer counts tie heavily, so the ranks a percentile interpolates between fall in
+    crowded bins: the order statistics still match NumPy's linear percentiles exactly."""
+    result = group.analyze(Distribution(feature="click_count", segment_by="user_tier", metrics=["percentiles"]))
+    for tier, values in data.groupby("user_tier")["click_count"]:
+        values = values.dropna().to_numpy(dtype=float)
+        assert list(result.percentiles[tier].values()) == np.percentile(values, [50, 75, 90, 95, 99]).tolist()
+        assert result.segments[tier]["count"] == len(values)
+
+
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
 def test_correlation_matches_pandas(group, data, method):
     features = ["click_count", "impression_count", "revenue"]
