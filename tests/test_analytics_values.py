@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import pandas as pd
 import pytest
 from scipy import stats
@@ -112,6 +113,18 @@ def test_percentiles_of_tied_counts_are_exact_per_segment(group, data):
         values = values.dropna().to_numpy(dtype=float)
         assert list(result.percentiles[tier].values()) == np.percentile(values, [50, 75, 90, 95, 99]).tolist()
         assert result.segments[tier]["count"] == len(values)
+
+
+def test_a_constant_sample_fills_the_middle_bin_and_nan_is_read_without_bins(store):
+    flat = store.create_feature_group("flat", key_columns=["id"])
+    flat.create_features_from_schema({"x": "int64", "y": "float64"})
+    flat.write(pa.table({"id": np.arange(5), "x": [7] * 5, "y": [1.0, 2.0, float("nan"), 3.0, 4.0]}))
+    result = flat.analyze(Distribution(feature="x", metrics=["histogram", "percentiles"], bins=4))
+    counts, edges = np.histogram([7] * 5, bins=4)
+    assert result.histogram["counts"] == counts.tolist() and result.histogram["bin_edges"] == edges.tolist()
+    assert set(result.percentiles.values()) == {7.0}
+    spiky = flat.analyze(Distribution(feature="y", metrics=["percentiles"]))  # PERCENTILE_CONT, NaN last
+    assert spiky.data["count"] == 5 and spiky.percentiles["p50"] == 3.0
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])

@@ -177,15 +177,22 @@ def _rolled(metric: str) -> exp.Expression:
 # ------------------------------------------------------------------ distribution
 
 
-def _bin(value: exp.Expression, lo: exp.Expression, hi: exp.Expression, bins: int) -> exp.Expression:
+def _bin(value: exp.Expression, lo: exp.Expression, hi: exp.Expression, bins: int,
+         finite_only: bool = False) -> exp.Expression:
     """The 0-based equal-width bin of ``value`` in [lo, hi] (the maximum falls in the last bin;
-    when lo = hi every value goes to the middle bin, as numpy.histogram does)."""
+    when lo = hi every value goes to the middle bin, as numpy.histogram does). ``finite_only``:
+    a NaN or infinite position goes to the middle bin instead of failing its cast (the caller
+    sees the range is not finite and reads the values another way)."""
     width = exp.Nullif(this=exp.Sub(this=hi, expression=lo), expression=exp.Literal.number(0))
     scaled = exp.Mul(this=exp.Div(this=_double(exp.Sub(this=value, expression=lo)), expression=width),
                      expression=exp.Literal.number(bins))
+    if finite_only:  # false for NaN as well: Arrow orders NaN above every number
+        bounded = exp.LT(this=exp.Abs(this=scaled.copy()), expression=exp.Literal.number("1e18"))
+        scaled = exp.Case(ifs=[exp.If(this=bounded, true=scaled)])
     index = exp.cast(exp.Floor(this=scaled), exp.DataType.Type.BIGINT)
-    capped = exp.Least(this=index, expressions=[exp.Literal.number(bins - 1)])
-    return exp.Coalesce(this=capped, expressions=[exp.Literal.number(bins // 2)])
+    # LEAST skips NULLs, so the constant sample's NULL position is replaced before it
+    middle = exp.Coalesce(this=index, expressions=[exp.Literal.number(bins // 2)])
+    return exp.Least(this=middle, expressions=[exp.Literal.number(bins - 1)])
 
 
 def _range(value: exp.Expression, source: exp.Expression) -> exp.Subquery:
@@ -200,7 +207,7 @@ def _distribution(analysis: Distribution, schema: GroupSchema) -> exp.Select:
     segment = col(analysis.segment_by, "g") if analysis.segment_by else None
     source = _source(schema).as_("g", quoted=True)
     query = ranks.binned(analysis, source, feature, segment, _range(col(analysis.feature), _source(schema)),
-                         lambda bins: _bin(feature.copy(), col("lo", "range"), col("hi", "range"), bins))
+                         lambda bins: _bin(feature.copy(), col("lo", "range"), col("hi", "range"), bins, True))
     return query.order_by(*[exp.Literal.number(i + 1) for i in range(len(query.args["group"].expressions))])
 
 
