@@ -10,8 +10,8 @@ tier) into an embedded Raise store, then times in one run, best of ``--repeats``
 
 each through ``analyze`` (catalog look-ups, SQL over the connection, authorization, the
 final statistics in Python) and in DuckDB: the query ``analyze`` sends (for a Distribution, the
-one-query PERCENTILE_CONT form: see ``_peer``), transpiled by sqlglot to DuckDB's dialect, over the same rows as an in-memory Arrow table. Ratios are DuckDB's time
-over Raise's (above 1.0: Raise is faster). ``live_refresh_vs_full`` is the other way round: an
+one-query PERCENTILE_CONT form: see ``_peer``), transpiled by sqlglot to DuckDB's dialect,
+over the same rows as an in-memory Arrow table. Ratios are DuckDB's time over Raise's (above 1.0: Raise is faster). ``live_refresh_vs_full`` is the other way round: an
 ``on_change`` live table's refresh after appending 1% of the rows (merged from the Change Data
 Feed) over a full recompute of the same table (below 0.05 is the target). The last line is
 ``name=value`` pairs, ratios first.
