@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import pandas as pd
 import pytest
 from scipy import stats
@@ -102,6 +103,28 @@ def test_segmented_distribution_shares_the_edges(group, data):
         assert result.histogram[tier]["counts"] == np.histogram(values, bins=edges)[0].tolist()
         np.testing.assert_allclose(list(result.percentiles[tier].values()), np.percentile(values, [50, 75, 90, 95, 99]))
         assert result.segments[tier]["count"] == len(values)
+
+
+def test_percentiles_of_tied_counts_are_exact_per_segment(group, data):
+    """Integer counts tie heavily, so the ranks a percentile interpolates between fall in
+    crowded bins: the order statistics still match NumPy's linear percentiles exactly."""
+    result = group.analyze(Distribution(feature="click_count", segment_by="user_tier", metrics=["percentiles"]))
+    for tier, values in data.groupby("user_tier")["click_count"]:
+        values = values.dropna().to_numpy(dtype=float)
+        assert list(result.percentiles[tier].values()) == np.percentile(values, [50, 75, 90, 95, 99]).tolist()
+        assert result.segments[tier]["count"] == len(values)
+
+
+def test_a_constant_sample_fills_the_middle_bin_and_nan_is_read_without_bins(store):
+    flat = store.create_feature_group("flat", key_columns=["id"])
+    flat.create_features_from_schema({"x": "int64", "y": "float64"})
+    flat.write(pa.table({"id": np.arange(5), "x": [7] * 5, "y": [1.0, 2.0, float("nan"), 3.0, 4.0]}))
+    result = flat.analyze(Distribution(feature="x", metrics=["histogram", "percentiles"], bins=4))
+    counts, edges = np.histogram([7] * 5, bins=4)
+    assert result.histogram["counts"] == counts.tolist() and result.histogram["bin_edges"] == edges.tolist()
+    assert set(result.percentiles.values()) == {7.0}
+    spiky = flat.analyze(Distribution(feature="y", metrics=["percentiles"]))  # PERCENTILE_CONT, NaN last
+    assert spiky.data["count"] == 5 and spiky.percentiles["p50"] == 3.0
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])

@@ -8,7 +8,7 @@ SQL the engine reads. Output column names are the contract with ``raise_.analyti
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sqlglot
 from sqlglot import exp
@@ -16,6 +16,7 @@ from sqlglot.errors import SqlglotError
 
 from grammar.dtypes import DType, parse_dtype
 from grammar.errors import RaiseSyntaxError, ValidationError
+from raise_.analytics import ranks
 from raise_.analytics.schema import GroupSchema, is_numeric
 from raise_.analytics.spec import (
     PERCENTILES, Aggregation, Analysis, Correlation, Distribution, Duration, RecordLookup, StatTest,
@@ -23,7 +24,10 @@ from raise_.analytics.spec import (
 )
 from raise_.sdk.compile import QueryDialect
 
-__all__ = ["compile_analysis", "render", "DRIFT_BINS", "EPOCH"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "DRIFT_BINS", "EPOCH"]
 
 EPOCH = "1970-01-01 00:00:00"
 # PSI is conventionally read over ten bins.
@@ -173,15 +177,22 @@ def _rolled(metric: str) -> exp.Expression:
 # ------------------------------------------------------------------ distribution
 
 
-def _bin(value: exp.Expression, lo: exp.Expression, hi: exp.Expression, bins: int) -> exp.Expression:
+def _bin(value: exp.Expression, lo: exp.Expression, hi: exp.Expression, bins: int,
+         finite_only: bool = False) -> exp.Expression:
     """The 0-based equal-width bin of ``value`` in [lo, hi] (the maximum falls in the last bin;
-    when lo = hi every value goes to the middle bin, as numpy.histogram does)."""
+    when lo = hi every value goes to the middle bin, as numpy.histogram does). ``finite_only``:
+    a NaN or infinite position goes to the middle bin instead of failing its cast (the caller
+    sees the range is not finite and reads the values another way)."""
     width = exp.Nullif(this=exp.Sub(this=hi, expression=lo), expression=exp.Literal.number(0))
     scaled = exp.Mul(this=exp.Div(this=_double(exp.Sub(this=value, expression=lo)), expression=width),
                      expression=exp.Literal.number(bins))
+    if finite_only:  # false for NaN as well: Arrow orders NaN above every number
+        bounded = exp.LT(this=exp.Abs(this=scaled.copy()), expression=exp.Literal.number("1e18"))
+        scaled = exp.Case(ifs=[exp.If(this=bounded, true=scaled)])
     index = exp.cast(exp.Floor(this=scaled), exp.DataType.Type.BIGINT)
-    capped = exp.Least(this=index, expressions=[exp.Literal.number(bins - 1)])
-    return exp.Coalesce(this=capped, expressions=[exp.Literal.number(bins // 2)])
+    # LEAST skips NULLs, so the constant sample's NULL position is replaced before it
+    middle = exp.Coalesce(this=index, expressions=[exp.Literal.number(bins // 2)])
+    return exp.Least(this=middle, expressions=[exp.Literal.number(bins - 1)])
 
 
 def _range(value: exp.Expression, source: exp.Expression) -> exp.Subquery:
@@ -190,6 +201,25 @@ def _range(value: exp.Expression, source: exp.Expression) -> exp.Subquery:
 
 
 def _distribution(analysis: Distribution, schema: GroupSchema) -> exp.Select:
+    """Counts per coarse and fine bin (``ranks``: the percentiles' ranks are then read from a
+    second, small query), ordered by segment."""
+    feature = col(analysis.feature, "g")
+    segment = col(analysis.segment_by, "g") if analysis.segment_by else None
+    source = _source(schema).as_("g", quoted=True)
+    query = ranks.binned(analysis, source, feature, segment, _range(col(analysis.feature), _source(schema)),
+                         lambda bins: _bin(feature.copy(), col("lo", "range"), col("hi", "range"), bins, True))
+    return query.order_by(*[exp.Literal.number(i + 1) for i in range(len(query.args["group"].expressions))])
+
+
+def order_statistics(analysis: Distribution, schema: GroupSchema, binned: "pa.Table"):
+    """The second query of a Distribution with percentiles (see ``ranks.order_statistics``)."""
+    segment = col(analysis.segment_by) if analysis.segment_by else None
+    return ranks.order_statistics(analysis, binned, _source(schema), col(analysis.feature), segment)
+
+
+def sorted_distribution(analysis: Distribution, schema: GroupSchema) -> exp.Select:
+    """The one-query form: PERCENTILE_CONT of every value (for values that are not finite,
+    and the form a peer engine is compared on)."""
     feature = col(analysis.feature)
     segment = [col(analysis.segment_by)] if analysis.segment_by else []
     stats = exp.select(*[_alias(s, "segment") for s in segment], _alias(exp.Count(this=feature), "n"),

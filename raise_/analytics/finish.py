@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from grammar.dtypes import parse_dtype
 from grammar.errors import ValidationError
+from raise_.analytics import ranks
 from raise_.analytics.compile import DRIFT_BINS
 from raise_.analytics.schema import GroupSchema
 from raise_.analytics.spec import (
@@ -26,7 +27,7 @@ from raise_.lazy import module
 
 stats = module("scipy.stats")  # ~1 s to import: loaded by the first analysis that needs it
 
-__all__ = ["finish", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
+__all__ = ["finish", "binned_distribution", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
 
 # What VersionDiff compares between two versions' catalog records.
 SCHEMA_ATTRIBUTES = ("dtype", "nullable", "default", "derived_from", "description", "tags",
@@ -60,6 +61,16 @@ def _distribution(analysis: Distribution, schema: GroupSchema, table: pa.Table) 
     return {"segments": parts}
 
 
+def binned_distribution(analysis: Distribution, binned: pa.Table, values: pa.Table | None,
+                        candidates: list) -> dict[str, Any]:
+    """A Distribution's data from its two queries (``ranks``)."""
+    found = ranks.percentiles(candidates, values) if values is not None else {}
+    parts = ranks.summaries(analysis, binned, found)
+    if analysis.segment_by is None:
+        return parts.get(None) or _summary(analysis, [])
+    return {"segments": parts}
+
+
 def _summary(analysis: Distribution, rows: list[dict[str, Any]]) -> dict[str, Any]:
     first = rows[0] if rows else {}
     summary: dict[str, Any] = {"count": first.get("n", 0)}
@@ -71,15 +82,12 @@ def _summary(analysis: Distribution, rows: list[dict[str, Any]]) -> dict[str, An
 
 
 def _histogram(bins: int, rows: list[dict[str, Any]]) -> dict[str, list]:
-    if not rows or rows[0]["lo"] is None:
-        return {"bin_edges": [], "counts": []}
-    lo, hi = float(rows[0]["lo"]), float(rows[0]["hi"])
-    if lo == hi:  # numpy.histogram's range for a constant sample
-        lo, hi = lo - 0.5, hi + 0.5
+    if not rows:
+        return ranks.histogram(bins, None, None, [])
     counts = [0] * bins
     for row in rows:
         counts[row["bin"]] = row["count"]
-    return {"bin_edges": np.linspace(lo, hi, bins + 1).tolist(), "counts": counts}
+    return ranks.histogram(bins, rows[0]["lo"], rows[0]["hi"], counts)
 
 
 # ------------------------------------------------------------------ correlation

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake.exceptions import DeltaError
 
 from raise_.analytics import inside
@@ -24,11 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["mergeable", "refresh"]
 
-def _sum(values: pd.Series) -> Any:
-    return values.sum(min_count=1)  # as SQL: the sum of no values is NULL
-
-
-_MERGE = {"count": "sum", "sum": _sum, "min": "min", "max": "max"}
+# How each metric of the stored rows and of the added rows combine (a sum of no values stays
+# NULL, as in SQL: ``min_count=1``).
+_MERGE = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
 _CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
@@ -60,14 +58,15 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
 
 
 def merge(old: pa.Table, new: pa.Table, analysis: Aggregation) -> pa.Table:
-    """Stored rows and the rows of the added data combined per group and window."""
+    """Stored rows and the rows of the added data combined per group and window, in Arrow
+    (so the merge costs what the result's rows do, not the table's)."""
     if new.num_columns == 0:
         return old
     keys = [*(analysis.group_by or ()), *(["date"] if analysis.window else [])]
-    both = pd.concat([old.to_pandas(), new.to_pandas()], ignore_index=True)
-    how = {m: _MERGE[m] for m in analysis.metrics}
-    if keys:
-        merged = both.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
-    else:
-        merged = both.agg(how).to_frame().T
-    return pa.Table.from_pandas(merged[list(old.column_names)], preserve_index=False).cast(old.schema)
+    both = pa.concat_tables([old, new.select(old.column_names).cast(old.schema)])
+    merged = both.group_by(keys, use_threads=False).aggregate(
+        [(m, _MERGE[m], pc.ScalarAggregateOptions(min_count=1)) for m in analysis.metrics])
+    merged = merged.rename_columns([*keys, *analysis.metrics])
+    if keys:  # as the query orders them: by the keys, NULLs last
+        merged = merged.sort_by([(k, "ascending", "at_end") for k in keys])
+    return merged.select(old.column_names).cast(old.schema)

@@ -13,14 +13,17 @@ import random
 import weakref
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from grammar import ast
 from grammar.errors import NotFound, ValidationError
-from raise_.analytics.compile import compile_analysis, render
-from raise_.analytics.finish import finish
+from raise_.analytics import ranks
+from raise_.analytics.compile import compile_analysis, order_statistics, render, sorted_distribution
+from raise_.analytics.finish import binned_distribution, finish
 from raise_.analytics.freshness import Freshness, ResultCache, as_freshness
 from raise_.analytics.results import AnalysisResult, result_for
 from raise_.analytics.schema import GroupSchema, check, load_schema
-from raise_.analytics.spec import Analysis, RecordLookup
+from raise_.analytics.spec import Analysis, Distribution, RecordLookup
 
 if TYPE_CHECKING:
     from raise_.sdk.context import Executor
@@ -72,9 +75,27 @@ def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
     query = compile_analysis(runnable, schema)
     text = None if query is None else render(query)
     table = None if text is None else executor.query(project, text)
-    data = finish(runnable, schema, table)
+    if isinstance(runnable, Distribution):
+        data, text = _distribution(executor, project, runnable, schema, table, text)
+    else:
+        data = finish(runnable, schema, table)
     return result_for(analysis)(runnable, data, computed_at=dt.datetime.now(dt.timezone.utc),
                                 table_version=schema.table_version, sql=text)
+
+
+def _distribution(executor: "Executor", project: tuple[str, ...], analysis: Distribution, schema: GroupSchema,
+                  binned: pa.Table, text: str) -> tuple[dict[str, Any], str]:
+    """The percentiles' order statistics from a second query over the bins that hold them
+    (``ranks``), or all of it in one ``PERCENTILE_CONT`` query when a value is not finite."""
+    if "percentiles" in analysis.metrics and binned.num_rows and not ranks.finite(binned):
+        text = render(sorted_distribution(analysis, schema))
+        return finish(analysis, schema, executor.query(project, text)), text
+    second, candidates = order_statistics(analysis, schema, binned)
+    values = None
+    if second is not None:
+        more = render(second)
+        values, text = executor.query(project, more), f"{text};\n{more}"
+    return binned_distribution(analysis, binned, values, candidates), text
 
 
 def _seeded(analysis: Analysis) -> Analysis:
