@@ -4,8 +4,8 @@ Run it with ``python examples/08_multimodal.py`` (embedded store in ``$RAISE_HOM
 temporary folder when that is not set). It writes a few small PNG and JPEG files itself
 (Pillow), scans them into a blob registry, stores the references in a feature group next to
 an embedding computed from the pixels, and checks their integrity before and after a file is
-tampered with and another deleted. Running the check inside a scheduled ETL job is not part
-of this example.
+tampered with and another deleted: on its own, and as the quality check of a job that fills an
+image catalog from the stored references (a failed ERROR check ends the run before it writes).
 """
 import os
 import tempfile
@@ -18,8 +18,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from raise_ import (  # noqa: E402
-    BlobIntegrityCheck, BlobRef, BlobRegistry, ContentType, FeatureStore, IntegrityPolicy, MultimodalSource,
-    create_reference,
+    BlobIntegrityCheck, BlobRef, BlobRegistry, ContentType, FeatureGroupSource, FeatureStore, IntegrityPolicy,
+    MultimodalSource, SQLTransform, Target, create_reference,
 )
 from raise_.errors import RaiseError  # noqa: E402
 
@@ -80,10 +80,48 @@ check = BlobIntegrityCheck(name="verify_images", column="image_ref", verify_chec
 result = check.check(fg.read())
 print("check:", result.result.name, {k: result.details[k] for k in ("total_references", "missing_count", "invalid_count")})
 
+# -- 5. The same check guarding a job: only references move through the pipeline ---------------
+catalog = fs.create_feature_group("image-catalog", key_columns={"product_id": "string"})
+catalog.create_features_from_schema({
+    "image_ref": BlobRef(content_types=["image/png", "image/jpeg"]),
+    "content_type": "string",
+    "size_bytes": "int64",
+})
+job = fs.create_job(
+    name="catalog_images",
+    sources=[FeatureGroupSource(feature_group="product-images", features=["product_id", "image_ref"])],
+    transform=SQLTransform(
+        name="image_metadata",
+        sql="""
+            SELECT product_id, image_ref, BLOB_CONTENT_TYPE(image_ref) AS content_type,
+                   BLOB_SIZE(image_ref) AS size_bytes
+            FROM source
+        """,
+    ),
+    target=Target(feature_group="image-catalog", write_mode="upsert"),
+    quality_checks=[check],
+)
+
+
+def run_and_report(label):
+    fs.trigger_job(job)
+    run = job.runs[-1]
+    [checked] = run.checks
+    print(f"{label}: {run.status}, wrote {run.rows_written} | {checked['name']}: {checked['result']}",
+          {k: checked["details"][k] for k in ("missing_count", "size_mismatch_count")})
+
+
+run_and_report("job run 1")
+sizes = {r["product_id"]: r["size_bytes"] for r in catalog.read().to_pylist()}
+print("catalog sizes match the files:", sizes == {p.stem: p.stat().st_size for p in images.glob("product-*")})
+
+# -- 6. A file truncated and another deleted: the check and the guarded job see it -------------
 first = images / "product-001.png"
 first.write_bytes(first.read_bytes()[:-8])   # truncated
 (images / "product-002.jpg").unlink()        # deleted
 result = check.check(fg.read())
 print("after damage:", result.result.name, {k: result.details[k] for k in ("missing_count", "size_mismatch_count")})
+run_and_report("job run 2")
+print("image-catalog rows after the failed run:", catalog.read().num_rows, "| error:", job.runs[-1].error[:12])
 print("validate product-001:", registry.validate(registry.get_by_uri(refs[0].uri)).status.name)
 print("orphans:", [Path(ref.key).name for ref in registry.find_orphans()])

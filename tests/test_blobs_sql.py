@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from raise_ import BlobRegistry, IntegrityPolicy, create_reference
+from raise_ import BlobRegistry, BlobStatus, IntegrityPolicy, create_reference
 from raise_.errors import AlreadyExists, NotFound, PermissionDenied, RaiseError, ValidationError
 
 pytest_plugins = ["conftest_sdk"]
@@ -172,3 +172,61 @@ def test_references_are_stored_as_given(store):
         [("video/mp4", "sha256"), (None, "xxh3"), ("image/jpeg", "sha256")]
     sent = next(s for s in reversed(store.history) if s.startswith("REGISTER"))
     assert "CONTENT TYPE 'image/jpeg'" in sent and "video/mp4" not in sent and "ALGORITHM xxh3" in sent
+
+
+READER = "bob@acme.com"
+CLAIM = "VALIDATED valid AT '2026-01-01T00:00:00+00:00'"
+
+
+def _statuses(store, registry: str) -> list[str | None]:
+    return [r["status"] for r in store.sql(f'SHOW BLOBS IN "{registry}"').to_pylist()]
+
+
+def test_a_reader_records_validation_outcomes_but_changes_no_reference(make_store, store, tmp_path):
+    path, digest, size = _png(tmp_path)
+    uri = path.as_uri()
+    BlobRegistry(name="checked", policy=IntegrityPolicy.lazy(), store=store).register(
+        uri=uri, checksum=digest, size_bytes=size)
+    store.sql(f"SET ACL ON PROJECT {PROJECT} READERS ('{READER}')")
+    reader = make_store(PROJECT, user=READER)
+    theirs = BlobRegistry(name="checked", store=reader)
+    assert theirs.validate(theirs.get_by_uri(uri)).status is BlobStatus.VALID
+    assert _statuses(store, "checked") == ["valid"]
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n other pixels")
+    assert reader.sql('VALIDATE BLOBS IN "checked"').column("status").to_pylist() == ["size_mismatch"]
+    assert _statuses(store, "checked") == ["size_mismatch"]
+    # a reader's claimed outcome is not taken on trust: the engine records what it finds
+    reader.sql(f"REGISTER BLOB IN \"checked\" '{uri}' CHECKSUM '{digest}' SIZE {size} {CLAIM}")
+    assert _statuses(store, "checked") == ["size_mismatch"]
+
+    for refused in (f"REGISTER BLOB IN \"checked\" '{uri}' CHECKSUM '{'0' * 64}' SIZE {size} {CLAIM}",
+                    f"REGISTER BLOB IN \"checked\" '{tmp_path.as_uri()}/new.png' {CLAIM}",
+                    'DROP BLOB REGISTRY "checked"'):
+        with pytest.raises(PermissionDenied):
+            reader.sql(refused)
+    with pytest.raises(PermissionDenied):
+        theirs.register(uri="s3://products/images/new.png")
+    stored = BlobRegistry(name="checked", store=store).get_by_uri(uri)
+    assert (stored.checksum, stored.size_bytes, len(theirs)) == (digest, size, 1)
+
+    resource = f"{PROJECT}/blob_registry:checked"
+    theirs_audited = [(e.action, e.outcome, e.details.get("kind")) for e in store.audit.query()
+                      if e.resource == resource and e.actor == READER]
+    assert theirs_audited[:3] == [("WRITE", "ALLOWED", "blob_validation")] * 3
+    assert {a for a in theirs_audited[3:]} == {("WRITE", "DENIED", "blob"), ("DELETE", "DENIED", "blob_registry")}
+
+
+def test_an_outsider_records_no_validation_outcome(make_store, store, tmp_path):
+    path, digest, size = _png(tmp_path)
+    BlobRegistry(name="checked", policy=IntegrityPolicy.lazy(), store=store).register(
+        uri=path.as_uri(), checksum=digest, size_bytes=size)
+    outsider = make_store(PROJECT, user=OUTSIDER)
+    for statement in ('VALIDATE BLOBS IN "checked"',
+                      f"REGISTER BLOB IN \"checked\" '{path.as_uri()}' CHECKSUM '{digest}' SIZE {size} {CLAIM}"):
+        with pytest.raises(PermissionDenied):
+            outsider.sql(statement)
+    assert _statuses(store, "checked") == [None]
+    denied = [(e.action, e.outcome) for e in store.audit.query()
+              if e.resource == f"{PROJECT}/blob_registry:checked" and e.actor == OUTSIDER]
+    assert denied == [("WRITE", "DENIED")] * 2

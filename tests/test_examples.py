@@ -82,7 +82,11 @@ def test_multimodal(run_example):
            "('product-004', 'image/jpeg')]" in out
     assert "video refused: RAISE-V302" in out
     assert "check: PASSED {'total_references': 4, 'missing_count': 0, 'invalid_count': 0}" in out
+    assert "job run 1: completed, wrote 4 | verify_images: passed {'missing_count': 0, 'size_mismatch_count': 0}" in out
+    assert "catalog sizes match the files: True" in out
     assert "after damage: FAILED {'missing_count': 1, 'size_mismatch_count': 1}" in out
+    assert "job run 2: failed, wrote 0 | verify_images: failed {'missing_count': 1, 'size_mismatch_count': 1}" in out
+    assert "image-catalog rows after the failed run: 4 | error: [RAISE-X501]" in out
     assert "validate product-001: SIZE_MISMATCH" in out
     assert "orphans: ['product-002.jpg']" in out
 

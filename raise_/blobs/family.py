@@ -1,10 +1,16 @@
 """The blob registry statements in the engine: handlers, authorization rules and ``FAMILY``.
 
 A registry is administered with its project, like a model: creating, dropping it and
-registering references need ``admin`` there (audited CREATE, DELETE and WRITE), describing it
-and listing its references need to see the project, and SHOW BLOB REGISTRIES lists only the
-registries of projects the principal may see. A namespace ``DROP ... CASCADE`` removes its
-registries and their references.
+registering or changing references need ``admin`` there (audited CREATE, DELETE and WRITE),
+describing it and listing its references need to see the project, and SHOW BLOB REGISTRIES
+lists only the registries of projects the principal may see. Recording validation outcomes
+needs only ``read`` on the project, so whoever may read the references may check them:
+VALIDATE BLOBS, and a REGISTER BLOBS whose every entry is an outcome (``VALIDATED ... AT``) of
+a reference registered exactly as it is (what ``BlobRegistry.validate`` sends). Outcomes sent
+by a principal who does not administer the registry are not taken on trust: the engine
+validates those blobs itself and records its own results. Both are audited as a WRITE of kind
+``blob_validation``. A namespace ``DROP ... CASCADE`` removes its registries and their
+references.
 
 REGISTER BLOBS stores every entry or none: under a policy that validates on write (STRICT,
 ON_WRITE) an entry without a recorded validation is validated here first, and the policy's
@@ -28,7 +34,7 @@ from raise_.blobs.content import content_type as as_content_type, guess_content_
 from raise_.blobs.integrity import IntegrityPolicy, validate_references
 from raise_.blobs.reference import create_reference
 from raise_.blobs.store import (
-    BLOB_KIND, BLOB_SCHEMA, REGISTRY_KIND, REGISTRY_SCHEMA, VALIDATION_SCHEMA, blob_record, blob_row,
+    BLOB_KIND, BLOB_SCHEMA, REGISTRY_KIND, REGISTRY_SCHEMA, VALIDATION_SCHEMA, blob_record, blob_row, fields_of,
     reference_of_record, registry_id_of, validation_row,
 )
 from raise_.engine import names, registry, results
@@ -128,11 +134,14 @@ def _registry_row(session: "Session", record: dict[str, Any]) -> dict[str, Any]:
 
 
 def register_blobs(session: "Session", stmt: RegisterBlobs) -> pa.Table:
-    _, key = registry_key(session, stmt.registry)
+    project, key = registry_key(session, stmt.registry)
     policy = IntegrityPolicy.from_dict(registry_record(session, key, stmt.registry.name)["policy"])
     refs = [_reference(entry) for entry in stmt.entries]
     outcomes = [(e.status, e.validated_at) for e in stmt.entries]
-    pending = [i for i, entry in enumerate(stmt.entries) if entry.status is None]
+    if not control(session).allows("admin", names.join(*project)):
+        # a reader's outcomes (the rule let nothing else through): the engine's own, not theirs
+        outcomes = [(r.status.value, r.checked_at.isoformat()) for r in validate_references(refs)]
+    pending = [i for i, (status, _) in enumerate(outcomes) if status is None]
     if policy.validates_on_write and pending:
         for i, result in zip(pending, validate_references([refs[i] for i in pending])):
             policy.enforce(result)
@@ -219,13 +228,39 @@ def _drop_rule(session, ac, s: DropBlobRegistry):
 
 def _register_rule(session, ac, s: RegisterBlobs):
     project, resource = _paths(session, s.registry)
+    if _outcomes_only(session, s):
+        return on_target(session, project, "read"), [_validation_event(resource, len(s.entries))]
     return on_target(session, project, "admin"), [Event("WRITE", resource, {"kind": "blob",
                                                                             "references": len(s.entries)})]
 
 
+def _outcomes_only(session: "Session", s: RegisterBlobs) -> bool:
+    """Whether every entry records a validation outcome of a reference registered with the
+    same stored fields and metadata: nothing about the references themselves changes."""
+    _, key = registry_key(session, s.registry)
+    for entry in s.entries:
+        record = session.catalog.get(BLOB_KIND, f"{key}/{registry_id_of(entry.uri)}")
+        if entry.status is None or record is None:
+            return False
+        try:
+            ref = _reference(entry)
+        except ValidationError:  # the handler reports it to whoever may register
+            return False
+        if fields_of(ref) != record["reference"] or dict(ref.metadata) != (record.get("metadata") or {}):
+            return False
+    return True
+
+
+def _validation_event(resource: str, count: int | None = None) -> Event:
+    details: dict[str, Any] = {"kind": "blob_validation"}
+    if count is not None:
+        details["references"] = count
+    return Event("WRITE", resource, details)
+
+
 def _validate_rule(session, ac, s: ValidateBlobs):
     project, resource = _paths(session, s.registry)
-    return on_target(session, project, "admin"), [Event("WRITE", resource, {"kind": "blob_validation"})]
+    return on_target(session, project, "read"), [_validation_event(resource)]
 
 
 def _see_rule(session, ac, s: DescribeBlobRegistry | ShowBlobs):
