@@ -14,7 +14,7 @@ embeddings) in a feature group of a fresh store, then times in one run, on the s
 
 The last line is ``name=value`` pairs, ratios first.
 
-    python benchmarks/search.py --quick     # 10,000 x 384, 10 exact and 100 indexed queries
+    python benchmarks/search.py --quick     # 5,000 x 384, 10 exact and 100 indexed queries
     python benchmarks/search.py             # 1,000,000 x 384, 1,000 queries (~1.5 GB of embeddings)
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-M, EF_CONSTRUCTION, EF_SEARCH = 16, 200, 128
+M, EF_CONSTRUCTION, EF_SEARCH = 16, 200, 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +153,11 @@ def summary(f: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 rows, under a minute")
+    parser.add_argument("--quick", action="store_true", help="5,000 rows, under a minute")
     parser.add_argument("--rows", type=int)
     parser.add_argument("--dim", type=int, default=384)
     args = parser.parse_args(argv)
-    sizes = Sizes(10_000, args.dim, 10, 100, 100) if args.quick else Sizes(1_000_000, args.dim, 100, 1000, EF_CONSTRUCTION)
+    sizes = Sizes(5_000, args.dim, 10, 100, 64) if args.quick else Sizes(1_000_000, args.dim, 100, 1000, EF_CONSTRUCTION)
     if args.rows:
         sizes = Sizes(args.rows, sizes.dim, sizes.exact_queries, sizes.ann_queries, sizes.ef_construction)
     from raise_.engine import Engine

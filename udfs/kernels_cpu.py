@@ -149,3 +149,67 @@ def _threading_layer() -> str:
         return numba.threading_layer()
     except ValueError:
         return "workqueue"
+
+
+# -- ranking: a constant query against a dense float32 block --------------------------------
+
+#: Relative error bound of a float32 sum of ``d`` products (``d`` roundings of 2**-24 each,
+#: doubled for the norm the cosine divides by, and the query's own rounding).
+def ranking_error(dim: int) -> float:
+    return 2.0 * (dim + 4) * 2.0 ** -24
+
+
+@njit(fastmath=_FASTMATH, cache=True, nogil=True, parallel=True)
+def _ranked(op, x, q, q_norm, rel, valid, out, bound):
+    """Per row ``i`` of the ``(n, d)`` float32 block ``x``: ``out[i]`` the metric to the query
+    ``q`` (unit length for COSINE) summed in float32 in one pass (dot and norm fused), and
+    ``bound[i]`` how far the float64 value can be from it (``inf``: unknown, an overflow)."""
+    for i in prange(x.shape[0]):
+        if not valid[i]:
+            out[i] = np.nan
+            bound[i] = 0.0
+            continue
+        if op == L2:
+            acc = np.float32(0.0)
+            for k in range(x.shape[1]):
+                t = x[i, k] - q[k]
+                acc += t * t
+            value = np.sqrt(np.float64(acc))
+            out[i] = value
+            bound[i] = rel * value + 1e-30 if np.isfinite(value) else np.inf
+            continue
+        acc = np.float32(0.0)
+        nx = np.float32(0.0)
+        for k in range(x.shape[1]):
+            u = x[i, k]
+            acc += u * q[k]
+            nx += u * u
+        if not (np.isfinite(acc) and np.isfinite(nx)):
+            out[i] = 0.0
+            bound[i] = np.inf
+        elif op == COSINE:
+            out[i] = np.float64(acc) / np.sqrt(np.float64(nx)) if nx > 0.0 else np.nan
+            bound[i] = rel
+        else:
+            out[i] = np.float64(acc)
+            bound[i] = rel * np.sqrt(np.float64(nx)) * q_norm + 1e-30
+
+
+def ranked(op: int, x: np.ndarray, query: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(approximate metric, error bound)`` per row of the float32 block ``x`` (``n, d``)
+    against ``query`` (COSINE, DOT or L2): a fast first pass for top-k, whose rows within
+    the bound of the k-th are scored again exactly by ``run``."""
+    q = np.asarray(query, dtype=np.float64)
+    q_norm = float(np.sqrt(q @ q))
+    if op == COSINE:
+        q = q / q_norm if q_norm > 0.0 else q
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    bound = np.empty(n, dtype=np.float64)
+    args = (op, x, q.astype(np.float32), q_norm, ranking_error(x.shape[1]), valid, out, bound)
+    if _threading_layer() == "workqueue":
+        with _launch_lock:
+            _ranked(*args)
+    else:
+        _ranked(*args)
+    return out, bound

@@ -223,3 +223,26 @@ def _sql_body(function: VectorFunction) -> Callable[..., pa.Array]:
     if function.arity == 1:
         return lambda a: _evaluate_chunk(function, a, None)
     return lambda a, b: _evaluate_chunk(function, a, b)
+
+
+def ranked(function: VectorFunction, array: pa.Array, query: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A first pass for top-k over a float32 fixed-size list ``array`` against a constant
+    ``query``: ``(approximate metric, error bound)`` per row (NaN: NULL row or undefined),
+    read from the values buffer as one ``(n, dim)`` view and summed in float32 by one fused
+    kernel on every core. None where it does not apply (other element types or functions,
+    NULL elements, a GPU): the caller scores with ``evaluate``."""
+    kind = array.type
+    if (function.arity != 2 or not pa.types.is_fixed_size_list(kind) or kind.value_type != pa.float32()
+            or array.values.null_count or len(query) != kind.list_size):
+        return None
+    from udfs import kernels_cpu
+
+    dim, n = kind.list_size, len(array)
+    child = array.values
+    values = np.frombuffer(child.buffers()[1], dtype=np.float32, count=child.offset + len(child))[child.offset:]
+    block = values[array.offset * dim:(array.offset + n) * dim].reshape(n, dim)
+    valid = (np.ones(n, dtype=np.bool_) if array.null_count == 0
+             else array.is_valid().to_numpy(zero_copy_only=False))
+    if device.use_gpu(block.nbytes, resident=False):
+        return None
+    return kernels_cpu.ranked(function.op, block, query, valid)

@@ -50,6 +50,10 @@ TableReads = Callable[["Session", str], list | None]
 #: itself (vector top-k), planning and authorizing its reads through ``context``; None leaves
 #: the query to DataFusion.
 QueryRunner = Callable[["QueryContext", str, Any], pa.Table | None]
+#: ``prepare(session, sql) -> run or None``: a query a family runs prepared (``Session.prepare``):
+#: resolved once, then ``run(session, params) -> result`` per execution, authorized and audited
+#: as a query; a ``run`` that returns None leaves that execution to the general path.
+QueryPreparer = Callable[["Session", str], Callable[["Session", tuple], pa.Table | None] | None]
 
 
 def acknowledged(session: "Session", statement: Any, result: pa.Table) -> pa.Table:
@@ -129,6 +133,7 @@ class Family:
     table_reads: tuple[TableReads, ...] = ()
     query_runners: tuple[QueryRunner, ...] = ()
     doc: str = field(default="", repr=False)
+    query_preparers: tuple[QueryPreparer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,7 @@ class Registry:
     query_hooks: tuple[QueryHook, ...]
     table_reads: tuple[TableReads, ...] = ()
     query_runners: tuple[QueryRunner, ...] = ()
+    query_preparers: tuple[QueryPreparer, ...] = ()
 
 
 def build(families: tuple[Family, ...]) -> Registry:
@@ -161,7 +167,8 @@ def build(families: tuple[Family, ...]) -> Registry:
     hooks = tuple(hook for family in families for hook in family.query_hooks)
     reads = tuple(read for family in families for read in family.table_reads)
     runners = tuple(runner for family in families for runner in family.query_runners)
-    return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads, runners)
+    preparers = tuple(p for family in families for p in family.query_preparers)
+    return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads, runners, preparers)
 
 
 @lru_cache(maxsize=1)
@@ -193,6 +200,14 @@ def run_query(context: "QueryContext", sql: str, params: Any) -> pa.Table | None
     for runner in registry().query_runners:
         if (result := runner(context, sql, params)) is not None:
             return result
+    return None
+
+
+def prepare_query(session: "Session", sql: str) -> Callable[["Session", tuple], pa.Table | None] | None:
+    """The prepared form of query ``sql`` from the first family that prepares it, else None."""
+    for prepare in registry().query_preparers:
+        if (run := prepare(session, sql)) is not None:
+            return run
     return None
 
 

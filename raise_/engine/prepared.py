@@ -1,8 +1,9 @@
 """Prepared statements: SQL text parsed once and executed many times with bound parameters.
 
 A statement whose family declares a ``prepared`` runner (LOOKUP ONLINE) runs through it on
-every execution, without being parsed again; any other text runs as ``Session.execute`` and
-``Session.stream`` run it.
+every execution, without being parsed again; so does a query a family prepares
+(``Family.query_preparers``: a vector top-k search). Any other text runs as
+``Session.execute`` and ``Session.stream`` run it.
 """
 from __future__ import annotations
 
@@ -27,9 +28,13 @@ class Prepared:
         self.sql = sql
         self._statement: Any = None
         self._run = None
+        self._query = None
         try:  # text that does not parse is reported when it runs, as unprepared text is
             statements = parse(sql)
-            if len(statements) != 1 or isinstance(statements[0], ast.Passthrough):
+            if len(statements) == 1 and isinstance(statements[0], ast.Passthrough):
+                self._query = families.prepare_query(session, statements[0].sql)
+                return
+            if len(statements) != 1:
                 return
             names.check_statement(statements[0])
             entry = families.statement(type(statements[0]))
@@ -42,11 +47,13 @@ class Prepared:
         return f"Prepared({self.sql!r})"
 
     def execute(self, params: Sequence[Any] | None = None) -> pa.Table:
+        if self._query is not None and (result := self._query(self.session, tuple(params or ()))) is not None:
+            return result
         if self._run is None:
             return self.session.execute(self.sql, params)
         return self._run(self.session, self._statement, tuple(params or ()))
 
     def stream(self, params: Sequence[Any] | None = None) -> ResultStream:
-        if self._run is None:
+        if self._run is None and self._query is None:
             return self.session.stream(self.sql, params)
         return ResultStream.of(self.execute(params))

@@ -277,7 +277,9 @@ class FeatureGroup(AccessControlled, ExternallyShared):
         metric = metric or found.get("metric") or "cosine"
         text = vector_search.search_sql(group=self._name, keys=self.key_columns, feature=feature, metric=metric,
                                         top_k=top_k, features=list(features), filter=filter, model=model)
-        table = self._executor.query(self._project, text, [value])
+        with self._executor.lock:  # prepared once per text: per call only the vector is bound
+            self._executor.use(self._project)
+            table = self._executor.send_prepared(text, [value])
         return vector_search.SearchResult(table, tuple(self.key_columns), metric)
 
     # -- analytics -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ query is embedded by the model registered with the feature's index (``WITH (mode
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -88,6 +89,13 @@ def search_sql(*, group: str, keys: Sequence[str], feature: str, metric: str, to
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
         raise ValidationError(f"top_k is the number of rows to return, at least 1, not {top_k!r}",
                               code="RAISE-V600", name=repr(top_k))
+    return _search_text(group, tuple(keys), feature, metric, top_k, tuple(features), filter, model)
+
+
+@functools.lru_cache(maxsize=256)
+def _search_text(group: str, keys: tuple[str, ...], feature: str, metric: str, top_k: int,
+                 features: tuple[str, ...], filter: str | None, model: str | None) -> str:
+    """The text of a search (the same text each time, so the prepared statement is reused)."""
     function, larger_closer = METRICS[metric]
     query: exp.Expression = exp.Parameter(this=exp.Literal.number(1))
     if model is not None:

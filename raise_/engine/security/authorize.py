@@ -98,6 +98,15 @@ def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, 
     ``context`` is the ``QueryContext`` that planned it (needed to judge ``information_schema``);
     ``audit_reads=False`` checks without recording reads (preparing a statement).
     """
+    needs, queries = query_needs(session, dataframe, context)
+    events = check(session, control(session), needs, queries)
+    if audit_reads:
+        allow(session, events)
+
+
+def query_needs(session: "Session", dataframe: Any, context: Any = None) -> tuple[list[Need], list[Event]]:
+    """What reading ``dataframe`` needs, and the QUERY events it records (``authorize_query``
+    checks them; a prepared query keeps them to check per execution)."""
     ac = control(session)
     project = "/".join(session.project or ())
     try:
@@ -112,9 +121,7 @@ def authorize_query(session: "Session", dataframe: Any, context: Any = None, *, 
     needs = [n for r in reads.values() for n in _read_needs(session.catalog, r)]
     needs += _other_tables(session, ac, [s for s in found if s.group_id not in by_id], context)
     queries = [Event("QUERY", r.group.key, {"features": sorted(r.features)}) for r in reads.values()]
-    events = check(session, ac, needs, queries or [Event("QUERY", project, {})])
-    if audit_reads:
-        allow(session, events)
+    return needs, queries or [Event("QUERY", project, {})]
 
 
 def _reads(catalog: Any, found: list[plans.Scan], text: str, by_id: dict[int, dict]) -> dict[str, GroupReads]:

@@ -36,8 +36,8 @@ def answer(context: "QueryContext", plan: "Plan", query: np.ndarray | None) -> p
     size = index.label_count(loaded)
     if query is None or size == 0:
         return exact.search(topk, iter(()), frame.schema(), None, len(keys))
-    if _keys_only(plan):
-        return _from_graph(plan, query, schema)
+    if keys_only(plan):
+        return from_graph(plan, query, schema)
     wanted = min(size, max(OVERSAMPLE * topk.k, topk.k + 16))
     while True:
         labels, _ = _nearest(loaded, query, wanted)
@@ -53,7 +53,7 @@ def _nearest(loaded: index.Loaded, query: np.ndarray, count: int) -> tuple[np.nd
     return np.asarray(found.keys, np.int64), np.asarray(found.distances)
 
 
-def _keys_only(plan: "Plan") -> bool:
+def keys_only(plan: "Plan") -> bool:
     """No WHERE, and every selected column besides the score is a key column."""
     items = [item for i, item in enumerate(plan.topk.tree.expressions) if i != plan.topk.position]
     plain = [item.this if isinstance(item, exp.Alias) else item for item in items]
@@ -61,7 +61,7 @@ def _keys_only(plan: "Plan") -> bool:
         isinstance(p, exp.Column) and p.name in plan.keys for p in plain)
 
 
-def _from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
+def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
     loaded, topk = plan.index, plan.topk
     labels, distances = _nearest(loaded, query, topk.k)
     rows = index.key_rows(loaded, labels)

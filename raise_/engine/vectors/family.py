@@ -23,7 +23,7 @@ from raise_.engine.resolve import group_of, project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.engine.vectors import index
+from raise_.engine.vectors import index, prepared
 from raise_.engine.vectors.runner import take
 
 if TYPE_CHECKING:
@@ -166,4 +166,5 @@ FAMILY = Family(
     },
     kinds=(Kind(name=index.KIND, within="project", drop=_drop_record),),
     query_runners=(take,),
+    query_preparers=(prepared.prepare,),
 )

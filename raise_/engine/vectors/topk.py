@@ -178,11 +178,37 @@ def search(topk: TopK, batches: Iterable[pa.RecordBatch], schema: pa.Schema, que
             continue
         vectors = batch.column(VECTOR)
         rows = pa.Table.from_batches([batch.drop_columns([VECTOR])])
-        best.add(rows, badness(topk, vectors, query))
+        chosen = _contenders(topk, vectors, query, best)
+        if chosen is None:
+            best.add(rows, badness(topk, vectors, query))
+        elif chosen.size:
+            best.add(rows.take(pa.array(chosen)), badness(topk, vectors.take(pa.array(chosen)), query))
     if not best.parts:
         empty = pa.schema([f for f in schema if f.name != VECTOR])
         return empty.empty_table().append_column(SCORE, pa.array([], pa.float64()))
     return best.table()
+
+
+def _contenders(topk: TopK, vectors: pa.Array, query: np.ndarray, best: Best) -> np.ndarray | None:
+    """The rows of a batch that may be among the k best, by the fused float32 first pass
+    (``udfs.vector.ranked``): every row whose best case, within its error bound, beats the
+    k-th best worst case. Only those are scored exactly, so the answer is the exact one.
+    None: the first pass does not apply, score every row."""
+    function = kernels.BY_NAME[topk.function]
+    if function.name == "cosine_similarity" and not np.any(query):
+        return np.zeros(0, np.int64)  # the cosine with a zero vector is undefined: no row matches
+    first = kernels.ranked(function, vectors, query)
+    if first is None:
+        return None
+    approx, bound = first
+    if topk.descending:
+        approx = -approx
+    lower, upper = approx - bound, approx + bound
+    known = np.flatnonzero(~np.isnan(upper))
+    cut = best.threshold
+    if known.size >= topk.k:
+        cut = min(cut, float(np.partition(upper[known], topk.k - 1)[topk.k - 1]))
+    return np.flatnonzero(lower <= cut)
 
 
 def finish(topk: TopK, best: pa.Table, keys: int) -> pa.Table:
