@@ -237,6 +237,7 @@ def time_engine(data: Data, sizes: Sizes) -> dict[str, float]:
             sizes.repeats)),
         "raise_engine_cold_gbps": gbps(emb_bytes, cold),
         "duckdb_engine_parquet_gbps": _duckdb_cold(session, data, sizes),
+        "pyarrow_engine_parquet_gbps": _pyarrow_cold(session, data, sizes),
     }
 
 
@@ -264,6 +265,21 @@ def _duckdb_cold(session, data: Data, sizes: Sizes) -> float:
            "FROM read_parquet($2)")
     start = time.perf_counter()
     con.execute(sql, [data.query.tolist(), files]).fetchnumpy()
+    return gbps(len(data.emb) * sizes.dim * 4, time.perf_counter() - start)
+
+
+def _pyarrow_cold(session, data: Data, sizes: Sizes) -> float:
+    """PyArrow's read of the same ``emb`` column of the engine's ``items`` files through the
+    table's own ``to_pyarrow_dataset`` (multi-threaded C++ decode), cast to ``FixedSizeList``
+    as the view casts it: the decode alone, without DataFusion's scan, for comparison with
+    ``raise_engine_cold_gbps`` (informative)."""
+    from raise_.engine import registry
+
+    group = registry.group(session.catalog, session.project, "items")
+    column = next(r.column for r in registry.versions(session.catalog, group.key) if r.name == "emb")
+    start = time.perf_counter()
+    values = DeltaTable(group.uri).to_pyarrow_dataset().to_table(columns=[column]).column(0)
+    values.cast(pa.list_(pa.float32(), sizes.dim))
     return gbps(len(data.emb) * sizes.dim * 4, time.perf_counter() - start)
 
 
