@@ -41,6 +41,12 @@ class Prepared:
     def __repr__(self) -> str:
         return f"Prepared({self.sql!r})"
 
+    @property
+    def direct(self) -> bool:
+        """Whether executions run through the family's prepared runner (a lookup computed at
+        once, without parsing or planning), rather than as text."""
+        return self._run is not None
+
     def execute(self, params: Sequence[Any] | None = None) -> pa.Table:
         if self._run is None:
             return self.session.execute(self.sql, params)
