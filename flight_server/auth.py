@@ -4,8 +4,12 @@ A client opens with a Handshake carrying ``authorization: Basic base64(user:pass
 (the Go ADBC driver sends it unpadded); the server answers with
 ``authorization: Bearer <token>`` and every later call must carry that header. Tokens expire
 after ``idle_s`` without use and ``max_age_s`` after issue, and stop working when their user
-is removed. Each call gets a ``CallMiddleware`` that knows who is calling and writes the
-request's log line when the call completes.
+is removed. A token's user is looked up in the catalog once per catalog generation (the
+counter every committed change bumps, in any process), not on every call: removing or
+re-creating the user takes effect on the token's next call. Each call gets a
+``CallMiddleware`` that knows who is calling and writes the request's log line when the call
+completes (at DEBUG for the per-request calls of an executed prepared statement, see
+``CallMiddleware.quiet``).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Callable
 
 import pyarrow.flight as flight
 
+from flight_server.threads import keep_thread_state
 from flight_server.users import UserStore
 from grammar.errors import Unauthenticated
 
@@ -42,6 +47,8 @@ class _Grant:
     fingerprint: str
     issued: float
     used: float
+    #: The catalog generation at which ``fingerprint`` was last found current (None: never).
+    checked: int | None = None
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -97,9 +104,12 @@ class TokenStore:
                 grant = None
         if grant is None:
             raise Unauthenticated("the bearer token is unknown or expired; authenticate again")
-        if self.users.fingerprint(grant.user) != grant.fingerprint:
-            self.revoke(token)
-            raise Unauthenticated(f"user {grant.user!r} no longer exists; authenticate again")
+        generation = self.users.generation()
+        if generation is None or grant.checked != generation:
+            if self.users.fingerprint(grant.user) != grant.fingerprint:
+                self.revoke(token)
+                raise Unauthenticated(f"user {grant.user!r} no longer exists; authenticate again")
+            grant.checked = generation
         grant.used = now
         return grant.user
 
@@ -128,6 +138,10 @@ class CallMiddleware(flight.ServerMiddleware):
         #: ``x-raise-*`` request headers (per-statement options such as the ingest mode).
         self.raise_headers = raise_headers or {}
         self.detail = ""
+        #: Set by a handler for a per-request call of an executed prepared statement (binding
+        #: its parameters, running it, fetching its result): logged at DEBUG when it succeeds,
+        #: so a server answering online lookups writes no line per lookup at INFO.
+        self.quiet = False
         self._send_token = send_token
         self._started = time.perf_counter()
 
@@ -135,10 +149,13 @@ class CallMiddleware(flight.ServerMiddleware):
         return {"authorization": f"Bearer {self._send_token}"} if self._send_token else {}
 
     def call_completed(self, exception: BaseException | None) -> None:
+        level = logging.DEBUG if self.quiet and exception is None else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         status = "OK" if exception is None else type(exception).__name__
         ms = (time.perf_counter() - self._started) * 1000
-        log.info("%s %s user=%s status=%s %.1fms", _method_name(self.method), self.detail or "-",
-                 self.identity.user or "-", status, ms)
+        log.log(level, "%s %s user=%s status=%s %.1fms", _method_name(self.method), self.detail or "-",
+                self.identity.user or "-", status, ms)
 
 
 class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
@@ -151,6 +168,7 @@ class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
         self.require_auth = require_auth
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[str]]) -> CallMiddleware:
+        keep_thread_state()  # the first Python code of every call (see flight_server.threads)
         extras = {k.lower(): v[0] for k, v in headers.items() if k.lower().startswith("x-raise-") and v}
         if not self.require_auth:
             return CallMiddleware(info.method, Identity(None), raise_headers=extras)

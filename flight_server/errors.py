@@ -96,6 +96,9 @@ _BY_STATUS: dict[str, type[Exception]] = {
 
 #: Appended to a RaiseError's text so the client can restore ``error.name``.
 NAME_TRAILER = "\n[raise-name: {}]"
+#: Appended so the client can restore the exact class where the code does not name it (a
+#: ``TypeMismatch`` raised with code ``RAISE-V026``, whose class code is ``RAISE-V020``).
+CLASS_TRAILER = "\n[raise-class: {}]"
 
 
 def hide_tracebacks() -> None:
@@ -120,6 +123,8 @@ def to_flight_error(error: BaseException) -> Exception:
         text = str(error)
         if error.name is not None:  # the offending name travels as a trailer the client strips
             text += NAME_TRAILER.format(json.dumps(error.name))
+        if type(error).code != error.code:
+            text += CLASS_TRAILER.format(type(error).__name__)
         base = _BY_STATUS.get(error.status, flight.FlightInternalError)
         return base(text) if issubclass(base, flight.FlightError) else carrier(type(error), base)(text)
     if isinstance(error, flight.FlightError):

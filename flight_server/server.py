@@ -5,7 +5,9 @@ Each RPC decodes its Flight SQL message (``protocol``), finds the caller's conne
 tables below. Metadata commands are stateless: their ticket is the command itself. Statements
 run when GetFlightInfo is called (so DDL and INSERT take effect exactly once, and errors
 surface there) and their result waits under a single-use ticket for DoGet. A query is only
-planned and authorized there: DoGet computes its batches while sending them.
+planned and authorized there: DoGet computes its batches while sending them. A prepared
+lookup (``LOOKUP ONLINE``, executed per request) is computed whole by GetFlightInfo, so its
+DoGet is a dictionary hit whose table pyarrow sends without calling back into Python.
 
 >>> server = RaiseFlightServer(Engine("/tmp/store"), ServerConfig(port=0))   # doctest: +SKIP
 >>> server.url                                                              # doctest: +SKIP
@@ -147,7 +149,7 @@ class RaiseFlightServer(flight.FlightServerBase):
     @_translated
     def get_flight_info(self, context, descriptor: flight.FlightDescriptor) -> flight.FlightInfo:
         command = self._descriptor_command(descriptor)
-        connection, _ = self._connection(context, type(command).__name__)
+        connection, middleware = self._connection(context, type(command).__name__)
         if type(command) in _METADATA:
             schema = _METADATA_SCHEMA[type(command)](command)
             ticket, rows, size = descriptor.command, -1, -1
@@ -155,6 +157,7 @@ class RaiseFlightServer(flight.FlightServerBase):
             run = _STATEMENTS.get(type(command))
             if run is None:
                 raise UnknownCommand(f"{type(command).__name__} cannot be executed with GetFlightInfo")
+            middleware.quiet = isinstance(command, pb.CommandPreparedStatementQuery)
             result = run(connection, command)
             schema, rows, size = result.schema, result.num_rows, result.nbytes
             ticket = pack(pb.TicketStatementQuery(statement_handle=connection.keep_result(result)))
@@ -175,9 +178,12 @@ class RaiseFlightServer(flight.FlightServerBase):
     @_translated
     def do_get(self, context, ticket: flight.Ticket) -> flight.FlightDataStream:
         command = unpack(ticket.ticket, "ticket")
-        connection, _ = self._connection(context, type(command).__name__)
+        connection, middleware = self._connection(context, type(command).__name__)
         if isinstance(command, pb.TicketStatementQuery):
             result = connection.take_result(command.statement_handle)
+            if isinstance(result, pa.Table):  # computed by GetFlightInfo: sent without Python
+                middleware.quiet = True
+                return flight.RecordBatchStream(bounded(result))
             return flight.GeneratorStream(result.schema, _sent(result))
         if type(command) not in _METADATA:
             raise ProtocolError(f"a {type(command).__name__} is not a ticket")
@@ -275,8 +281,13 @@ def _run_statement(connection: Connection, command: pb.CommandStatementQuery) ->
     return statements.stream(connection, rewrite_placeholders(command.query)[0])
 
 
-def _run_prepared(connection: Connection, command: pb.CommandPreparedStatementQuery) -> ResultStream:
-    return statements.stream_prepared(connection, connection.statement(command.prepared_statement_handle))
+def _run_prepared(connection: Connection, command: pb.CommandPreparedStatementQuery) -> ResultStream | pa.Table:
+    """A prepared statement's result: a lookup (a statement the engine runs without planning)
+    is computed here, whole, so its DoGet only hands the table over; a query streams."""
+    statement = connection.statement(command.prepared_statement_handle)
+    if statement.prepared is not None and statement.prepared.direct:
+        return statements.execute_prepared(connection, statement)
+    return statements.stream_prepared(connection, statement)
 
 
 def _query_schema(connection: Connection, command: pb.CommandStatementQuery) -> pa.Schema:
@@ -293,8 +304,10 @@ def _prepared_schema(connection: Connection, command: pb.CommandPreparedStatemen
     return statement.dataset_schema
 
 
-def _put_parameters(connection: Connection, _mw, command: pb.CommandPreparedStatementQuery, reader) -> None:
+def _put_parameters(connection: Connection, middleware: CallMiddleware, command: pb.CommandPreparedStatementQuery,
+                    reader) -> None:
     """Bind parameters for the next executions of a prepared query (no update count)."""
+    middleware.quiet = True
     connection.statement(command.prepared_statement_handle).parameters = _read_all(reader)
 
 
@@ -330,7 +343,7 @@ _PUTS: dict[type, Callable[[Connection, CallMiddleware, Any, Any], int | None]] 
     pb.CommandPreparedStatementUpdate: _put_prepared_update,
 }
 
-_STATEMENTS: dict[type, Callable[[Connection, Any], pa.Table]] = {
+_STATEMENTS: dict[type, Callable[[Connection, Any], ResultStream | pa.Table]] = {
     pb.CommandStatementQuery: _run_statement,
     pb.CommandPreparedStatementQuery: _run_prepared,
 }

@@ -52,7 +52,8 @@ class Connection:
     lock: threading.RLock = field(default_factory=threading.RLock)
     pending_catalog: str | None = None
     prepared: dict[bytes, PreparedStatement] = field(default_factory=dict)
-    results: dict[bytes, "ResultStream"] = field(default_factory=dict)
+    #: Results computed up front (a prepared lookup) are held as tables.
+    results: dict[bytes, "ResultStream | pa.Table"] = field(default_factory=dict)
     used: float = 0.0
 
     def prepare(self, query: str) -> PreparedStatement:
@@ -89,7 +90,7 @@ class Connection:
             self.statement(handle)
             del self.prepared[handle]
 
-    def keep_result(self, result: "ResultStream") -> bytes:
+    def keep_result(self, result: "ResultStream | pa.Table") -> bytes:
         """Hold ``result`` until its ticket is fetched; returns the result id."""
         result_id = secrets.token_bytes(16)
         with self.lock:
@@ -97,7 +98,7 @@ class Connection:
             _evict_oldest(self.results, MAX_PENDING_RESULTS)
         return result_id
 
-    def take_result(self, result_id: bytes) -> "ResultStream":
+    def take_result(self, result_id: bytes) -> "ResultStream | pa.Table":
         """The result for a ticket, once: tickets are single use."""
         with self.lock:
             result = self.results.pop(result_id, None)

@@ -95,6 +95,12 @@ class UserStore:
         record = self.catalog.get(KIND, name)
         return None if record is None else record["salt"]
 
+    def generation(self) -> int | None:
+        """The catalog's change counter (``Catalog.generation``): a user's fingerprint can only
+        differ once it has moved; None where the store keeps none (check every time)."""
+        generation = getattr(self.catalog, "generation", None)
+        return generation() if generation is not None else None
+
     def list(self) -> list[dict[str, str]]:
         """Users as ``{"name", "created_at"}`` rows, by name."""
         return [{"name": r["name"], "created_at": r["created_at"]} for r in self.catalog.list(KIND)]

@@ -170,6 +170,9 @@ def test_errors_keep_status_class_and_code(flight_server, project, dbapi):
         with pytest.raises(errors.AlreadyExists) as exists:
             conn.execute(f"CREATE PROJECT {project}")
         assert exists.value.code == "RAISE-A001"
+        with pytest.raises(errors.TypeMismatch) as mismatch:  # code V028, class code V020
+            conn.execute("SELECT 1 = make_array(1) AS x")
+        assert mismatch.value.code == "RAISE-V028"
         assert conn.execute("SELECT 1 AS ok").to_pylist() == [{"ok": 1}]
 
 

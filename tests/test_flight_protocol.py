@@ -241,6 +241,22 @@ def test_client_keeps_subclass_codes_and_falls_back_on_status():
     assert type(plain) is errors.Unauthenticated
 
 
+def test_client_restores_the_exact_class_of_a_code_its_family_shares():
+    """A TypeMismatch raised with code V026 (its class's code is V020) arrives as TypeMismatch,
+    not as the ValidationError its status stands for; a foreign class name is not trusted."""
+    original = errors.TypeMismatch("column 'v' has 3-dim vectors; embedding(4) needs 4", code="RAISE-V026",
+                                   name="v")
+    sent = to_flight_error(original)
+    received = error_from_flight(_AdbcLikeError("INVALID_ARGUMENT: [FlightSQL] ...", 5, str(sent)))
+    assert type(received) is errors.TypeMismatch
+    assert (received.code, received.name, received.message) == ("RAISE-V026", "v", original.message)
+    ended = OSError(f"[FlightSQL] {sent}. Detail: Python exception: TypeMismatch: {sent} "
+                    "(InvalidArgument; DoGet: endpoint 0: [])")
+    assert type(error_from_flight(ended)) is errors.TypeMismatch
+    forged = error_from_flight(_AdbcLikeError("x", 5, "[RAISE-V026] odd\n[raise-class: NotFound]"))
+    assert type(forged) is errors.ValidationError and forged.message == "odd"
+
+
 def test_client_reads_errors_that_end_a_result_stream():
     server_text = '[RAISE-N004] data files this query reads are gone\n[raise-name: "g"]'
     ended = OSError(f"[FlightSQL] {server_text}. Detail: Python exception: flight_server.errors.NotFoundStatus: "

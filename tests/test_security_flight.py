@@ -118,3 +118,30 @@ def test_listings_show_only_what_may_be_seen(server):
     with dbapi(server, "outsider") as conn:
         with pytest.raises(adbc_driver_manager.Error):
             conn.adbc_get_table_schema("user-signals", catalog_filter="acme", db_schema_filter="ml/rec")
+
+
+def test_a_prepared_lookup_follows_acl_changes_and_token_revocation(server, add_flight_user):
+    """The server caches a token's user and the lookup's access decision per catalog
+    generation: an ACL change and a removed user count from the next execution of the same
+    prepared statement on the same connection."""
+    add_flight_user(server.home, "lena", "lena-password")
+    with connect(server, "owner") as owner:
+        owner.execute("""CREATE FEATURE GROUP "lena-signals" KEY (user_id INT64);
+                         CREATE FEATURE "lena-signals".clicks INT64;
+                         INSERT INTO "lena-signals" (user_id, clicks) VALUES (1, 10), (2, 20);
+                         ALTER PRINCIPAL 'lena' SET ORGANIZATION acme;
+                         SET ACL ON FEATURE GROUP "lena-signals" READERS ('lena');
+                         MATERIALIZE "lena-signals" """)
+        lena = server.connect(project="acme/ml/rec", user="lena", password="lena-password")
+        lookup = lena.prepare('LOOKUP ONLINE "lena-signals" (clicks) WHERE user_id IN (?)')
+        assert [lookup.execute([k]).column("clicks").to_pylist() for k in (2, 1, 3)] == [[20], [10], [None]]
+        owner.execute("""SET ACL ON FEATURE GROUP "lena-signals" READERS ('owner')""")
+        with pytest.raises(errors.PermissionDenied):
+            lookup.execute([1])
+        owner.execute("""SET ACL ON FEATURE GROUP "lena-signals" READERS ('lena')""")
+        assert lookup.execute([1]).column("clicks").to_pylist() == [10]
+    from flight_server.users import UserStore
+
+    UserStore(Engine(server.home).catalog).remove("lena")
+    with pytest.raises(errors.Unauthenticated, match="no longer exists"):
+        lookup.execute([1])

@@ -29,6 +29,7 @@ _UPSERT_HEADER = "adbc.flight.sql.rpc.call_header.x-raise-ingest-mode"
 _ADBC_MODES = {"append": "append", "upsert": "append", "overwrite": "replace"}
 _MESSAGE_KEY = b"x-arrow-status-message-bin"
 _NAME_TRAILER = re.compile(r'\n\[raise-name: ("(?:[^"\\]|\\.)*")\]')
+_CLASS_TRAILER = re.compile(r"\n\[raise-class: (\w+)\]")
 _RAISE_MESSAGE = re.compile(
     r"\[(?P<code>RAISE-[A-Z]\d+)\] (?P<message>.*?)"
     r"(?: \(line (?P<line>\d+), column (?P<column>\d+)\))?(?:\n(?P<excerpt>.*))?\Z",
@@ -76,6 +77,15 @@ def _classes_by_code() -> dict[str, type[errors.RaiseError]]:
     return found
 
 
+def _class_named(name: str, code: str) -> type[errors.RaiseError] | None:
+    """The public ``RaiseError`` class called ``name`` (the server's ``[raise-class: ...]``
+    trailer) whose family the code belongs to; None if there is none."""
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, errors.RaiseError) and cls.code[:7] == code[:7]:
+        return cls
+    return None
+
+
 def error_from_flight(error: Exception) -> errors.RaiseError:
     """The ``RaiseError`` an ADBC/Flight error stands for (same class and code as the server's)."""
     details = dict(getattr(error, "details", None) or [])
@@ -90,11 +100,15 @@ def error_from_flight(error: Exception) -> errors.RaiseError:
     if trailer is not None:
         name = json.loads(trailer.group(1))
         text = text[: trailer.start()] + text[trailer.end():]
+    named = _CLASS_TRAILER.search(text)
+    if named is not None:
+        text = text[: named.start()] + text[named.end():]
     match = _RAISE_MESSAGE.search(text)
     if match is None:
         return fallback(text.strip())
     code = match["code"]
-    return (_classes_by_code().get(code) or fallback)(
+    cls = _class_named(named.group(1), code) if named is not None else None
+    return (cls or _classes_by_code().get(code) or fallback)(
         match["message"], code=code,
         line=int(match["line"]) if match["line"] else None,
         column=int(match["column"]) if match["column"] else None,

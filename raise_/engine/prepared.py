@@ -46,6 +46,12 @@ class Prepared:
     def __repr__(self) -> str:
         return f"Prepared({self.sql!r})"
 
+    @property
+    def direct(self) -> bool:
+        """Whether executions run through the family's prepared runner (a lookup computed at
+        once, without parsing or planning), rather than as text."""
+        return self._run is not None
+
     def execute(self, params: Sequence[Any] | None = None) -> pa.Table:
         if self._query is not None and (result := self._query(self.session, tuple(params or ()))) is not None:
             return result

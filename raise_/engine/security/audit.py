@@ -437,10 +437,20 @@ _LOGS: dict[Path, AuditLog] = {}
 _LOCK = threading.Lock()
 
 
+#: ``log_for`` by an absolute home as given, so a statement's audit skips resolving the path.
+_BY_HOME: dict[str, AuditLog] = {}
+
+
 def log_for(home: str | Path) -> AuditLog:
     """The audit log of the Raise home ``home`` (one instance per home in this process)."""
+    given = str(home)
+    found = _BY_HOME.get(given)
+    if found is not None:
+        return found
     path = Path(home).resolve()
     with _LOCK:
         if path not in _LOGS:
             _LOGS[path] = AuditLog(path)
+        if os.path.isabs(given):
+            _BY_HOME[given] = _LOGS[path]
         return _LOGS[path]
