@@ -16,8 +16,18 @@ from grammar.errors import ExecutionError, ValidationError  # noqa: E402
 from raise_.inference import InferenceResult, InferenceTransform, ModelSpec  # noqa: E402
 from raise_.jobs.base import BatchTransform, LocalExecutor, RunContext, executor_named  # noqa: E402
 from raise_.jobs.ray_executor import RayExecutor  # noqa: E402
+from raise_ import FeatureGroupSource, Target  # noqa: E402
+from raise_.engine import Engine  # noqa: E402
+from raise_.inference import BatchConfig  # noqa: E402
+from raise_.transforms import python_transform  # noqa: E402
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["conftest_sdk"]
+
+
+@pytest.fixture
+def connection_kind() -> str:
+    return "embedded"  # the Ray driver is the process that runs the job
 
 W = np.array([[1, 0], [0, 1], [2, 1]], dtype=np.float32)
 
@@ -116,3 +126,52 @@ def test_a_failing_batch_arrives_as_the_transform_raised_it():
 
     with pytest.raises(ExecutionError, match="transform 'segment' failed on the Ray cluster: ArrowInvalid"):
         list(RayExecutor(workers=1).map_batches(Broken(), context(), iter(batches(1))))
+
+
+@python_transform(name="segment_rows")
+def segment_rows(context, data):
+    data["segment"] = ["high_value" if r > 100 else "casual" for r in data["revenue"]]
+    return data[["user_id", "segment"]]
+
+
+def test_a_sql_job_on_ray_writes_the_rows_of_the_same_job_run_locally(tmp_path):
+    session = Engine(tmp_path / "store").session(None, "acme/ml/ray")
+    session.execute("CREATE ORGANIZATION acme; CREATE DOMAIN acme/ml; CREATE PROJECT acme/ml/ray")
+    session.execute("CREATE FEATURE GROUP events KEY (user_id INT64); CREATE FEATURE events.revenue FLOAT64")
+    session.ingest("events", pa.concat_tables([b.select(["user_id", "revenue"]) for b in batches()]))
+    for executor in ("local", "ray"):
+        session.execute(f"""CREATE FEATURE GROUP seg_{executor} KEY (user_id INT64);
+            CREATE FEATURE seg_{executor}.segment STRING;
+            CREATE JOB seg_{executor} FROM feature_group (feature_group = 'events')
+            TRANSFORM segment_rows AS PYTHON (function = '{segment_rows.path}') INTO seg_{executor}
+            EXECUTOR {executor}""")
+        run = session.execute(f"RUN JOB seg_{executor}").to_pylist()[0]
+        assert (run["status"], run["rows_read"], run["rows_written"]) == ("completed", 150, 150), run["error"]
+    local, remote = (session.execute(f"SELECT user_id, segment FROM seg_{e} ORDER BY user_id").to_pylist()
+                     for e in ("local", "ray"))
+    assert remote == local and {r["segment"] for r in remote} == {"high_value", "casual"}
+
+
+def test_an_sdk_inference_job_on_ray_writes_the_rows_of_the_local_job(store, tmp_path):
+    model = linear(tmp_path / "linear.onnx", W)
+    source = store.create_feature_group("signals", key_columns=["user_id"])
+    source.create_feature("features", dtype="float32[3]")
+    store.connection.ingest("signals", pa.concat_tables([b.select(["user_id", "features"]) for b in batches()]),
+                            "upsert")
+    for executor in (None, "ray"):
+        name = f"projections_{executor or 'local'}"
+        store.create_feature_group(name, key_columns=["user_id"]).create_feature("projection", dtype="float32[2]")
+        job = store.create_job(
+            name=name, sources=[FeatureGroupSource(group="signals")], executor=executor,
+            transform=InferenceTransform(name="project", model=ModelSpec(uri=str(model)),
+                                         batch_config=BatchConfig(batch_size=40),
+                                         input_mapping={"x": "features"}, output_mapping={"y": "projection"}),
+            target=Target(feature_group=name, features={"projection": "projection"}, write_mode="upsert",
+                          key_columns=["user_id"]))
+        store.trigger_job(job)
+        assert (job.runs[-1].status, job.runs[-1].rows_written) == ("completed", 150), job.runs[-1].error
+    local, remote = (store.sql(f'SELECT user_id, projection FROM "projections_{e}" ORDER BY user_id').to_pylist()
+                     for e in ("local", "ray"))
+    assert remote == local
+    expected = np.concatenate([np.array(b["features"].to_pylist()) for b in batches()]) @ W
+    np.testing.assert_allclose([r["projection"] for r in remote], expected, rtol=1e-6)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,18 @@ def segment_users(context, data):
 @python_transform(name="explode")
 def explode(context, data):
     raise RuntimeError("model server unreachable")
+
+
+STARTED, RELEASED = threading.Event(), threading.Event()
+
+
+@python_transform(name="waiting")
+def waiting(context, data):
+    """Holds the run open until the test has written the catalog."""
+    STARTED.set()
+    if not RELEASED.wait(timeout=60):
+        raise RuntimeError("never released")
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +306,28 @@ def test_raise_jobs_run_and_the_scheduler_run_what_is_due(engine, tmp_path, caps
     assert "copy" not in capsys.readouterr().out  # Airflow runs it now, through `raise jobs run`
     assert session.execute("DESCRIBE JOB copy").column("deployment").to_pylist() == \
         ["http://airflow.example.com/dags/copy"]
+
+
+def test_other_statements_write_the_catalog_while_a_job_runs(engine, tmp_path):
+    session = _project(engine, "unlocked")
+    pq.write_table(_ids(6), tmp_path / "a.parquet")
+    session.execute(f"""CREATE FEATURE GROUP copies KEY (id INT64); CREATE FEATURE copies.value FLOAT64;
+        CREATE JOB slow FROM filesystem (path = '{tmp_path}') TRANSFORM waiting AS PYTHON
+        (function = '{waiting.path}') INTO copies""")
+    runs: list = []
+    runner = threading.Thread(target=lambda: runs.append(
+        engine.session(ALICE, "acme/ml/unlocked").execute("RUN JOB slow").to_pylist()[0]))
+    runner.start()
+    try:
+        assert STARTED.wait(timeout=60)
+        # the run is inside its transform: the catalog takes other writers meanwhile
+        other = engine.session(ALICE, "acme/ml/unlocked")
+        other.execute("CREATE FEATURE GROUP notes KEY (id INT64); ALTER JOB slow PAUSE")
+        assert runner.is_alive() and not runs
+    finally:
+        RELEASED.set()
+        runner.join()
+    assert (runs[0]["status"], runs[0]["rows_written"]) == ("completed", 6)
+    described = session.execute("DESCRIBE JOB slow").to_pylist()[0]
+    assert (described["status"], described["last_status"]) == ("paused", "completed")  # the pause stays
+    assert session.execute("SHOW FEATURE GROUPS").column("name").to_pylist().count("notes") == 1

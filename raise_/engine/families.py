@@ -91,6 +91,9 @@ class Statement:
     #: once, executed per request) runs it, authorized and audited as ``run`` would; None:
     #: the way every statement runs.
     prepared: Callable[["Session", Any, tuple], pa.Table] | None = None
+    #: False: the handler runs outside a catalog transaction and opens its own around what
+    #: it commits, so long work (a job's run) does not hold the catalog's write lock.
+    transaction: bool = True
 
     def __post_init__(self) -> None:
         for name in ("handler", "rule", "listing"):

@@ -148,7 +148,7 @@ class Session:
                 security.authorize_statement(self, statement, entry.rule)
                 return entry.handler(self, statement)
 
-            result = work() if self._depth else self._transaction(work)
+            result = work() if self._depth or not entry.transaction else self._transaction(work)
             return entry.listing(self, statement, result)
 
     def _transaction(self, work: Callable[[], pa.Table]) -> pa.Table:

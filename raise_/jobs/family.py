@@ -174,19 +174,33 @@ def _fingerprints(session: "Session", record: dict[str, Any], stmt: g.CreateJob)
     return {source.name: fingerprint(session, source, project) for source in map(source_from, stmt.sources)}
 
 
+#: What a run changes in its job's record (the rest may change while it runs: ALTER JOB).
+_RUN_STATE = ("checkpoint", "checkpoint_version", "fingerprints", "last_run", "last_status", "last_run_id")
+
+
 def _run(session: "Session", record: dict[str, Any], trigger: str, execution_date: dt.datetime | None = None,
          prints: dict[str, str | None] | None = None) -> dict[str, Any]:
-    """Run a job, then record the run and the job's new state in the catalog."""
+    """Run a job, then record the run and the job's new state in the catalog. The run itself
+    holds no catalog transaction (other statements write the catalog meanwhile); its record
+    commits in one short transaction after it."""
     stmt = records.statement_of(record)
     prints = prints if prints is not None else _fingerprints(session, record, stmt)
     run = run_job(session, record, stmt, trigger, execution_date)
     if run["status"] == "completed":
         record["fingerprints"] = prints
     catalog = session.catalog
-    catalog.put(RUN_KIND, f"{record['key']}/{run['id']}", run, parent=record["key"])
-    for old in records.runs_of(session, record["key"])[HISTORY:]:
-        catalog.delete(RUN_KIND, old["key"])
-    catalog.put(KIND, record["key"], _stored(record), parent=names.join(*record["project"]))
+    with catalog.transaction():
+        current = catalog.get(KIND, record["key"])
+        if current is None:  # dropped while it ran: its runs went with it
+            return run
+        if current["statement"] == record["statement"]:
+            current.update({k: record.get(k) for k in _RUN_STATE})
+        else:  # replaced while it ran: the new definition keeps its own checkpoint
+            current.update({k: record.get(k) for k in ("last_run", "last_status", "last_run_id")})
+        catalog.put(RUN_KIND, f"{record['key']}/{run['id']}", run, parent=record["key"])
+        for old in records.runs_of(session, record["key"])[HISTORY:]:
+            catalog.delete(RUN_KIND, old["key"])
+        catalog.put(KIND, record["key"], _stored(current), parent=names.join(*record["project"]))
     return run
 
 
@@ -367,8 +381,10 @@ FAMILY = Family(
     name="jobs",
     statements={
         g.CreateJob: Statement(handler=create_job, rule=create_rule, schema=results.DDL_SCHEMA, listing=acknowledged),
-        g.RunJob: Statement(handler=run_job_statement, rule=run_rule, schema=RUN_SCHEMA, listing=checked_by_rule),
-        g.RunDueJobs: Statement(handler=run_due, rule=needs_nothing, schema=RUN_SCHEMA, listing=filtered_by_handler),
+        g.RunJob: Statement(handler=run_job_statement, rule=run_rule, schema=RUN_SCHEMA, listing=checked_by_rule,
+                            transaction=False),
+        g.RunDueJobs: Statement(handler=run_due, rule=needs_nothing, schema=RUN_SCHEMA, listing=filtered_by_handler,
+                                transaction=False),
         g.ShowJobs: Statement(handler=show_jobs, rule=needs_nothing, schema=JOB_SCHEMA, listing=visible_jobs),
         g.DescribeJob: Statement(handler=describe_job, rule=describe_rule, schema=JOB_SCHEMA, listing=checked_by_rule),
         g.ShowJobRuns: Statement(handler=show_runs, rule=describe_rule, schema=RUN_SCHEMA, listing=checked_by_rule),
