@@ -17,7 +17,7 @@ from PIL import Image
 
 from raise_ import (
     BlobIntegrityCheck, BlobRef, BlobRegistry, ContentType, FeatureGroupSource, IncrementalConfig, MultimodalSource,
-    SQLTransform, Target,
+    RowCountCheck, SQLTransform, Target,
 )
 from raise_.transforms import CheckSeverity
 
@@ -99,6 +99,22 @@ def test_a_multimodal_job_lands_the_documented_reference_rows_and_registers_them
                for w in expected)
     shown = vision.sql('SHOW BLOBS IN "product-images"').to_pylist()
     assert {r["status"] for r in shown} == {"valid"} and all(r["validated_at"] for r in shown)
+
+
+def test_a_failed_multimodal_run_registers_nothing(vision, images):
+    folder, _ = images
+    group = scanned_group(vision)
+    registry = BlobRegistry(name="product-images", store=vision)
+    source = MultimodalSource(name="product_images", uri_prefix=folder.as_uri() + "/",
+                              content_types=[ContentType.IMAGE_JPEG, ContentType.IMAGE_PNG], registry=registry)
+    job = vision.create_job(name="scan_images", sources=[source],
+                            transform=SQLTransform(name="references", sql=SCAN_SQL),
+                            target=Target(feature_group="product-images"),
+                            quality_checks=[RowCountCheck(name="enough", min_rows=100)])
+    vision.trigger_job(job)
+    run = job.runs[-1]
+    assert (run.status, run.rows_read, run.rows_written) == ("failed", 4, 0)
+    assert registry.list_references() == [] and group.read().num_rows == 0
 
 
 def test_a_multimodal_job_in_raise_sql_scans_without_a_registry(vision, images):

@@ -26,6 +26,7 @@ from grammar.jobs import JobSource
 from raise_.blobs.columns import blob_array
 from raise_.blobs.sources import MultimodalSource, _fresh, _relative
 from raise_.blobs.locations import parse_prefix
+from raise_.jobs.base import after_write
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -83,11 +84,11 @@ def source_of(spec: JobSource) -> ScanSource:
 
 def references_table(session: "Session", scan: ScanSource) -> pa.Table:
     """The rows a run reads from a multimodal source: one per blob the scan finds, by URI;
-    recorded in the source's registry first when it names one."""
+    recorded in the source's registry, once the run has written, when it names one."""
     source, registry = scan.source, scan.registry
     refs = source.scan()
     if registry is not None and refs:
-        _register(session, registry, refs)
+        after_write(lambda: _register(session, registry, refs))
     base = parse_prefix(source.uri_prefix).path
     names = [_relative(base, ref.location.path) if ref.scheme == "file" else ref.uri[len(source.uri_prefix):]
              for ref in refs]

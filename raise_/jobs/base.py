@@ -10,6 +10,7 @@ the checkpoint once, so where a batch ran never changes what a run writes.
 from __future__ import annotations
 
 import importlib
+from contextvars import ContextVar
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,20 @@ UNKNOWN_EXECUTOR = "RAISE-V500"
 #: Executors other than the local one, by name: module and class, imported when first asked
 #: for so that a job that runs locally never imports a cluster client.
 EXECUTORS = {"ray": ("raise_.jobs.ray_executor", "RayExecutor")}
+
+#: Catalog writes a source asks for while a run reads it (a multimodal source registering the
+#: references it found), held until the run's own write has committed: a run that fails
+#: afterwards (a check, a transform, the write) leaves the catalog as it was. None outside a run.
+AFTER_WRITE: ContextVar[list | None] = ContextVar("raise_job_after_write", default=None)
+
+
+def after_write(action) -> None:
+    """Run ``action`` once the current run has written (now, outside a run)."""
+    pending = AFTER_WRITE.get()
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
 
 
 @dataclass(slots=True)

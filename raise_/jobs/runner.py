@@ -29,7 +29,7 @@ from datafusion import col, functions as F, lit
 from grammar.errors import RaiseError, ValidationError
 from grammar.jobs import CreateJob
 from raise_.engine import ingest, names, registry, security
-from raise_.jobs.base import RunContext, executor_named
+from raise_.jobs.base import AFTER_WRITE, RunContext, executor_named
 from raise_.jobs.checks import check_from, table_of
 from raise_.jobs.reading import register
 from raise_.jobs.schedules import interval
@@ -276,6 +276,7 @@ def run_job(session: "Session", record: dict[str, Any], stmt: CreateJob, trigger
            "checkpoint_after": encode(checkpoint), "rows_read": 0, "rows_written": 0, "checks": [],
            "metrics": None, "inference_result": None, "error": None}
     bounds = _Bounds(stmt, checkpoint)
+    pending = AFTER_WRITE.set([])
     try:
         output, run["rows_read"], transform = _output(owner, stmt, context, bounds)
         metrics = transform.metrics() if transform is not None else None
@@ -291,12 +292,15 @@ def run_job(session: "Session", record: dict[str, Any], stmt: CreateJob, trigger
         context.log(f"wrote {run['rows_written']} row(s) into {group.key}")
         run.update(status="completed", checkpoint_after=encode(new_checkpoint))
         record.update(checkpoint=encode(new_checkpoint), checkpoint_version=version)
+        _after_write(AFTER_WRITE.get(), context)
     except RunFailed as failure:
         run.update(status="failed", error=f"[{failure.code}] {failure.message}")
     except RaiseError as error:
         run.update(status="failed", error=f"[{error.code}] {error.message}")
     except Exception as error:  # a user's transform may raise anything; the run records it
         run.update(status="failed", error=f"[{TRANSFORM_FAILED}] {type(error).__name__}: {error}")
+    finally:
+        AFTER_WRITE.reset(pending)
     if run["error"]:
         context.log(f"failed: {run['error']}")
     if stmt.transform_kind == "inference" and run["metrics"]:
@@ -305,6 +309,16 @@ def run_job(session: "Session", record: dict[str, Any], stmt: CreateJob, trigger
     run.update(finished_at=finished.isoformat(), duration_seconds=time.perf_counter() - clock, logs=context.logs)
     record.update(last_run=started.isoformat(), last_status=run["status"], last_run_id=run["id"])
     return run
+
+
+def _after_write(actions: list, context: RunContext) -> None:
+    """What the sources asked to record once the write committed; a failure here is logged
+    (the rows are written and stay so)."""
+    for action in actions:
+        try:
+            action()
+        except RaiseError as error:
+            context.log(f"warning: after the write: [{error.code}] {error.message}")
 
 
 def _checks(stmt: CreateJob, output: pa.Table, context: RunContext, run: dict[str, Any]) -> None:
