@@ -131,7 +131,7 @@ def main() -> None:
     memory = in_memory_side(data, args.runs)
     figures = {
         "write_ratio_vs_deltalake": direct["write"] / raised["write"],
-        "cold_read_ratio_vs_deltalake": direct["cold"] / raised["cold"],
+        "cold_read_vs_deltalake": direct["cold"] / raised["cold"],
         "warm_read_ratio_vs_datafusion_memory": memory["datafusion"] / raised["warm"],
         "warm_read_ratio_vs_duckdb_arrow": memory["duckdb"] / raised["warm"],
         "raise_write_rows_s": rows / raised["write"],

@@ -18,6 +18,7 @@ them alone), so the SQL-facing modules are imported when first used.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from udfs.errors import from_datafusion
@@ -26,17 +27,33 @@ if TYPE_CHECKING:
     from datafusion import SessionContext
     from sqlglot import exp
 
-__all__ = ["register_all", "from_datafusion", "prefer_constant_vectors"]
+__all__ = ["register_all", "from_datafusion", "prefer_constant_vectors", "held"]
 
 
 def register_all(ctx: SessionContext) -> None:
     """Register every Raise SQL function into ``ctx`` (idempotent)."""
+    scalars, aggregates = _made()
+    for function in scalars:
+        ctx.register_udf(function)
+    for aggregate in aggregates:
+        ctx.register_udaf(aggregate)
+
+
+@lru_cache(maxsize=1)
+def _made() -> tuple[tuple, tuple]:
+    """The functions, made once per process: they hold no state, and making them costs more
+    than planning a small query (every statement registers them into a new context)."""
     from udfs import blobs, constant_vectors, functions, vector
 
-    vector.register(ctx)
-    constant_vectors.register(ctx)
-    functions.register(ctx)
-    blobs.register(ctx)
+    scalars = (*vector.sql_udfs(), *constant_vectors.sql_udfs(), functions.spark_if(), *blobs.sql_udfs())
+    return scalars, (functions.variance(),)
+
+
+def held(function: str, vector, name: str):
+    """See :func:`udfs.constant_vectors.held`."""
+    from udfs import constant_vectors
+
+    return constant_vectors.held(function, vector, name)
 
 
 def prefer_constant_vectors(tree: exp.Expression) -> exp.Expression:

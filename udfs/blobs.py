@@ -49,9 +49,15 @@ def _field_reader(name: str):
     return read
 
 
-def register(ctx: SessionContext) -> None:
-    """Register the four blob functions into ``ctx``."""
+def sql_udfs() -> list:
+    """The four blob functions as DataFusion UDFs."""
     from datafusion import udf
 
-    for sql_name, field in FUNCTIONS.items():
-        ctx.register_udf(udf(_field_reader(field), [BLOB_REF], BLOB_REF.field(field).type, "immutable", sql_name))
+    return [udf(_field_reader(field), [BLOB_REF], BLOB_REF.field(field).type, "immutable", sql_name)
+            for sql_name, field in FUNCTIONS.items()]
+
+
+def register(ctx: SessionContext) -> None:
+    """Register the four blob functions into ``ctx``."""
+    for function in sql_udfs():
+        ctx.register_udf(function)

@@ -16,9 +16,12 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 SCHEMA_VERSION = 1
+#: Reads ``Catalog.memo`` keeps per generation (a statement makes a handful).
+_MEMO_ENTRIES = 4096
+T = TypeVar("T")
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -59,6 +62,9 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._memo: dict[tuple, Any] = {}
+        self._memo_generation: int | None = None
+        self._memo_lock = threading.Lock()
         self._migrate()
 
     def _connection(self) -> sqlite3.Connection:
@@ -116,6 +122,25 @@ class Catalog:
             return None
         row = conn.execute("SELECT value FROM counters WHERE name = 'generation'").fetchone()
         return row[0] if row else 0
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` (a read of the catalog), remembered until the next committed change
+        by any connection in any process: the generation is read from the database on every
+        call. Inside a transaction nothing is remembered. ``compute`` must return a value its
+        callers do not modify."""
+        generation = self.generation()
+        if generation is None:
+            return compute()
+        with self._memo_lock:
+            if self._memo_generation != generation:
+                self._memo, self._memo_generation = {}, generation
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._memo_lock:
+            if self._memo_generation == generation and len(self._memo) < _MEMO_ENTRIES:
+                self._memo[key] = value
+        return value
 
     # -- objects ---------------------------------------------------------------------------
 

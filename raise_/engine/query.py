@@ -21,7 +21,7 @@ from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxErro
 from grammar.dtypes import stored_dtype
 from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
 from raise_.types import to_arrow
-from raise_.engine.vector_sql import constant_vectors
+from raise_.engine.vector_sql import set_aside
 from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
 from raise_.serving import asof
 
@@ -222,16 +222,20 @@ class QueryContext:
         prepared statement whose values come later)."""
         values = parameters.values(sql, params) if bound else None
         try:
-            text = sql
+            vectors = set_aside(sql)  # the rewrites below scan short text
+            text = vectors.text
             for rewrite in self.rewrites:
                 text = rewrite(text)
             text = asof.rewrite(self, text)
-            text = constant_vectors(self._snapshots(text))
+            text = vectors.constant_vectors(self._snapshots(text), self._hold)
             return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
             raise self.translate(error, sql, params) from None
+
+    def _hold(self, name: str, function: str, vector: Any) -> None:
+        self.ctx.register_udf(udfs.held(function, vector, name))
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if (taken := families.run_query(self, sql, params)) is not None:

@@ -81,7 +81,7 @@ def group_at(catalog: Catalog, key: str) -> GroupRecord | None:
 
 
 def all_groups(catalog: Catalog) -> list[GroupRecord]:
-    return [GroupRecord.from_record(r) for r in catalog.list("group")]
+    return list(catalog.memo(("groups",), lambda: tuple(GroupRecord.from_record(r) for r in catalog.list("group"))))
 
 
 def group(catalog: Catalog, project: tuple[str, ...], name: str) -> GroupRecord:
@@ -103,10 +103,12 @@ def list_groups(catalog: Catalog, project: tuple[str, ...], tags=None) -> list[G
 
 def versions(catalog: Catalog, group_key: str, name: str | None = None) -> list[FeatureVersion]:
     """Every version of every feature of a group (or of one feature), oldest first."""
-    records = [FeatureVersion.from_record(r) for r in catalog.list("feature", parent=group_key)]
-    if name is not None:
-        records = [r for r in records if r.name == name]
-    return sorted(records, key=lambda r: (r.name, names.version_number(r.version)))
+    def read() -> tuple[FeatureVersion, ...]:
+        records = [FeatureVersion.from_record(r) for r in catalog.list("feature", parent=group_key)]
+        return tuple(sorted(records, key=lambda r: (r.name, names.version_number(r.version))))
+
+    records = catalog.memo(("versions", group_key), read)
+    return [r for r in records if name is None or r.name == name]
 
 
 def latest(records: list[FeatureVersion]) -> FeatureVersion | None:

@@ -74,7 +74,6 @@ class Session:
             raise ValidationError("nothing to execute: the SQL text is empty", code="RAISE-V004")
         if _keyword(statements[0]) in _BEGIN:
             return self._script_transaction(statements, params)
-        result = results.ddl("NOOP", "", 0)
         for statement in statements:
             result = self.run(statement, params)
         return result
