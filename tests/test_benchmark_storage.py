@@ -16,8 +16,8 @@ def test_storage_roundtrip_reports_cold_and_warm_reads_ratios_first():
                            "--runs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     figures = dict(pair.split("=") for pair in done.stdout.strip().splitlines()[-1].split())
-    assert list(figures)[:4] == ["write_ratio_vs_deltalake", "cold_read_vs_deltalake",
-                                 "warm_read_ratio_vs_datafusion_memory", "warm_read_ratio_vs_duckdb_arrow"]
+    assert list(figures)[:5] == ["write_vs_deltalake", "cold_read_vs_deltalake", "warm_read_vs_deltalake",
+                                 "warm_read_vs_datafusion_memory", "warm_read_vs_duckdb_arrow"]
     assert {"raise_cold_read_rows_s", "deltalake_read_rows_s", "raise_warm_read_rows_s",
             "datafusion_memory_read_rows_s", "duckdb_arrow_read_rows_s"} <= figures.keys()
     assert (figures["rows"], figures["features"]) == ("2000", "20")
