@@ -70,15 +70,21 @@ def scanned_group(store):
     return group
 
 
-def test_a_multimodal_job_lands_the_documented_reference_rows_and_registers_them(vision, images):
-    folder, paths = images
-    group = scanned_group(vision)
-    registry = BlobRegistry(name="product-images", store=vision)
+def scan_job(store, folder, **options):
+    """The scanned group, the registry its references go to, and the job that scans ``folder``."""
+    group = scanned_group(store)
+    registry = BlobRegistry(name="product-images", store=store)
     source = MultimodalSource(name="product_images", uri_prefix=folder.as_uri() + "/",
                               content_types=[ContentType.IMAGE_JPEG, ContentType.IMAGE_PNG], registry=registry)
-    job = vision.create_job(name="scan_images", sources=[source],
-                            transform=SQLTransform(name="references", sql=SCAN_SQL),
-                            target=Target(feature_group="product-images"))
+    job = store.create_job(name="scan_images", sources=[source],
+                           transform=SQLTransform(name="references", sql=SCAN_SQL),
+                           target=Target(feature_group="product-images"), **options)
+    return group, registry, job
+
+
+def test_a_multimodal_job_lands_the_documented_reference_rows_and_registers_them(vision, images):
+    folder, paths = images
+    group, registry, job = scan_job(vision, folder)
     vision.trigger_job(job)
     run = job.runs[-1]
     assert (run.status, run.rows_read, run.rows_written) == ("completed", 4, 4)
@@ -103,14 +109,7 @@ def test_a_multimodal_job_lands_the_documented_reference_rows_and_registers_them
 
 def test_a_failed_multimodal_run_registers_nothing(vision, images):
     folder, _ = images
-    group = scanned_group(vision)
-    registry = BlobRegistry(name="product-images", store=vision)
-    source = MultimodalSource(name="product_images", uri_prefix=folder.as_uri() + "/",
-                              content_types=[ContentType.IMAGE_JPEG, ContentType.IMAGE_PNG], registry=registry)
-    job = vision.create_job(name="scan_images", sources=[source],
-                            transform=SQLTransform(name="references", sql=SCAN_SQL),
-                            target=Target(feature_group="product-images"),
-                            quality_checks=[RowCountCheck(name="enough", min_rows=100)])
+    group, registry, job = scan_job(vision, folder, quality_checks=[RowCountCheck(name="enough", min_rows=100)])
     vision.trigger_job(job)
     run = job.runs[-1]
     assert (run.status, run.rows_read, run.rows_written) == ("failed", 4, 0)
