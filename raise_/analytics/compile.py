@@ -262,7 +262,8 @@ def _percentile(value: exp.Expression, p: int) -> exp.Expression:
 def _correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
     """Sums of each feature, its square and each pair's product, from which ``finish`` forms
     the coefficients: plain SUMs scan far faster than DataFusion's CORR. Pearson sums
-    deviations from the means (a second, cheap pass keeps the products from cancelling);
+    deviations from one complete row's values (shifted sums, one pass over the rows: the
+    shift keeps the products from cancelling, and the coefficient does not depend on it);
     Spearman sums the average ranks themselves, whose squares stay exact in a double."""
     names = list(analysis.features)
     complete = _not_null(*[col(n) for n in names])
@@ -273,11 +274,11 @@ def _correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
         inner = exp.select(*[_alias(_average_rank(col(n)), v) for n, v in zip(names, values)])
         inner = inner.from_(_source(schema))
     else:
-        means = exp.select(*[_alias(exp.Avg(this=_double(col(n))), v) for n, v in zip(names, values)])
-        means = means.from_(_source(schema)).where(complete.copy())
-        inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "means")), v)
+        shift = exp.select(*[_alias(_double(col(n)), v) for n, v in zip(names, values)])
+        shift = shift.from_(_source(schema)).where(complete.copy()).limit(1)
+        inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "shift")), v)
                              for n, v in zip(names, values)])
-        inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(means, "means"), join_type="cross")
+        inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(shift, "shift"), join_type="cross")
         complete = _not_null(*[col(n, "g") for n in names])
     sums = [_alias(exp.Sum(this=col(v)), str(i)) for i, v in enumerate(values)]
     sums += [_alias(exp.Sum(this=exp.Mul(this=col(a), expression=col(b))), f"{i}:{j}")
