@@ -27,7 +27,8 @@ from raise_.sdk.compile import QueryDialect
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "DRIFT_BINS", "EPOCH"]
+__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "partial_sums", "DRIFT_BINS",
+           "EPOCH"]
 
 EPOCH = "1970-01-01 00:00:00"
 # PSI is conventionally read over ten bins.
@@ -157,6 +158,24 @@ def _rolling(analysis: Aggregation, schema: GroupSchema) -> exp.Select:
     outer = exp.select(*[col(k) for k in keys], col("date"), *[_alias(_rolled(m), m) for m in analysis.metrics])
     outer = outer.from_(_subquery(middle, "rolled")).where(exp.GTE(this=col("date"), expression=first))
     return outer.order_by(*[col(k) for k in keys], col("date"))
+
+
+def partial_sums(analysis: Aggregation, schema: GroupSchema) -> exp.Select:
+    """Per group and window, the partials (``_PARTS``) that ``analysis``'s metrics combine
+    from: what an ``on_change`` live table keeps beside its rows, so that averages, null
+    rates and spreads merge exactly with those of appended rows."""
+    keys = list(analysis.group_by or ())
+    parts = sorted({p for m in analysis.metrics for p in _NEEDS[m]})
+    feature = col(analysis.feature)
+    dims: list[exp.Expression] = [_alias(col(k), k) for k in keys]
+    if analysis.window:
+        dims.append(_alias(_window_start(analysis, schema), "date"))
+    query = exp.select(*dims, *[_alias(_PARTS[p](feature), p) for p in parts]).from_(_source(schema))
+    if analysis.window:
+        query = query.where(_not_null(col(schema.timestamp)))
+    if dims:
+        query = query.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])
+    return query
 
 
 def _rolled(metric: str) -> exp.Expression:
