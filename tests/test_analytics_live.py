@@ -261,3 +261,31 @@ def test_an_upsert_is_recomputed_in_full(group, data):
     assert live.refresh_history(limit=1)[0].mode == "full"
     assert got["max"].tolist() == [1000]
     pd.testing.assert_frame_equal(got, group.analyze(analysis).to_dataframe(), check_dtype=False)
+
+
+BY_PARTS = [
+    Aggregation(feature="click_count", metrics=["count", "avg", "null_rate", "stddev", "variance", "max"],
+                window="7d", group_by="user_tier"),
+    Aggregation(feature="click_count", metrics=["avg", "null_rate", "stddev", "variance", "sum"]),
+]
+
+
+@pytest.mark.parametrize("analysis", BY_PARTS, ids=["windowed-by-tier", "ungrouped"])
+def test_averages_null_rates_and_spreads_merge_through_partial_sums(group, data, analysis):
+    live = group.create_live_table("merged", analysis)
+    added = [frame(80, seed=seed).assign(user_id=lambda f, s=seed: f.user_id + 50_000 * s) for seed in (5, 6)]
+    for more in added:  # the second merge adds to partials the first one stored
+        group.write(more)
+        got = live.query()
+        assert live.refresh_history(limit=1)[0].mode == "incremental"
+    full = group.analyze(analysis).to_dataframe()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), full.reset_index(drop=True),
+                                  check_dtype=False, check_exact=False, rtol=1e-9)
+    if analysis.group_by is None:
+        clicks = pd.concat([data, *added])["click_count"]
+        values = clicks.dropna().to_numpy(dtype="float64")
+        [row] = got.to_dict("records")
+        np.testing.assert_allclose([row["avg"], row["stddev"], row["variance"]],
+                                   [values.mean(), values.std(ddof=1), values.var(ddof=1)], rtol=1e-9)
+        assert row["null_rate"] == pytest.approx(clicks.isna().mean(), rel=1e-12)
+        assert row["sum"] == values.sum()

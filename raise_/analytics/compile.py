@@ -27,7 +27,8 @@ from raise_.sdk.compile import QueryDialect
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "DRIFT_BINS", "EPOCH"]
+__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "partial_sums", "DRIFT_BINS",
+           "EPOCH"]
 
 EPOCH = "1970-01-01 00:00:00"
 # PSI is conventionally read over ten bins.
@@ -159,6 +160,24 @@ def _rolling(analysis: Aggregation, schema: GroupSchema) -> exp.Select:
     return outer.order_by(*[col(k) for k in keys], col("date"))
 
 
+def partial_sums(analysis: Aggregation, schema: GroupSchema) -> exp.Select:
+    """Per group and window, the partials (``_PARTS``) that ``analysis``'s metrics combine
+    from: what an ``on_change`` live table keeps beside its rows, so that averages, null
+    rates and spreads merge exactly with those of appended rows."""
+    keys = list(analysis.group_by or ())
+    parts = sorted({p for m in analysis.metrics for p in _NEEDS[m]})
+    feature = col(analysis.feature)
+    dims: list[exp.Expression] = [_alias(col(k), k) for k in keys]
+    if analysis.window:
+        dims.append(_alias(_window_start(analysis, schema), "date"))
+    query = exp.select(*dims, *[_alias(_PARTS[p](feature), p) for p in parts]).from_(_source(schema))
+    if analysis.window:
+        query = query.where(_not_null(col(schema.timestamp)))
+    if dims:
+        query = query.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])
+    return query
+
+
 def _rolled(metric: str) -> exp.Expression:
     """A metric over the trailing windows from their summed (or min/max-ed) partials."""
     if metric in ("count", "sum", "min", "max"):
@@ -262,7 +281,8 @@ def _percentile(value: exp.Expression, p: int) -> exp.Expression:
 def _correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
     """Sums of each feature, its square and each pair's product, from which ``finish`` forms
     the coefficients: plain SUMs scan far faster than DataFusion's CORR. Pearson sums
-    deviations from the means (a second, cheap pass keeps the products from cancelling);
+    deviations from one complete row's values (shifted sums, one pass over the rows: the
+    shift keeps the products from cancelling, and the coefficient does not depend on it);
     Spearman sums the average ranks themselves, whose squares stay exact in a double."""
     names = list(analysis.features)
     complete = _not_null(*[col(n) for n in names])
@@ -273,11 +293,11 @@ def _correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
         inner = exp.select(*[_alias(_average_rank(col(n)), v) for n, v in zip(names, values)])
         inner = inner.from_(_source(schema))
     else:
-        means = exp.select(*[_alias(exp.Avg(this=_double(col(n))), v) for n, v in zip(names, values)])
-        means = means.from_(_source(schema)).where(complete.copy())
-        inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "means")), v)
+        shift = exp.select(*[_alias(_double(col(n)), v) for n, v in zip(names, values)])
+        shift = shift.from_(_source(schema)).where(complete.copy()).limit(1)
+        inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "shift")), v)
                              for n, v in zip(names, values)])
-        inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(means, "means"), join_type="cross")
+        inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(shift, "shift"), join_type="cross")
         complete = _not_null(*[col(n, "g") for n in names])
     sums = [_alias(exp.Sum(this=col(v)), str(i)) for i, v in enumerate(values)]
     sums += [_alias(exp.Sum(this=exp.Mul(this=col(a), expression=col(b))), f"{i}:{j}")

@@ -2,10 +2,13 @@
 
 When every change since the last refresh is an insert (appends), the analysis runs over only
 the inserted rows (the CDF rows stand in for the group's table in that one query, authorized
-like any other) and the result is merged into the stored rows: counts and sums add, minima and
-maxima combine, per group and window. That covers aggregations whose metrics are all of
-``count``, ``sum``, ``min`` and ``max`` and that do not roll; anything else, and any update,
-delete or overwrite in the feed, is recomputed in full.
+like any other) and the result is merged into the stored rows, per group and window. Counts
+and sums add and minima and maxima combine as they are. ``avg``, ``null_rate``, ``stddev``
+and ``variance`` merge through partial sums (count, rows, sum, sum of squares) that the live
+table keeps in a second Delta table beside its rows (``parts_uri``): the appended rows' partials
+are added to the stored ones and the metrics formed again, as a rolling aggregation forms them.
+Rolling aggregations, ``median`` and ``distinct_count``, and any update, delete or overwrite
+in the feed, are recomputed in full.
 """
 from __future__ import annotations
 
@@ -15,24 +18,37 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake.exceptions import DeltaError
 
+from grammar.errors import RaiseError
 from raise_.analytics import inside
+from raise_.analytics.compile import partial_sums, render
 from raise_.analytics.spec import Aggregation, Analysis
 from raise_.engine.records import GroupRecord
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-__all__ = ["mergeable", "refresh"]
+__all__ = ["mergeable", "needs_parts", "refresh", "write_parts", "parts_uri"]
 
 # How each metric of the stored rows and of the added rows combine (a sum of no values stays
 # NULL, as in SQL: ``min_count=1``).
 _MERGE = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
+# The partial sums that the other metrics merge through, and how the partials combine.
+_BY_PARTS = ("avg", "null_rate", "stddev", "variance")
+_PART_MERGE = {"n": "sum", "rows": "sum", "s": "sum", "ss": "sum", "lo": "min", "hi": "max"}
 _CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 def mergeable(analysis: Analysis) -> bool:
     return (isinstance(analysis, Aggregation) and not analysis.rolling
-            and all(m in _MERGE for m in analysis.metrics))
+            and all(m in _MERGE or m in _BY_PARTS for m in analysis.metrics))
+
+
+def needs_parts(analysis: Analysis) -> bool:
+    return mergeable(analysis) and any(m in _BY_PARTS for m in analysis.metrics)
+
+
+def parts_uri(record: dict[str, Any]) -> str:
+    return f"{record['uri']}-parts"
 
 
 def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
@@ -43,7 +59,8 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
     if not mergeable(analysis) or since is None or version is None or version <= since:
         return None
     stored, source = storage.latest(record["uri"]), storage.latest(group.uri)
-    if stored is None or source is None:
+    parts = _stored_parts(session, record, since) if needs_parts(analysis) else None
+    if stored is None or source is None or (needs_parts(analysis) and parts is None):
         return None
     try:
         changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version))
@@ -51,10 +68,102 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
         return None
     if set(changes.column("_change_type").to_pylist()) - {"insert"}:
         return None
-    added = changes.drop_columns(list(_CDF_COLUMNS))
-    result = inside.run(session, tuple(record["project"]), group.name, analysis, session.principal,
-                        changed_rows={group.id: added})
-    return merge(pa.table(stored.to_pyarrow_table()), inside.as_table(result), analysis)
+    added = {group.id: changes.drop_columns(list(_CDF_COLUMNS))}
+    old = pa.table(stored.to_pyarrow_table())
+    if parts is None:
+        result = inside.run(session, tuple(record["project"]), group.name, analysis, session.principal,
+                            changed_rows=added)
+        return merge(old, inside.as_table(result), analysis)
+    new_parts = _partials(session, record, group, analysis, added)
+    if new_parts.num_rows == 0:
+        return old
+    keys = _keys(analysis)
+    both = pa.concat_tables([pa.table(parts.to_pyarrow_table()), new_parts.cast(_part_schema(parts))])
+    merged = _combine(both, keys, _PART_MERGE)
+    _write_parts(session, record, merged, version)
+    return _metrics(merged, analysis, keys).select(old.column_names).cast(old.schema)
+
+
+def write_parts(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
+                version: int | None) -> None:
+    """After a full recompute: the partial sums of the whole table, for the next merge."""
+    _write_parts(session, record, _partials(session, record, group, analysis, None), version)
+
+
+def _stored_parts(session: "Session", record: dict[str, Any], since: int) -> Any:
+    """The partial sums as of the group's version ``since`` (None if none were kept for it).
+    The record names the parts table's Delta version it wrote, so a refresh whose statement
+    failed after writing them cannot be merged twice."""
+    at = record.get("parts_at")
+    if not at or at[0] != since:
+        return None
+    try:
+        return session.engine.storage.open(parts_uri(record), as_of=at[1])
+    except (DeltaError, RaiseError):
+        return None
+
+
+def _partials(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Aggregation,
+              changed_rows: dict[int, pa.Table] | None) -> pa.Table:
+    project = tuple(record["project"])
+    connection = inside.SessionConnection(session, project, session.principal, changed_rows)
+    schema = inside.schema_of(session, project, group.name, session.principal)
+    return connection.execute(render(partial_sums(analysis, schema)))
+
+
+def _write_parts(session: "Session", record: dict[str, Any], table: pa.Table, version: int | None) -> None:
+    storage, uri = session.engine.storage, parts_uri(record)
+    if storage.latest(uri) is None:
+        session.on_rollback(lambda: storage.drop(uri))
+    storage.write(uri, table, "overwrite", ())
+    record["parts_at"] = [version, storage.latest(uri).version()]
+
+
+def _part_schema(parts: Any) -> pa.Schema:
+    return pa.schema(parts.schema().to_arrow())
+
+
+def _keys(analysis: Aggregation) -> list[str]:
+    return [*(analysis.group_by or ()), *(["date"] if analysis.window else [])]
+
+
+def _combine(both: pa.Table, keys: list[str], how: dict[str, str]) -> pa.Table:
+    """Rows of equal keys combined column by column (``how``), ordered as the query orders
+    them: by the keys, NULLs last."""
+    values = [c for c in both.column_names if c not in keys]
+    merged = both.group_by(keys, use_threads=False).aggregate(
+        [(c, how[c], pc.ScalarAggregateOptions(min_count=1)) for c in values])
+    merged = merged.rename_columns([*keys, *values])
+    if keys:
+        merged = merged.sort_by([(k, "ascending", "at_end") for k in keys])
+    return merged.select(both.column_names)
+
+
+def _metrics(parts: pa.Table, analysis: Aggregation, keys: list[str]) -> pa.Table:
+    """Each metric from the partials, with the formulas of a rolling aggregation (NULL where
+    SQL's is: an average of no values, a sample variance of fewer than two)."""
+    n = pc.cast(parts.column("n"), pa.float64()) if "n" in parts.column_names else None
+
+    def ratio(top: pa.ChunkedArray, bottom: pa.ChunkedArray) -> pa.ChunkedArray:
+        bottom = pc.cast(bottom, pa.float64())
+        return pc.if_else(pc.equal(bottom, 0.0), None, pc.divide(pc.cast(top, pa.float64()), bottom))
+
+    def variance() -> pa.ChunkedArray:
+        s = pc.cast(parts.column("s"), pa.float64())
+        spread = pc.max_element_wise(pc.subtract(pc.cast(parts.column("ss"), pa.float64()),
+                                                 ratio(pc.multiply(s, s), n)), 0.0)
+        return pc.if_else(pc.less(n, 2.0), None, pc.divide(spread, pc.subtract(n, 1.0)))
+
+    formulas = {
+        "count": lambda: parts.column("n"), "sum": lambda: parts.column("s"),
+        "min": lambda: parts.column("lo"), "max": lambda: parts.column("hi"),
+        "avg": lambda: ratio(parts.column("s"), parts.column("n")),
+        "null_rate": lambda: ratio(pc.subtract(parts.column("rows"), parts.column("n")), parts.column("rows")),
+        "variance": variance, "stddev": lambda: pc.sqrt(variance()),
+    }
+    columns = {k: parts.column(k) for k in keys}
+    columns.update({m: formulas[m]() for m in analysis.metrics})
+    return pa.table(columns)
 
 
 def merge(old: pa.Table, new: pa.Table, analysis: Aggregation) -> pa.Table:
@@ -62,11 +171,6 @@ def merge(old: pa.Table, new: pa.Table, analysis: Aggregation) -> pa.Table:
     (so the merge costs what the result's rows do, not the table's)."""
     if new.num_columns == 0:
         return old
-    keys = [*(analysis.group_by or ()), *(["date"] if analysis.window else [])]
     both = pa.concat_tables([old, new.select(old.column_names).cast(old.schema)])
-    merged = both.group_by(keys, use_threads=False).aggregate(
-        [(m, _MERGE[m], pc.ScalarAggregateOptions(min_count=1)) for m in analysis.metrics])
-    merged = merged.rename_columns([*keys, *analysis.metrics])
-    if keys:  # as the query orders them: by the keys, NULLs last
-        merged = merged.sort_by([(k, "ascending", "at_end") for k in keys])
+    merged = _combine(both, _keys(analysis), {m: _MERGE[m] for m in analysis.metrics})
     return merged.select(old.column_names).cast(old.schema)

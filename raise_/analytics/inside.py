@@ -43,6 +43,10 @@ class SessionConnection:
     def project(self) -> tuple[str, ...] | None:
         return self._session.project
 
+    @property
+    def session(self) -> "Session":
+        return self._session
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self._session.execute(sql, params)
 

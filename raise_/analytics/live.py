@@ -117,7 +117,7 @@ def create_live_table(session: "Session", stmt: CreateLiveTable) -> pa.Table:
     record["uri"] = session.engine.storage.uri_for(record["id"])
     _refresh(session, record, group, "create", raise_errors=True)
     if existing is not None:
-        session.after_commit(lambda: session.engine.storage.drop(existing["uri"]))
+        session.after_commit(lambda: _drop_tables(session, existing))
     return results.ddl("CREATE LIVE TABLE", key, record["rows"])
 
 
@@ -161,6 +161,8 @@ def _refresh(session: "Session", record: dict[str, Any], group: GroupRecord, tri
         if table is None:
             table = inside.as_table(inside.run(session, tuple(record["project"]), group.name, analysis,
                                                session.principal))
+            if incremental.needs_parts(analysis) and record["refresh"] == "on_change":
+                incremental.write_parts(session, record, group, analysis, version)
         _write(session, record["uri"], table)
     except PermissionDenied:
         raise
@@ -236,7 +238,13 @@ def drop_live_table(session: "Session", stmt: DropLiveTable) -> pa.Table:
 def drop_record(session: "Session", record: dict[str, Any]) -> None:
     """Remove a live table; its files go once the statement has committed."""
     session.catalog.delete(KIND, record["key"])
-    session.after_commit(lambda: session.engine.storage.drop(record["uri"]))
+    session.after_commit(lambda: _drop_tables(session, record))
+
+
+def _drop_tables(session: "Session", record: dict[str, Any]) -> None:
+    """A live table's rows and the partial sums kept beside them (``incremental``)."""
+    session.engine.storage.drop(record["uri"])
+    session.engine.storage.drop(incremental.parts_uri(record))
 
 
 def _instant(text: str | None) -> dt.datetime | None:

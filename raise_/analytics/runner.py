@@ -7,9 +7,12 @@ client side.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import json
 import random
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +26,7 @@ from raise_.analytics.finish import binned_distribution, finish
 from raise_.analytics.freshness import Freshness, ResultCache, as_freshness
 from raise_.analytics.results import AnalysisResult, result_for
 from raise_.analytics.schema import GroupSchema, check, load_schema
-from raise_.analytics.spec import Analysis, Distribution, RecordLookup
+from raise_.analytics.spec import Analysis, Distribution, RecordLookup, VersionDiff
 
 if TYPE_CHECKING:
     from raise_.sdk.context import Executor
@@ -72,8 +75,7 @@ def _feature_versions(analysis: Analysis, schema: GroupSchema) -> dict[str, str]
 def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
              schema: GroupSchema) -> AnalysisResult:
     runnable = _seeded(analysis)
-    query = compile_analysis(runnable, schema)
-    text = None if query is None else render(query)
+    text = _sql_of(runnable, schema)
     table = None if text is None else executor.query(project, text)
     if isinstance(runnable, Distribution):
         data, text = _distribution(executor, project, runnable, schema, table, text)
@@ -81,6 +83,32 @@ def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
         data = finish(runnable, schema, table)
     return result_for(analysis)(runnable, data, computed_at=dt.datetime.now(dt.timezone.utc),
                                 table_version=schema.table_version, sql=text)
+
+
+_COMPILED: "collections.OrderedDict[tuple, str | None]" = collections.OrderedDict()
+_COMPILED_ENTRIES = 256
+_COMPILED_LOCK = threading.Lock()
+
+
+def _sql_of(analysis: Analysis, schema: GroupSchema) -> str | None:
+    """The SQL text of ``analysis`` over ``schema``, compiled once per analysis and group
+    shape (building and rendering the expression tree costs more than a small query)."""
+    if isinstance(analysis, VersionDiff):  # reads feature versions' records while compiling
+        query = compile_analysis(analysis, schema)
+        return None if query is None else render(query)
+    key = (json.dumps(analysis.to_dict(), sort_keys=True, default=str), schema.project, schema.name,
+           schema.keys, schema.timestamp, tuple((n, str(t)) for n, t in schema.dtypes.items()))
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key]
+    query = compile_analysis(analysis, schema)
+    text = None if query is None else render(query)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = text
+        while len(_COMPILED) > _COMPILED_ENTRIES:
+            _COMPILED.popitem(last=False)
+    return text
 
 
 def _distribution(executor: "Executor", project: tuple[str, ...], analysis: Distribution, schema: GroupSchema,

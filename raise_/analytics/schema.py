@@ -8,8 +8,9 @@ group does not have, or of a type the analysis cannot use, before its query is s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from grammar import ast
 from grammar.dtypes import DType, parse_dtype
 from grammar.errors import NotFound, ValidationError
 from raise_.analytics.spec import (
@@ -73,15 +74,44 @@ class GroupSchema:
 
 
 def load_schema(executor: "Executor", project: tuple[str, ...], name: str) -> GroupSchema:
+    session = getattr(executor.connection, "session", None)
+    if session is None:  # over Flight: two catalog statements
+        ref = sql.group_ref(project, name)
+        info = describe_group(executor, ref)
+        features = {f.name: f for f in show_features(executor, ref)}
+        return _schema(executor, project, name, info, features, info.table_version)
+    with executor.lock:
+        return _in_process(executor, session, project, name)
+
+
+def _in_process(executor: "Executor", session: Any, project: tuple[str, ...], name: str) -> GroupSchema:
+    """In the engine's process: the two statements' answers (authorized as they are, by the
+    same session), remembered by the catalog until its next committed change (a grant, a new
+    feature version), so a repeated analysis reads its schema in one cheap call. The table's
+    Delta version is read each time: data writes do not change the catalog."""
+    from raise_.engine.describe import table_version
+    from raise_.sdk.group import GroupInfo
+
     ref = sql.group_ref(project, name)
-    info = describe_group(executor, ref)
-    features = {f.name: f for f in show_features(executor, ref)}
+
+    def read() -> tuple[GroupInfo, dict[str, FeatureInfo]]:
+        info = GroupInfo.from_row(session.run(ast.Describe(kind="feature group", target=ref)).to_pylist()[0])
+        rows = session.run(ast.Show(kind="features", within=ref)).to_pylist()
+        return info, {f.name: f for f in map(FeatureInfo.from_row, rows)}
+
+    key = ("analytics-schema", session.principal, session.organization, project, name)
+    info, features = session.catalog.memo(key, read)
+    return _schema(executor, project, name, info, features, table_version(session, info.table_uri))
+
+
+def _schema(executor: "Executor", project: tuple[str, ...], name: str, info: Any,
+            features: dict[str, FeatureInfo], version: int | None) -> GroupSchema:
     dtypes = {k: parse_dtype(t) for k, t in zip(info.key_columns, info.key_types)}
     if info.timestamp_column:
         dtypes[info.timestamp_column] = parse_dtype("timestamp")
     dtypes.update({n: parse_dtype(f.dtype) for n, f in features.items()})
-    return GroupSchema(project, name, info.key_columns, info.timestamp_column, info.table_version,
-                       dtypes, features, executor)
+    return GroupSchema(project, name, info.key_columns, info.timestamp_column, version,
+                       dtypes, dict(features), executor)
 
 
 def is_numeric(dtype: DType) -> bool:

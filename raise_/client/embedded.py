@@ -32,6 +32,11 @@ class EmbeddedConnection:
     def project(self) -> tuple[str, ...] | None:
         return self._session.project
 
+    @property
+    def session(self) -> Any:
+        """The engine session (what in-process callers read the catalog through)."""
+        return self._session
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self._session.execute(sql, params)
 

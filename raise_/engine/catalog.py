@@ -101,7 +101,7 @@ class Catalog:
             return
         conn.execute("BEGIN IMMEDIATE")
         self._local.depth = 1
-        changes = conn.total_changes
+        changes = self._local.changes = conn.total_changes
         try:
             yield conn
         except BaseException:
@@ -116,9 +116,11 @@ class Catalog:
 
     def generation(self) -> int | None:
         """A number that changes whenever any connection, in any process, commits a change;
-        None inside a transaction, whose state is not committed (so must not be cached)."""
+        None inside a transaction once it has changed something, as its state is not committed
+        (so must not be cached). Before its first change the transaction, which holds the
+        write lock, sees the committed state."""
         conn = self._connection()
-        if self._local.depth:
+        if self._local.depth and conn.total_changes != self._local.changes:
             return None
         row = conn.execute("SELECT value FROM counters WHERE name = 'generation'").fetchone()
         return row[0] if row else 0
