@@ -182,18 +182,26 @@ CASES: dict[str, tuple[Callable, Callable]] = {
 }
 
 
+# An analysis reads its group's schema with DESCRIBE FEATURE GROUP and SHOW FEATURES; in the
+# engine's own process those statements run on the engine's session (authorized the same way)
+# and their answers are remembered until the catalog changes, so they are not sent as text.
+IN_PROCESS_SCHEMA = {"analyses"}
+
+
 def _blocks(sent: list[str]) -> str:
     return "".join(f"-- execute {i}\n{sql};\n\n" for i, sql in enumerate(sent, 1))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_sql_each_call_sends(store, case):
+def test_sql_each_call_sends(store, connection_kind, case):
     setup, action = CASES[case]
     made = setup(store)
     start = len(store.history)
     action(store, made)
     got = _blocks(store.history[start:])
     golden = SNAPSHOTS / f"{case}.sql"
+    if case in IN_PROCESS_SCHEMA and connection_kind == "embedded":
+        golden = SNAPSHOTS / f"{case}.embedded.sql"
     if os.environ.get("RAISE_UPDATE_SNAPSHOTS"):
         golden.write_text(got)
     assert golden.exists(), f"no snapshot {golden.name}: run with RAISE_UPDATE_SNAPSHOTS=1"
