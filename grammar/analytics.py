@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from croniter import croniter
 from lark import Lark, v_args
 
 from grammar import clauses
@@ -169,6 +168,8 @@ _FRIENDLY = {
 
 def check_cron(expression: str) -> str:
     """``expression`` if croniter accepts it as a five-field schedule (RAISE-V410 otherwise)."""
+    from croniter import croniter  # loaded here: only a schedule needs it, not every start
+
     if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
         raise ValidationError(f"{expression!r} is not a cron schedule: write five fields "
                               "(minute hour day-of-month month day-of-week), e.g. '0 */6 * * *'",

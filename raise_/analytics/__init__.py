@@ -11,18 +11,30 @@ An analysis is a spec (``spec``) that compiles to one SQL query over its group
 caches results by table version; ``jobs`` runs analyses in the background. Live tables
 (``live``) and alerts (``alerts``) are catalog objects whose analyses the engine runs itself
 (``inside``); ``objects`` is their SDK side.
+
+Names are loaded on first use, so that the engine's analytics statements (``alerts``,
+``live``) load without the SDK side and its results (pandas, HTML).
 """
-from raise_.analytics.freshness import Freshness
-from raise_.analytics.jobs import AnalysisJob
-from raise_.analytics.objects import Alert, LiveTable, RefreshEvent
-from raise_.analytics.policy import Condition, RefreshPolicy
-from raise_.analytics.results import (
-    AggregationResult, AnalysisResult, CorrelationResult, DistributionResult, RecordLookupResult,
-    StatTestResult, VersionDiffResult,
-)
-from raise_.analytics.spec import (
-    Aggregation, Analysis, Correlation, Distribution, RecordLookup, StatTest, VersionDiff,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Where each public name lives.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "raise_.analytics.freshness": ("Freshness",),
+    "raise_.analytics.jobs": ("AnalysisJob",),
+    "raise_.analytics.objects": ("Alert", "LiveTable", "RefreshEvent"),
+    "raise_.analytics.policy": ("Condition", "RefreshPolicy"),
+    "raise_.analytics.results": (
+        "AggregationResult", "AnalysisResult", "CorrelationResult", "DistributionResult",
+        "RecordLookupResult", "StatTestResult", "VersionDiffResult",
+    ),
+    "raise_.analytics.spec": (
+        "Aggregation", "Analysis", "Correlation", "Distribution", "RecordLookup", "StatTest", "VersionDiff",
+    ),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "Analysis", "Aggregation", "Distribution", "Correlation", "VersionDiff", "StatTest",
@@ -30,3 +42,14 @@ __all__ = [
     "DistributionResult", "CorrelationResult", "VersionDiffResult", "StatTestResult",
     "RecordLookupResult", "RefreshPolicy", "Condition", "LiveTable", "RefreshEvent", "Alert",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'raise_.analytics' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

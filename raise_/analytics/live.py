@@ -21,7 +21,6 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 import pyarrow as pa
-from croniter import croniter
 
 from grammar.analytics import (
     SCHEDULES, CreateLiveTable, DescribeLiveTable, DropLiveTable, ObjectRef, RefreshLiveTable, ShowLiveTables,
@@ -141,6 +140,8 @@ def due(session: "Session", record: dict[str, Any], group: GroupRecord) -> str |
         return "on_change" if table_version(session, group) != record.get("source_version") else None
     if record["refresh"] == "manual" or not record.get("last_refresh"):
         return None
+    from croniter import croniter  # loaded here: only a schedule needs it, not every start
+
     last = dt.datetime.fromisoformat(record["last_refresh"])
     return "schedule" if croniter(record["cron"], last).get_next(dt.datetime) <= _now() else None
 

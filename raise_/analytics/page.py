@@ -14,7 +14,6 @@ import json
 from html import escape
 from typing import Any
 
-import yaml
 
 __all__ = ["render_document", "html_page"]
 
@@ -26,6 +25,8 @@ def render_document(document: dict[str, Any], format: str) -> str:
         return html_page(document)
     public = {**document, "charts": [{k: v for k, v in c.items() if k != "traces"} for c in document["charts"]]}
     if format == "yaml":
+        import yaml  # loaded here: only a YAML export needs it, not every start
+
         return yaml.safe_dump(public, sort_keys=False, allow_unicode=True)
     return json.dumps(public, indent=2)
 

@@ -18,7 +18,6 @@ from raise_.analytics.spec import (
 )
 from raise_.sdk import compile as sql
 from raise_.sdk.feature import FeatureInfo, describe, show_features
-from raise_.sdk.group import describe_group
 
 if TYPE_CHECKING:
     from raise_.sdk.context import Executor
@@ -76,6 +75,8 @@ class GroupSchema:
 def load_schema(executor: "Executor", project: tuple[str, ...], name: str) -> GroupSchema:
     session = getattr(executor.connection, "session", None)
     if session is None:  # over Flight: two catalog statements
+        from raise_.sdk.group import describe_group  # loaded here: the SDK group side is not every start's
+
         ref = sql.group_ref(project, name)
         info = describe_group(executor, ref)
         features = {f.name: f for f in show_features(executor, ref)}

@@ -28,7 +28,6 @@ from raise_.engine.resolve import project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import control
 from raise_.engine.security.checks import creating, needs_nothing, on_target
-from udfs.infer.load import RUNNABLE
 from udfs.infer.records import BatchConfig, Column, ModelRecord
 from udfs.infer.resolve import is_local, resolve, scheme_of
 from udfs.infer.udf import register_infer
@@ -86,6 +85,8 @@ def _column_dict(column: ModelColumn) -> dict[str, str]:
 
 def _check_source(stmt: CreateModel) -> tuple[str | None, list[str]]:
     """(resolved local location or None, warnings) for a model's URI and framework."""
+    from udfs.infer.load import RUNNABLE  # the runners load when a model is registered, not every start
+
     warnings = []
     if stmt.framework not in RUNNABLE:
         warnings.append(f"{stmt.framework} models are registered but cannot run in this installation "

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from croniter import croniter
 
 from grammar.errors import ValidationError
 
@@ -64,6 +63,8 @@ class Schedule:
 
     @classmethod
     def _from_cron(cls, expression: str) -> "Schedule":
+        from croniter import croniter  # loaded here: only a schedule needs it, not every start
+
         if not isinstance(expression, str) or not croniter.is_valid(expression):
             raise ValidationError(f"{expression!r} is not a cron expression (minute hour day month weekday)",
                                   code=BAD_SCHEDULE, name=str(expression))
@@ -98,6 +99,8 @@ class Schedule:
         on-change and manual schedules, which have no clock."""
         after = after or _now()
         if self.kind == "cron":
+            from croniter import croniter
+
             return croniter(self.expression, after).get_next(datetime)
         if self.kind == "every":
             return after + interval(self.expression)

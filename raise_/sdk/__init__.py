@@ -1,15 +1,28 @@
-"""The Python SDK: ``FeatureStore`` and the objects it returns, compiled to Raise SQL."""
-from raise_.sdk.dtypes import (
-    Array, BlobRef, Bool, Bytes, Date, Embedding, FeatureType, Float16, Float32, Float64, Int8,
-    Int16, Int32, Int64, String, Struct, Timestamp,
-)
-from raise_.sdk.feature import Feature
-from raise_.sdk.group import FeatureGroup
-from raise_.sdk.lineage import Lineage, LineageGraph, LineageNode
-from raise_.sdk.namespaces import Domain, Organization, Project
-from raise_.sdk.security import ACL, AuditQuery
-from raise_.sdk.store import FeatureStore
-from raise_.sdk.validation import Reference, ValidationIssue, ValidationResult
+"""The Python SDK: ``FeatureStore`` and the objects it returns, compiled to Raise SQL.
+
+Names are loaded on first use, so that a light module of the SDK (``html``, ``dtypes``) loads
+without the rest of it (the engine's analytics results use ``html``).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Where each public name lives.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "raise_.sdk.dtypes": (
+        "Array", "BlobRef", "Bool", "Bytes", "Date", "Embedding", "FeatureType", "Float16", "Float32",
+        "Float64", "Int8", "Int16", "Int32", "Int64", "String", "Struct", "Timestamp",
+    ),
+    "raise_.sdk.feature": ("Feature",),
+    "raise_.sdk.group": ("FeatureGroup",),
+    "raise_.sdk.lineage": ("Lineage", "LineageGraph", "LineageNode"),
+    "raise_.sdk.namespaces": ("Domain", "Organization", "Project"),
+    "raise_.sdk.security": ("ACL", "AuditQuery"),
+    "raise_.sdk.store": ("FeatureStore",),
+    "raise_.sdk.validation": ("Reference", "ValidationIssue", "ValidationResult"),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "FeatureStore", "ACL", "AuditQuery", "FeatureGroup", "Feature", "Organization", "Domain", "Project",
@@ -17,3 +30,14 @@ __all__ = [
     "FeatureType", "Int8", "Int16", "Int32", "Int64", "Float16", "Float32", "Float64", "Bool",
     "String", "Bytes", "Timestamp", "Date", "Embedding", "Array", "Struct", "BlobRef",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'raise_.sdk' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

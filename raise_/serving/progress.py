@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 _DELAY_S = 1.0
 
@@ -22,6 +24,8 @@ def watched() -> bool:
     return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def bar(total: int, desc: str) -> tqdm:
+def bar(total: int, desc: str) -> "tqdm":
     """A bar of ``total`` steps (a disabled one, which costs nothing, where no one watches)."""
+    from tqdm.auto import tqdm  # loaded here: ``tqdm.auto`` loads asyncio, ~0.1 s of every start
+
     return tqdm(total=total, desc=desc, unit="step", delay=_DELAY_S, leave=False, disable=not watched())

@@ -9,7 +9,8 @@
   pre-pass for its table form.
 
 The runners and the pipeline need neither DataFusion nor sqlglot (a GPU host may run them
-alone), so the SQL-facing names are imported when first used.
+alone), so the SQL-facing names are imported when first used; the runners too, so that a
+query without INFER does not load them.
 """
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from udfs.infer.errors import (
     OutputMismatch,
     UnsupportedModel,
 )
-from udfs.infer.load import LoadedModel, clear_cache, load_model
-from udfs.infer.pipeline import Prediction, RunStats, plan_batches, predict
 from udfs.infer.records import BatchConfig, Column, ModelRecord
 from udfs.infer.resolve import ModelNotFound, NoResolver, Resolved, cache_dir, resolve
 
+#: Names loaded on first use: the runners (onnxruntime, torch, PIL) and the SQL side.
 _SQL_NAMES = {
+    "LoadedModel": "udfs.infer.load", "clear_cache": "udfs.infer.load", "load_model": "udfs.infer.load",
+    "Prediction": "udfs.infer.pipeline", "RunStats": "udfs.infer.pipeline",
+    "plan_batches": "udfs.infer.pipeline", "predict": "udfs.infer.pipeline",
     "rewrite_sql": "udfs.infer.rewrite", "FUNCTION": "udfs.infer.udf", "InferFunctions": "udfs.infer.udf",
     "ModelNotRegistered": "udfs.infer.udf", "infer_udf": "udfs.infer.udf", "register_infer": "udfs.infer.udf",
 }

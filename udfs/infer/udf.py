@@ -12,7 +12,7 @@ argument and serves every model of its signature.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -20,10 +20,11 @@ from datafusion import ScalarUDF, SessionContext, udf
 
 from grammar.errors import NotFound
 from udfs.infer.errors import BadInferCall
-from udfs.infer.load import LoadedModel, load_model
-from udfs.infer.pipeline import predict
 from udfs.infer.records import ModelRecord
 from udfs.infer.rewrite import rewrite_sql
+
+if TYPE_CHECKING:
+    from udfs.infer.load import LoadedModel
 
 FUNCTION = "infer"
 ModelLookup = Callable[[str], "ModelRecord | None"]
@@ -48,6 +49,8 @@ def infer_udf(name: str, argument_types: list[pa.DataType], return_type: pa.Data
             return pa.nulls(len(names), return_type)
         if len(distinct) > 1:
             raise BadInferCall(f"{FUNCTION.upper()} takes one model per call, got {sorted(distinct)}")
+        from udfs.infer.pipeline import predict  # the runners load at the first INFER, not every query
+
         loaded = model(distinct[0])
         prediction = predict(loaded, list(columns), on_error="raise")
         if len(prediction.columns) == 1:
@@ -87,6 +90,8 @@ class InferFunctions:
                 raise ModelNotRegistered(f"no model named {name!r}; register it with CREATE MODEL "
                                          f"{name} FROM '<uri>' FRAMEWORK ... (SHOW MODELS lists models)",
                                          name=name)
+            from udfs.infer.load import load_model
+
             self._loaded[name] = load_model(record, device=self.device)
         return self._loaded[name]
 
