@@ -30,3 +30,20 @@ def module(name: str) -> ModuleType:
     sys.modules[name] = lazy
     loader.exec_module(lazy)
     return lazy
+
+
+def exports(package: str, names: dict[str, str]):
+    """A package's ``__getattr__`` and ``__dir__`` for public ``names`` (name → defining
+    module), each module imported at the first use of one of its names."""
+    import importlib
+
+    def __getattr__(name: str):
+        where = names.get(name)
+        if where is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(where), name)
+
+    def __dir__() -> list[str]:
+        return sorted(names)
+
+    return __getattr__, __dir__

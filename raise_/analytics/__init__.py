@@ -17,8 +17,7 @@ Names are loaded on first use, so that the engine's analytics statements (``aler
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from raise_.lazy import exports
 
 #: Where each public name lives.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -44,12 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'raise_.analytics' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = exports(__name__, {name: _EXPORTS[name] for name in __all__})

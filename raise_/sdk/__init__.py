@@ -5,8 +5,7 @@ without the rest of it (the engine's analytics results use ``html``).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from raise_.lazy import exports
 
 #: Where each public name lives.
 _MODULES: dict[str, tuple[str, ...]] = {
@@ -32,12 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'raise_.sdk' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = exports(__name__, {name: _EXPORTS[name] for name in __all__})
