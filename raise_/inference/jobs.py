@@ -22,12 +22,12 @@ transform is written as its parts and rebuilt from them where the job runs:
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Mapping
 
 from grammar.errors import ValidationError
 from raise_.inference.spec import AcceleratorConfig, GPUType, InferenceRuntime, ModelSpec, TPUType
 from raise_.inference.transform import InferenceTransform
+from raise_.jobs.base import imported
 from udfs.infer.records import BatchConfig
 
 KIND = "inference"
@@ -132,11 +132,8 @@ def _function(path: str | None) -> Callable | None:
         return None
     if path in _FUNCTIONS:
         return _FUNCTIONS[path]
-    module, _, qualname = path.partition(":")
     try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
+        found = imported(path)
     except (ImportError, AttributeError, ValueError):
         raise ValidationError(f"cannot import the inference function {path!r}: it must be a module-level "
                               "function importable where the job runs", code=BAD_FUNCTION, name=path) from None

@@ -110,3 +110,13 @@ def executor_named(executor: str | Executor | None) -> Executor:
                               code=UNKNOWN_EXECUTOR, name=str(executor))
     module, cls = EXECUTORS[executor]
     return getattr(importlib.import_module(module), cls)()
+
+
+def imported(path: str) -> Any:
+    """The object at ``module:qualified.name`` (ImportError, AttributeError or ValueError when
+    there is none)."""
+    module, _, qualname = path.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found

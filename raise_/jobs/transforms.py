@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import pyarrow as pa
 
 from grammar.errors import ValidationError
-from raise_.jobs.base import BatchTransform, RunContext
+from raise_.jobs.base import BatchTransform, RunContext, imported
 from raise_.jobs.checks import table_of
 
 __all__ = ["SQLTransform", "PythonTransform", "python_transform", "bind_template", "TEMPLATE_VARIABLES",
@@ -140,11 +140,8 @@ def resolve_function(path: str) -> PythonTransform:
     """The transform at ``module:qualified_name`` (decorated in this process, or importable)."""
     if path in _REGISTERED:
         return _REGISTERED[path]
-    module, _, qualname = path.partition(":")
     try:
-        found: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            found = getattr(found, part)
+        found = imported(path)
     except (ImportError, AttributeError, ValueError):
         raise ValidationError(f"cannot import the transform function {path!r}: a Python transform must be a "
                               "module-level function importable where the job runs", code=BAD_TRANSFORM,
