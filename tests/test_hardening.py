@@ -449,3 +449,29 @@ def test_the_sdk_gets_the_error_classes_back(served):
             conn.execute("SELECT id FROM g WHERE id = ?", [1, 2])
         assert extra.value.code == "RAISE-V091"
         assert conn.execute("SELECT count(*) AS n FROM g").to_pylist() == [{"n": 2}]
+
+
+def test_a_writer_kept_waiting_by_another_gets_a_raise_error_and_changes_nothing(tmp_path, monkeypatch):
+    import sqlite3
+
+    from grammar.errors import ExecutionError
+    from raise_.engine import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "_LOCK_TIMEOUT_S", 0.2)
+    engine = Engine(tmp_path / "home")
+    session = engine.session()
+    session.execute("CREATE ORGANIZATION acme; CREATE DOMAIN acme/ml; CREATE PROJECT acme/ml/rec; USE acme/ml/rec")
+    before = session.execute("SHOW FEATURE GROUPS").num_rows
+    holder = sqlite3.connect(tmp_path / "home" / "catalog.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ExecutionError) as caught:
+            session.execute('CREATE FEATURE GROUP "user-signals" KEY (user_id INT64) TIMESTAMP event_time')
+        assert caught.value.code == "RAISE-X030"
+        assert "locked by another writer" in caught.value.message
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert session.execute("SHOW FEATURE GROUPS").num_rows == before
+    session.execute('CREATE FEATURE GROUP "user-signals" KEY (user_id INT64) TIMESTAMP event_time')
+    assert session.execute("SHOW FEATURE GROUPS").num_rows == before + 1

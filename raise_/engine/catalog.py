@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator, TypeVar
 SCHEMA_VERSION = 1
 #: Reads ``Catalog.memo`` keeps per generation (a statement makes a handful).
 _MEMO_ENTRIES = 4096
+#: How long a writer waits for another writer's transaction before it gives up (RAISE-X030).
+_LOCK_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -50,6 +52,17 @@ _BUMP_GENERATION = """INSERT INTO counters (name, value) VALUES ('generation', 1
                        ON CONFLICT (name) DO UPDATE SET value = value + 1"""
 
 
+def _busy(path: Path, error: sqlite3.OperationalError) -> Exception:
+    """SQLite's "database is locked" after the connection's timeout, as Raise's error."""
+    from grammar.errors import ExecutionError
+
+    if "locked" not in str(error) and "busy" not in str(error):
+        return error
+    return ExecutionError(
+        f"the catalog {path} stayed locked by another writer for {_LOCK_TIMEOUT_S:.0f} s; "
+        "nothing was changed, retry the statement", code="RAISE-X030", name=str(path))
+
+
 def now() -> str:
     """Current UTC time as ISO-8601 text (how the catalog stores times)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -70,7 +83,7 @@ class Catalog:
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=_LOCK_TIMEOUT_S)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -99,7 +112,10 @@ class Catalog:
             finally:
                 self._local.depth -= 1
             return
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise _busy(self.path, error) from None
         self._local.depth = 1
         changes = self._local.changes = conn.total_changes
         try:
