@@ -11,7 +11,10 @@ parsing, authorization and audit.
 Also times ``fs.materialize`` of the group (first run: the whole table; second run: the change
 feed of a 1% update; then the whole table into Redis). Last line: ratios first
 (``inprocess_1key_p50_vs_sqlite``: Raise's p50 over the bare read's, lower is better), then
-p50/p99 in milliseconds and materialize seconds.
+p50/p99 in milliseconds and materialize seconds. The Flight lookups are also compared with
+the floor under them (``benchmarks/flight_floor.py``: a bare pyarrow.flight server answering
+the same ADBC calls with a constant row, measured in the same run):
+``flight_1key_p50_vs_floor``.
 """
 from __future__ import annotations
 
@@ -32,6 +35,9 @@ import pyarrow as pa
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import flight_floor  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(5)]
 USER, PASSWORD = "bench", "bench-password"
@@ -201,6 +207,7 @@ def main() -> None:
         figures.update(lookups(fs, keys, calls, "inprocess"))
         figures.update(bare_sqlite(home / "online.db", keys, calls))
         figures.update(flight_lookups(home, keys, calls))
+        figures.update(flight_floor.measure(calls))
         redis = start_redis(Path(folder))
         if redis is not None:
             try:
@@ -215,6 +222,8 @@ def main() -> None:
                 if f"{prefix}_{n}key_p50_ms" in figures:
                     ratios[f"{prefix}_{n}key_p50_vs_{peer}"] = (figures[f"{prefix}_{n}key_p50_ms"]
                                                                 / figures[f"{peer}_{n}key_p50_ms"])
+    for n in (1, 100):
+        ratios[f"flight_{n}key_p50_vs_floor"] = figures[f"flight_{n}key_p50_ms"] / figures[f"floor_{n}key_p50_ms"]
     out = {**ratios, **figures, "keys": keys, "calls": calls, "features": len(FEATURES)}
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
 

@@ -53,11 +53,13 @@ _Options = pb.CommandStatementIngest.TableDefinitionOptions
 def execute(connection: Connection, sql: str, parameters: pa.Table | None = None,
             prepared: "Prepared | None" = None) -> pa.Table:
     """Run ``sql`` (or its ``prepared`` form) once, or once per parameter row (results
-    concatenated in order)."""
+    concatenated in order; a prepared lookup takes all the rows' keys in one lookup)."""
     run = prepared.execute if prepared is not None else partial(connection.session.execute, sql)
     with connection.lock:
         if parameters is None or parameters.num_rows == 0:
             return run()
+        if prepared is not None and parameters.num_rows > 1:
+            return prepared.execute_rows(list(parameter_rows(parameters)))
         results = [run(row) for row in parameter_rows(parameters)]
     return pa.concat_tables(results, promote_options="permissive") if len(results) > 1 else results[0]
 

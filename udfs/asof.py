@@ -9,7 +9,8 @@ with the same time, the one with the highest ``right_order`` (write order) wins,
 It is a sort-merge per key: both sides are bucketed by key with a counting sort (linear), each
 bucket is sorted by time unless it already is (rows are usually written in time order), and
 one merge pass per key finds the matches. Keys are independent, so the per-key work runs in
-parallel. Memory: a few int64 arrays the size of each side.
+parallel. Memory: the inputs and two int64 arrays the size of each side (bucket order, and
+starts per key); a bucket's sort scratch is the bucket's size.
 
 >>> import numpy as np
 >>> asof_match(np.array([0, 0, 1]), np.array([5, 1, 9]), np.array([0, 0, 0]),
@@ -57,9 +58,10 @@ def _before(a, b, times, ranks):
 
 
 @njit(cache=True, nogil=True)
-def _sort_bucket(order, start, end, times, ranks, scratch):
+def _sort_bucket(order, start, end, times, ranks):
     """Sort ``order[start:end]`` by (time, rank): a stable bottom-up merge sort, skipped when
-    the bucket is already in order."""
+    the bucket is already in order (its scratch is the bucket's size, so sorting costs no
+    memory the size of the side)."""
     ordered = True
     for i in range(start + 1, end):
         if _before(order[i], order[i - 1], times, ranks):
@@ -69,27 +71,28 @@ def _sort_bucket(order, start, end, times, ranks, scratch):
         return
     width = 1
     n = end - start
+    scratch = np.empty(n, dtype=order.dtype)
     while width < n:
         for lo in range(start, end, 2 * width):
             mid, hi = min(lo + width, end), min(lo + 2 * width, end)
             i, j, out = lo, mid, lo
             while i < mid and j < hi:
                 if _before(order[j], order[i], times, ranks):
-                    scratch[out] = order[j]
+                    scratch[out - start] = order[j]
                     j += 1
                 else:
-                    scratch[out] = order[i]
+                    scratch[out - start] = order[i]
                     i += 1
                 out += 1
             while i < mid:
-                scratch[out] = order[i]
+                scratch[out - start] = order[i]
                 i += 1
                 out += 1
             while j < hi:
-                scratch[out] = order[j]
+                scratch[out - start] = order[j]
                 j += 1
                 out += 1
-        order[start:end] = scratch[start:end]
+        order[start:end] = scratch
         width *= 2
 
 
@@ -97,16 +100,14 @@ def _sort_bucket(order, start, end, times, ranks, scratch):
 def _merge(left_order, left_starts, left_times, right_order, right_starts, right_times, right_ranks,
            strict, matches):
     key_count = left_starts.shape[0] - 1
-    left_scratch = np.empty_like(left_order)
-    right_scratch = np.empty_like(right_order)
     left_ranks = np.arange(left_times.shape[0])
     for k in prange(key_count):
         lo, hi = left_starts[k], left_starts[k + 1]
         if lo == hi:
             continue
         rlo, rhi = right_starts[k], right_starts[k + 1]
-        _sort_bucket(left_order, lo, hi, left_times, left_ranks, left_scratch)
-        _sort_bucket(right_order, rlo, rhi, right_times, right_ranks, right_scratch)
+        _sort_bucket(left_order, lo, hi, left_times, left_ranks)
+        _sort_bucket(right_order, rlo, rhi, right_times, right_ranks)
         r, found = rlo, -1
         for i in range(lo, hi):
             row = left_order[i]

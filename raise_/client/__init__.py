@@ -30,7 +30,8 @@ class Connection(Protocol):
         """Run a Raise SQL script; the last statement's result as an Arrow table."""
 
     def prepare(self, sql: str) -> Any:
-        """``sql`` prepared once; the result's ``execute(params)`` runs it per request."""
+        """``sql`` prepared once; the result's ``execute(params)`` runs it per request, and
+        ``execute_rows(rows)`` once per parameter row (one batch), results concatenated."""
 
     def ingest(self, group: str, data: pa.Table, mode: str) -> int:
         """Write ``data`` into ``group`` (``org/domain/project/group`` or a name in the

@@ -316,6 +316,20 @@ class PreparedStatement:
         except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
             raise error_from_flight(error) from None
 
+    def execute_rows(self, rows: Sequence[Sequence[Any]]) -> pa.Table:
+        """Bind ``rows`` as one parameter batch (a column per parameter, a row per set) and
+        run it once per row on the server, the results concatenated in order."""
+        import adbc_driver_manager
+
+        try:
+            width = len(rows[0]) if rows else 0
+            self._statement.bind(pa.record_batch([pa.array([row[i] for row in rows]) for i in range(width)],
+                                                 names=[str(i) for i in range(1, width + 1)]))
+            stream, _ = self._statement.execute_query()
+            return pa.RecordBatchReader.from_stream(stream).read_all()
+        except (adbc_driver_manager.Error, pa.ArrowException, OSError) as error:
+            raise error_from_flight(error) from None
+
     def close(self) -> None:
         if self._statement is not None:
             self._statement.close()

@@ -91,6 +91,10 @@ class Statement:
     #: once, executed per request) runs it, authorized and audited as ``run`` would; None:
     #: the way every statement runs.
     prepared: Callable[["Session", Any, tuple], pa.Table] | None = None
+    #: ``prepared_rows(session, statement, rows) -> result``: a prepared statement bound to
+    #: many parameter rows (a Flight SQL batch), run as one call whose result is the rows'
+    #: results concatenated in order; None: once per row.
+    prepared_rows: Callable[["Session", Any, list], pa.Table] | None = None
     #: False: the handler runs outside a catalog transaction and opens its own around what
     #: it commits, so long work (a job's run) does not hold the catalog's write lock.
     transaction: bool = True

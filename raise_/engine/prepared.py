@@ -28,6 +28,7 @@ class Prepared:
         self.sql = sql
         self._statement: Any = None
         self._run = None
+        self._run_rows = None
         self._query = None
         try:  # text that does not parse is reported when it runs, as unprepared text is
             statements = parse(sql)
@@ -42,6 +43,7 @@ class Prepared:
             return
         if entry.prepared is not None:
             self._statement, self._run = statements[0], entry.prepared
+            self._run_rows = entry.prepared_rows
 
     def __repr__(self) -> str:
         return f"Prepared({self.sql!r})"
@@ -58,6 +60,14 @@ class Prepared:
         if self._run is None:
             return self.session.execute(self.sql, params)
         return self._run(self.session, self._statement, tuple(params or ()))
+
+    def execute_rows(self, rows: Sequence[Sequence[Any]]) -> pa.Table:
+        """Run once per bound row, the results concatenated in row order; in one call where
+        the statement's family runs many rows at once (a lookup of every row's keys)."""
+        if self._run_rows is not None and rows:
+            return self._run_rows(self.session, self._statement, [tuple(row) for row in rows])
+        results = [self.execute(row) for row in rows]
+        return pa.concat_tables(results, promote_options="permissive") if len(results) > 1 else results[0]
 
     def stream(self, params: Sequence[Any] | None = None) -> ResultStream:
         if self._run is None and self._query is None:

@@ -74,13 +74,22 @@ class Executor:
         """Execute SQL text prepared once per connection and text (a lookup made per request),
         recording it in ``history`` like ``send``."""
         with self.lock:
-            self.history.append(sql)
-            prepared = self._prepared.pop(sql, None) or self.connection.prepare(sql)
-            self._prepared[sql] = prepared  # most recently used last
-            while len(self._prepared) > _PREPARED:
-                oldest = self._prepared.pop(next(iter(self._prepared)))
-                getattr(oldest, "close", lambda: None)()
-            return prepared.execute(params)
+            return self._prepare(sql).execute(params)
+
+    def send_prepared_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> pa.Table:
+        """Like ``send_prepared``, bound to a batch of parameter rows: the rows' results in
+        order (a lookup of many keys binds one row per key)."""
+        with self.lock:
+            return self._prepare(sql).execute_rows(rows)
+
+    def _prepare(self, sql: str) -> Any:
+        self.history.append(sql)
+        prepared = self._prepared.pop(sql, None) or self.connection.prepare(sql)
+        self._prepared[sql] = prepared  # most recently used last
+        while len(self._prepared) > _PREPARED:
+            oldest = self._prepared.pop(next(iter(self._prepared)))
+            getattr(oldest, "close", lambda: None)()
+        return prepared
 
     def query(self, project: tuple[str, ...], sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run ``sql`` (a SELECT or any text) with ``project`` as the current project."""

@@ -140,6 +140,11 @@ class _AsofSelect:
                 side.data = self._read(side)
                 shown.update()
             table = self._join(conditions, shown)
+        for side in self.sides:  # the sides' rows are in the joined table or no longer needed
+            side.data = None
+        # the join's scratch (the size of the sides: hundreds of MB for 10M feature rows) goes
+        # back to the system now, not when the allocator next gets round to it
+        pa.default_memory_pool().release_unused()
         name = _TABLE.format(next(_counter))
         self.context.ctx.register_record_batches(name, [table.to_batches(max_chunksize=131072) or
                                                         [pa.record_batch([], schema=table.schema)]])

@@ -114,8 +114,12 @@ def _lookup_group(executor: "Executor", ref, keys: tuple[str, ...], names: tuple
         if missing:
             raise ValidationError(f"entity row {missing[0]} has no key {column!r} of feature group {ref.name!r}",
                                   code="RAISE-V171", name=column)
-    values = tuple(row[column] for row in entity_rows for column in keys)
-    return executor.send_prepared(_lookup_sql(ref, names, keys, len(entity_rows)), values)
+    if not entity_rows:
+        return executor.send_prepared(_lookup_sql(ref, names, keys, 0), ())
+    # one key's text, bound to a batch of one row per entity (what a Flight SQL client sends
+    # as one parameter batch, and the server looks up at once)
+    rows = [tuple(row[column] for column in keys) for row in entity_rows]
+    return executor.send_prepared_rows(_lookup_sql(ref, names, keys, 1), rows)
 
 
 @lru_cache(maxsize=1024)

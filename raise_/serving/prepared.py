@@ -12,6 +12,9 @@ A lookup costs what the online store costs plus what Raise adds, so Raise adds l
   without a catalog change).
 - ``event``: one audit entry per lookup, a READ of the group that names every feature read
   (rather than one chained entry per feature).
+- ``run_rows``: a prepared lookup bound to many parameter rows (a Flight SQL client's batch
+  of keys) runs as one lookup of every row's keys: one read of the store, one check, one
+  audit entry naming them all.
 - ``run_prepared``: a prepared statement (``Session.prepare``, a Flight SQL prepared
   statement) runs a lookup with these, outside a catalog transaction (it changes nothing), so
   it is parsed once when prepared.
@@ -19,14 +22,14 @@ A lookup costs what the online store costs plus what Raise adds, so Raise adds l
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from grammar.dtypes import parse_dtype
 from grammar.errors import RaiseError
-from grammar.serving import LookupOnline
+from grammar.serving import LookupOnline, Parameter
 from raise_.engine import names, registry
 from raise_.engine.records import FeatureVersion
 from raise_.engine.resolve import project_of
@@ -202,3 +205,33 @@ def run_prepared(session: "Session", stmt: LookupOnline, params: tuple) -> pa.Ta
     with audited(session):
         authorize(session, stmt, plan)
         return lookup(session, stmt, plan)
+
+
+def run_rows(session: "Session", stmt: LookupOnline, rows: list[tuple]) -> pa.Table:
+    """A prepared LOOKUP ONLINE bound to ``rows`` (each a set of its parameters): the rows'
+    lookups concatenated in order, made as one lookup of all their keys."""
+    width = max((len(row) for row in rows), default=0)
+    values = tuple(_shifted(value, copy * width) for copy in range(len(rows)) for value in _numbered(stmt.values))
+    return run_prepared(session, replace(stmt, values=values), tuple(v for row in rows for v in row))
+
+
+def _numbered(values: tuple) -> tuple:
+    """``values`` with each ``?`` given its ``$n`` (the next position), so copies can be shifted."""
+    position = 0
+
+    def number(value: Any) -> Any:
+        nonlocal position
+        if isinstance(value, tuple):
+            return tuple(number(v) for v in value)
+        if isinstance(value, Parameter) and value.index is None:
+            position += 1
+            return Parameter(index=position)
+        return value
+
+    return tuple(number(v) for v in values)
+
+
+def _shifted(value: Any, offset: int) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_shifted(v, offset) for v in value)
+    return Parameter(index=value.index + offset) if isinstance(value, Parameter) else value

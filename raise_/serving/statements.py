@@ -290,7 +290,7 @@ FAMILY = Family(
         ShowOnlineStatus: Statement(handler=show_online, rule=needs_nothing, schema=STATUS_SCHEMA,
                                     listing=visible_status),
         LookupOnline: Statement(handler=lookup, rule=_lookup_rule, schema=_lookup_schema, listing=checked_by_rule,
-                                prepared=prepared.run_prepared),
+                                prepared=prepared.run_prepared, prepared_rows=prepared.run_rows),
     },
     kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
 )

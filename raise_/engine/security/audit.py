@@ -18,6 +18,17 @@ Retention (``SET AUDIT CONFIG``) is per organization: entries older than ``reten
 are archived to ``export_destination`` (when set) and removed from the start of the chain.
 ``immutable=True`` is one-way: from then on nothing deletes that organization's entries,
 retention included.
+
+Durability and order: the database is in WAL mode with ``synchronous=NORMAL``. An entry is in
+the log once ``append`` returns: its commit is in the write-ahead log, which survives the
+process crashing (a power loss or OS crash may lose the commits since the last checkpoint,
+which syncs the log to disk). Appends hold SQLite's write lock from reading a chain's head
+to writing it, so entries are ordered and chained across threads and processes. Appends use
+connections from a pool rather than one per thread: Flight handlers run on gRPC's threads,
+which come and go, and a connection per thread would be opened again on each new one (and
+left open when it ends). SQLite checkpoints the WAL itself (every 1,000 pages, in the append
+that crosses the threshold): a checkpoint run from another thread while appends continue
+never catches up, and the WAL would grow without bound.
 """
 from __future__ import annotations
 
@@ -25,9 +36,11 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import secrets
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
@@ -176,22 +189,55 @@ class AuditLog:
         self.path = self.home / "audit.db"
         self._key = _load_key(self.home / "audit.key")
         self._local = threading.local()
-        conn = self._connection()
-        for statement in _SCHEMA:
-            conn.execute(statement)
+        self._writers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        with self._writer() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
 
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads and configuration."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
+            conn = self._local.conn = self._open()
         return conn
+
+    @contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection for appends, used by one thread at a time."""
+        try:
+            conn = self._writers.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            self._writers.put(conn)
+
+    def checkpoint(self, mode: str = "PASSIVE") -> None:
+        """Copy the write-ahead log into the database (``TRUNCATE``: and empty it)."""
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
+        with self._writer() as conn:
+            conn.execute(f"PRAGMA wal_checkpoint({mode})")
+
+    def close(self) -> None:
+        """Checkpoint and close the pooled connections (later appends open new ones)."""
+        self.checkpoint("TRUNCATE")
+        while True:
+            try:
+                self._writers.get_nowait().close()
+            except queue.Empty:
+                break
 
     def _sign(self, row: dict[str, Any], prev_hash: str) -> str:
         return hmac.new(self._key, _message(row, prev_hash), hashlib.sha256).hexdigest()
@@ -199,18 +245,19 @@ class AuditLog:
     # -- writing ---------------------------------------------------------------------------
 
     def append(self, actor: str, actor_org: str | None, events: Iterable[Event], outcome: str) -> list[Entry]:
-        """Store ``events`` with ``outcome``, chained; the entries written."""
+        """Store ``events`` with ``outcome``, chained; the entries written (durable as the
+        module says once this returns)."""
         stamp = _stamp(now())
         written: list[Entry] = []
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for event in events:
-                written.append(self._append_one(conn, stamp, actor, actor_org, event, outcome))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writer() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for event in events:
+                    written.append(self._append_one(conn, stamp, actor, actor_org, event, outcome))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         return written
 
     def _append_one(self, conn: sqlite3.Connection, stamp: str, actor: str, actor_org: str | None,
@@ -330,18 +377,18 @@ class AuditLog:
             raise ValidationError(f"the audit log of {org!r} is immutable: nothing may delete its entries",
                                   code="RAISE-V082", name=org)
         last = entries[-1]
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("INSERT OR REPLACE INTO pruning (chain) VALUES (?)", (org,))
-            conn.execute("DELETE FROM entries WHERE chain = ? AND seq <= ?", (org, last.seq))
-            head = conn.execute("SELECT seq, hash FROM heads WHERE chain = ?", (org,)).fetchone()
-            self._set_head(conn, org, head["seq"], head["hash"], last.seq, last.hash)
-            conn.execute("DELETE FROM pruning WHERE chain = ?", (org,))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writer() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT OR REPLACE INTO pruning (chain) VALUES (?)", (org,))
+                conn.execute("DELETE FROM entries WHERE chain = ? AND seq <= ?", (org, last.seq))
+                head = conn.execute("SELECT seq, hash FROM heads WHERE chain = ?", (org,)).fetchone()
+                self._set_head(conn, org, head["seq"], head["hash"], last.seq, last.hash)
+                conn.execute("DELETE FROM pruning WHERE chain = ?", (org,))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         return len(entries)
 
     # -- alerts ----------------------------------------------------------------------------
@@ -439,6 +486,15 @@ _LOCK = threading.Lock()
 
 #: ``log_for`` by an absolute home as given, so a statement's audit skips resolving the path.
 _BY_HOME: dict[str, AuditLog] = {}
+
+
+def _forget_connections() -> None:
+    """In a forked child: SQLite connections must not cross a fork, so open new ones."""
+    for log in _LOGS.values():
+        log._writers, log._local = queue.SimpleQueue(), threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
 
 
 def log_for(home: str | Path) -> AuditLog:
