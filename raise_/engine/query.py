@@ -209,7 +209,7 @@ class QueryContext:
 
     def _plan(self, sql: str):
         """``ctx.sql`` on a large stack, within the statement's deadline (``limits``)."""
-        return limits.planned(self.ctx.sql, sql, deadline=self.deadline)
+        return limits.planned(self.ctx.sql, sql, deadline=self.deadline, sql=sql)
 
     def _optimized(self, sql: str, values: dict[str, Any] | None):
         """A user's query planned and optimized: optimizing now reports the plan's errors (types,
@@ -228,7 +228,7 @@ class QueryContext:
                 text = rewrite(text)
             text = asof.rewrite(self, text)
             text = vectors.constant_vectors(self._snapshots(text), self._hold)
-            return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
+            return limits.planned(self._optimized, text, values or None, deadline=self.deadline, sql=text)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception
