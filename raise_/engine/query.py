@@ -1,9 +1,10 @@
 """Plain SQL over feature groups, in DataFusion.
 
-A ``QueryContext`` is a DataFusion SessionContext for one statement: Raise's SQL functions,
-each feature group of the current project as a view (see ``views``), and snapshots for time
-travel (``FROM "user-signals" VERSION AS OF 3`` or ``TIMESTAMP AS OF '2026-01-01 00:00:00'``,
-the syntax Delta users know). DDL and DML are not DataFusion's business here: feature groups
+A ``QueryContext`` is a DataFusion SessionContext serving one statement (kept for the next
+when nothing it holds has changed: see ``contexts``): Raise's SQL functions, each feature group
+the statement names as a view (see ``views``), and snapshots for time travel
+(``FROM "user-signals" VERSION AS OF 3`` or ``TIMESTAMP AS OF '2026-01-01 00:00:00'``, the
+syntax Delta users know). DDL and DML are not DataFusion's business here: feature groups
 are created with Raise DDL and written with INSERT (handled by the session) or ingest.
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ class QueryContext:
         self.ctx = session.engine.contexts.take(self._key(sql))
         kept = self.ctx.kept  # what the context holds from earlier statements (``contexts``)
         self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
-        self.views: dict[str, GroupView] = dict(kept.views)
+        self.views: dict[str, GroupView] = {}  # the views of the groups this statement reads
         self._stored: dict[str, set[str]] = {name: set(t.stored) for name, t in kept.tables.items()}
         self._registered: set[str] = set(kept.tables)
         self._catalogs: dict[str, Catalog] = kept.catalogs
@@ -209,6 +210,7 @@ class QueryContext:
         """Plan ``group``'s view and register it under its qualified name (a kept context
         has it already)."""
         if (kept := self.ctx.kept.views.get(group.key)) is not None:
+            self.views[group.key] = kept
             return kept
         self._table(group)
         views = self.session.engine.views
