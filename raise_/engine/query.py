@@ -91,10 +91,10 @@ class QueryContext:
                 self.checked.add(name)
         kept = self.ctx.kept
         for group in registry.all_groups(self.session.catalog):
-            if group.name.lower() not in text or group.key in kept.plain:
+            if group.name.lower() not in text:
                 continue
             view = self.add_view(group)
-            if tuple(group.project) == self.session.project:
+            if tuple(group.project) == self.session.project and group.key not in kept.plain:
                 # quoted: DataFusion would otherwise fold case and split on dots
                 with self.ctx.keeping():
                     self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
