@@ -120,3 +120,27 @@ def test_insert_infer_results_into_a_feature(rec, tmp_path):
 def test_infer_errors_arrive_as_raise_errors(rec, tmp_path):
     with pytest.raises(NotFound, match="no model named 'ghost'"):
         rec.execute("SELECT INFER('ghost', v) FROM docs")
+
+
+def test_a_remembered_rewrite_follows_the_model_a_name_means_now(rec, tmp_path):
+    from udfs.infer import udf
+
+    create(rec, tmp_path, "m", "linear.onnx")
+    create(rec, tmp_path, "classify", "classify.onnx")
+    both = "SELECT id, INFER('classify', v)['label'] AS c, INFER('m', v) AS y FROM docs ORDER BY id"
+    first = rec.execute(both).to_pydict()
+    assert both in udf._PREPARED  # two signatures: the text was rewritten (`infer_2`) and kept
+    assert rec.execute(both).to_pydict() == first == {"id": [1, 2, 3], "c": [1, 1, None],
+                                                       "y": [[0.0, 1.0], [6.0, 7.0], None]}
+    wide = np.arange(12, dtype=np.float32).reshape(4, 3)
+    linear(tmp_path / "models" / "wide.onnx", wide)
+    uri = (tmp_path / "models" / "wide.onnx").as_uri()
+    rec.execute(f"CREATE OR REPLACE MODEL m FROM '{uri}' FRAMEWORK onnx")
+    assert rec.execute(both).column("y").to_pylist() == [[0.0, 1.0, 2.0], [9.0, 10.0, 11.0], None]
+    # now of classify's signature: one function serves both calls, where the kept text named two
+    uri = (tmp_path / "models" / "classify.onnx").as_uri()
+    rec.execute(f"CREATE OR REPLACE MODEL m FROM '{uri}' FRAMEWORK onnx")
+    assert rec.execute(both).column("y").to_pylist() == [{"label": 1, "score": 1.0}, {"label": 1, "score": 7.0}, None]
+    rec.execute("DROP MODEL m")
+    with pytest.raises(NotFound, match="no model named 'm'"):
+        rec.execute(both)

@@ -128,3 +128,37 @@ def test_planning_threads_are_reused_and_keep_their_large_stack():
     with pytest.raises(ZeroDivisionError):  # an error comes back to the caller; the thread stays
         limits.planned(lambda: 1 / 0, deadline=deadline)
     assert limits.planned(where, deadline=deadline)[0] == "raise-planner"
+
+
+def test_short_sql_plans_on_the_calling_thread_unless_its_stack_is_small():
+    from raise_.engine import limits
+
+    deadline = limits.Deadline(None)
+
+    def where() -> str:
+        return threading.current_thread().name
+
+    short, long = "SELECT 1", "SELECT " + "+".join(["1"] * (limits.SHALLOW_CHARS // 2 + 1))
+    caller = threading.current_thread().name
+    assert limits.planned(where, deadline=deadline, sql=short) == caller
+    assert limits.planned(where, deadline=deadline, sql=long) == "raise-planner"
+    assert limits.planned(where, deadline=deadline) == "raise-planner"  # no text: no knowing
+    seen = []
+    previous = threading.stack_size(1 << 20)  # below INLINE_STACK_BYTES
+    try:
+        small = threading.Thread(target=lambda: seen.append(limits.planned(where, deadline=deadline, sql=short)))
+        small.start()
+        small.join()
+    finally:
+        threading.stack_size(previous)
+    assert seen == ["raise-planner"]
+
+
+def test_a_deep_chain_in_short_text_still_plans_and_runs(tmp_path):
+    from raise_.engine import limits
+
+    session = Engine(tmp_path / "s").session()
+    terms = 250  # within the grammar's depth limit; the text stays under SHALLOW_CHARS
+    sql = "SELECT " + "+".join(["1"] * terms) + " AS n"
+    assert len(sql) <= limits.SHALLOW_CHARS
+    assert session.execute(sql).to_pylist() == [{"n": terms}]

@@ -10,6 +10,7 @@ from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
 
 from raise_.engine.cache import TableCache, default_capacity
 from raise_.engine.catalog import Catalog
+from raise_.engine.contexts import ContextPool
 from raise_.engine.session import Session
 from raise_.engine.storage import Storage
 from raise_.engine.views import ViewCache
@@ -58,6 +59,8 @@ class Engine:
         self._spill = self.home / "spill"
         self.cache = TableCache(default_capacity() if cache_bytes is None else cache_bytes)
         self.views = ViewCache(self.catalog)
+        #: DataFusion contexts kept between statements (see ``contexts``).
+        self.contexts = ContextPool(self)
         self.target_partitions = target_partitions
         self.statement_timeout = statement_timeout or None
 

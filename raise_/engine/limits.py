@@ -6,7 +6,11 @@
   runs its future with the tokio runtime's ``block_on`` there), and a stack overflow in Rust is
   a SIGSEGV, not an exception. ``planned`` runs planning on a thread with a
   ``PLANNING_STACK_BYTES`` stack instead: an operator chain that overflows the default 8 MiB
-  stack at ~10,000 terms plans there (bounded statements never come close).
+  stack at ~10,000 terms plans there (bounded statements never come close). Handing a call to
+  that thread and back costs two thread switches, a good part of a small query's cost on a
+  loaded machine, so short SQL text (``SHALLOW_CHARS``: at most ~1,000 operators, which plan
+  in under 2 MiB) plans on the calling thread when that thread's own stack holds
+  ``INLINE_STACK_BYTES``.
 - **Deadline.** A statement may run for the engine's ``statement_timeout`` (``raise serve
   --statement-timeout``), or less if the session asks (``SET statement_timeout = '5s'``). Past
   it, the DataFusion call in progress is cancelled: datafusion-python runs a line of Python
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import ctypes
+import sys
 import heapq
 import itertools
 import queue
@@ -41,6 +46,11 @@ __all__ = ["MAX_DEPTH", "MAX_NESTING", "MAX_NODES", "LimitExceeded", "check", "S
 
 #: Stack of the threads DataFusion plans on (address space only; pages are used as touched).
 PLANNING_STACK_BYTES = 256 << 20
+#: SQL text at most this long plans on the calling thread (given ``INLINE_STACK_BYTES``):
+#: DataFusion 55 plans a 4,000-term chain on an 8 MiB stack; this allows ~1,000 terms.
+SHALLOW_CHARS = 2048
+#: The smallest stack of a calling thread that plans shallow SQL itself.
+INLINE_STACK_BYTES = 6 << 20
 #: How long a cancelled call may take to notice (datafusion-python looks once a second).
 CANCEL_GRACE_S = 5.0
 
@@ -204,10 +214,48 @@ def _planner() -> _Planner:
         return _Planner()
 
 
-def planned(call: Callable[..., T], *args: Any, deadline: Deadline, **kwargs: Any) -> T:
+_THREAD = threading.local()
+
+
+def _own_stack_bytes() -> int:
+    """The calling thread's stack size (0 where it cannot be known: not glibc/Linux)."""
+    known = getattr(_THREAD, "stack", None)
+    if known is None:
+        known = _THREAD.stack = _stack_size()
+    return known
+
+
+def _stack_size() -> int:
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        libc = ctypes.CDLL(None)
+        libc.pthread_self.restype = ctypes.c_ulong
+        attr = ctypes.create_string_buffer(256)  # pthread_attr_t is 56 bytes on x86-64 glibc
+        if libc.pthread_getattr_np(ctypes.c_ulong(libc.pthread_self()), attr) != 0:
+            return 0
+        try:
+            address, size = ctypes.c_void_p(), ctypes.c_size_t()
+            if libc.pthread_attr_getstack(attr, ctypes.byref(address), ctypes.byref(size)) != 0:
+                return 0
+            return size.value
+        finally:
+            libc.pthread_attr_destroy(attr)
+    except (OSError, AttributeError):  # no pthread_getattr_np (musl, other libcs)
+        return 0
+
+
+def inline(sql: str | None) -> bool:
+    """Whether planning ``sql`` may run on the calling thread (see the module doc)."""
+    return (sql is not None and len(sql) <= SHALLOW_CHARS
+            and (threading.current_thread().name == _PLANNER or _own_stack_bytes() >= INLINE_STACK_BYTES))
+
+
+def planned(call: Callable[..., T], *args: Any, deadline: Deadline, sql: str | None = None, **kwargs: Any) -> T:
     """``call(*args, **kwargs)`` (DataFusion planning) on a thread with a large stack,
-    cancelled at ``deadline``; its result or exception comes back to the caller."""
-    if threading.current_thread().name == _PLANNER:
+    cancelled at ``deadline``; its result or exception comes back to the caller. ``sql``: the
+    text the call plans; when it is short (``inline``) the call runs where it is made."""
+    if threading.current_thread().name == _PLANNER or inline(sql):
         with cancellable(deadline):
             return call(*args, **kwargs)
     box: dict[str, Any] = {}

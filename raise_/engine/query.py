@@ -1,9 +1,10 @@
 """Plain SQL over feature groups, in DataFusion.
 
-A ``QueryContext`` is a DataFusion SessionContext for one statement: Raise's SQL functions,
-each feature group of the current project as a view (see ``views``), and snapshots for time
-travel (``FROM "user-signals" VERSION AS OF 3`` or ``TIMESTAMP AS OF '2026-01-01 00:00:00'``,
-the syntax Delta users know). DDL and DML are not DataFusion's business here: feature groups
+A ``QueryContext`` is a DataFusion SessionContext serving one statement (kept for the next
+when nothing it holds has changed: see ``contexts``): Raise's SQL functions, each feature group
+the statement names as a view (see ``views``), and snapshots for time travel
+(``FROM "user-signals" VERSION AS OF 3`` or ``TIMESTAMP AS OF '2026-01-01 00:00:00'``, the
+syntax Delta users know). DDL and DML are not DataFusion's business here: feature groups
 are created with Raise DDL and written with INSERT (handled by the session) or ingest.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import udfs
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
 from grammar.dtypes import stored_dtype
 from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
+from raise_.engine.contexts import KeptTable
 from raise_.types import to_arrow
 from raise_.engine.vector_sql import set_aside
 from raise_.engine.views import GroupView, group_view, hidden_table, pinned_labels
@@ -28,6 +30,8 @@ from raise_.serving import asof
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
+#: Statements that list what a context holds: they get a context of their own (see ``contexts``).
+_LISTS = re.compile(r"\bshow\b")
 _OPTIONS = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -42,19 +46,38 @@ class QueryContext:
     def __init__(self, session: "Session", sql: str | None = None) -> None:
         self.session = session
         self.deadline = limits.deadline(session)
-        self.ctx = SessionContext(session.engine.config(), session.engine.runtime())
-        session.engine.register_functions(self.ctx)
-        self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
-        self.views: dict[str, GroupView] = {}
-        self._stored: dict[str, set[str]] = {}
-        self._registered: set[str] = set()
-        self._catalogs: dict[str, Catalog] = {}
         self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
+        self.ctx = session.engine.contexts.take(self._key(sql))
+        kept = self.ctx.kept  # what the context holds from earlier statements (``contexts``)
+        self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
+        self.views: dict[str, GroupView] = {}  # the views of the groups this statement reads
+        self._stored: dict[str, set[str]] = {name: set(t.stored) for name, t in kept.tables.items()}
+        self._registered: set[str] = set(kept.tables)
+        self._catalogs: dict[str, Catalog] = kept.catalogs
         #: Tables registered with rows whose reads were authorized on their own (as-of join
         #: results, the session's temporary tables): the query's check lets them through.
         self.checked: set[str] = set()
         if sql is not None:
             self._register_named_in(sql)
+
+    def _key(self, sql: str | None) -> tuple | None:
+        """What a kept context serving this statement must match; None: a context of its own
+        (no text to know its groups by, a live-table refresh, the session's temporary tables,
+        a statement listing the context's tables, inside a transaction that changed things)."""
+        session = self.session
+        if sql is None or getattr(session, "changed_rows", None):
+            return None
+        text = sql.lower()
+        if ("information_schema" in text or "show" in text and _LISTS.search(text)
+                or any(name.lower() in text for name in session.temporary)):
+            return None
+        generation = session.catalog.generation()
+        return None if generation is None else (generation, session.project, self.pinned)
+
+    def close(self, failed: bool = False) -> None:
+        """The statement is planned (its frames keep what they need): the context may serve
+        the next statement (``contexts``)."""
+        self.session.engine.contexts.give_back(self.ctx, failed)
 
     def _register_named_in(self, sql: str) -> None:
         """Views for the groups ``sql`` can name: by plain name in the current project, and as
@@ -66,20 +89,25 @@ class QueryContext:
             if name.lower() in text:
                 self.ctx.register_record_batches(name, [table.to_batches() or [pa.record_batch([], schema=table.schema)]])
                 self.checked.add(name)
+        kept = self.ctx.kept
         for group in registry.all_groups(self.session.catalog):
             if group.name.lower() not in text:
                 continue
             view = self.add_view(group)
-            if tuple(group.project) == self.session.project:
+            if tuple(group.project) == self.session.project and group.key not in kept.plain:
                 # quoted: DataFusion would otherwise fold case and split on dots
-                self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
+                with self.ctx.keeping():
+                    self.ctx.register_view('"' + group.name.replace('"', '""') + '"', view.frame)
+                    kept.plain.add(group.key)
 
     def _schema_for(self, project: list[str]) -> Schema:
         org, domain, name = project
         catalog = self._catalogs.get(org)
         if catalog is None:
-            catalog = self._catalogs[org] = Catalog.memory_catalog()
-            self.ctx.register_catalog_provider(org, catalog)
+            catalog = Catalog.memory_catalog()
+            with self.ctx.keeping():
+                self.ctx.register_catalog_provider(org, catalog)
+            self._catalogs[org] = catalog
         schema_name = f"{domain}/{name}"
         if schema_name not in catalog.schema_names():
             catalog.register_schema(schema_name, Schema.memory_schema())
@@ -93,24 +121,43 @@ class QueryContext:
             self.ctx.register_record_batches(name, [changed.to_batches()])
             self._stored[name], self._registered = set(changed.column_names), self._registered | {name}
         if name not in self._registered:
-            storage = self.session.engine.storage
-            if as_of is None and self._register_cached(name, group):
+            if as_of is None:
+                with self.ctx.keeping():
+                    self._register_latest(name, group)
                 return name
-            table = storage.latest(group.uri) if as_of is None else storage.open(group.uri, as_of)
+            table = self.session.engine.storage.open(group.uri, as_of)
             if table is None:
                 self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
                 self._stored[name] = set()
             else:
-                self._register_snapshot(name, group, table, cached=as_of is None)
+                self._register_snapshot(name, group, table, cached=False)
                 self._stored[name] = {f.name for f in table.schema().fields}
             self._registered.add(name)
         return name
 
-    def _register_cached(self, name: str, group: dict[str, Any]) -> bool:
-        """Register the latest version from the cache when the log says it is cached (no
-        Delta table is opened: that costs milliseconds per query)."""
+    def _register_latest(self, name: str, group: dict[str, Any]) -> None:
+        """The group's latest rows under ``name``; kept with the context when they come from
+        the decoded-table cache or there are none yet (see ``contexts``)."""
+        storage = self.session.engine.storage
+        version = storage.local_version(group.uri)
+        if not self._register_cached(name, group, version):
+            table = storage.latest(group.uri)
+            if table is None:
+                self.ctx.register_record_batches(name, [[pa.record_batch([], schema=pa.schema([]))]])
+                self._stored[name], version = set(), None
+            else:
+                version = table.version()
+                if not self._register_snapshot(name, group, table, cached=True):
+                    self.ctx.dirty = True  # a Delta snapshot read through: the cache may hold it next time
+                self._stored[name] = {f.name for f in table.schema().fields}
+            self._registered.add(name)
+        self.ctx.kept.tables[name] = KeptTable(group.uri, version, tuple(self._embeddings(group)),
+                                               frozenset(self._stored[name]))
+
+    def _register_cached(self, name: str, group: dict[str, Any], version: int | None) -> bool:
+        """Register the latest version (``version``, as the log says) from the cache when it
+        is cached (no Delta table is opened: that costs milliseconds per query)."""
         engine, uri = self.session.engine, group.uri
-        version = engine.storage.local_version(uri)
         columns = engine.cache.columns(uri, version) if version is not None else None
         if columns is None:
             return False
@@ -122,16 +169,17 @@ class QueryContext:
         self._registered.add(name)
         return True
 
-    def _register_snapshot(self, name: str, group: dict[str, Any], table: Any, cached: bool) -> None:
+    def _register_snapshot(self, name: str, group: dict[str, Any], table: Any, cached: bool) -> bool:
         """Register a Delta snapshot: from the engine's decoded-table cache when it fits.
 
         Cached embedding columns are converted once to the ``FixedSizeList`` the view exposes,
         so the view's cast is free on every later query. A big table's first read scans its
-        files instead, decoding only the columns the query needs (``TableCache.scan_first``)."""
+        files instead, decoding only the columns the query needs (``TableCache.scan_first``).
+        Whether the rows registered are the cache's."""
         engine, uri = self.session.engine, group.uri
         if not cached or engine.cache.capacity <= 0:
             self.ctx.register_table(name, table)
-            return
+            return False
         version = table.version()
         embeddings = self._embeddings(group)
         partitions = engine.cache.get(uri, version, tuple(embeddings))
@@ -139,11 +187,12 @@ class QueryContext:
             files = sum(v.as_py() or 0 for v in table.get_add_actions(flatten=True).column("size_bytes"))
             if files > engine.cache.capacity or engine.cache.scan_first(uri, version, files):
                 self.ctx.register_table(name, table)  # too big to hold decoded, or read once so far
-                return
+                return False
             decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
             partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings),
                                           engine.target_partitions)
         self.ctx.register_record_batches(name, partitions)
+        return True
 
     def _embeddings(self, group: dict[str, Any]) -> dict[str, pa.DataType]:
         """Physical column -> Arrow type of the group's stored embedding features."""
@@ -158,7 +207,11 @@ class QueryContext:
         return self._stored[self._table(group)]
 
     def add_view(self, group: dict[str, Any]) -> GroupView:
-        """Plan ``group``'s view and register it under its qualified name."""
+        """Plan ``group``'s view and register it under its qualified name (a kept context
+        has it already)."""
+        if (kept := self.ctx.kept.views.get(group.key)) is not None:
+            self.views[group.key] = kept
+            return kept
         self._table(group)
         views = self.session.engine.views
         view = views.view(group, self.stored_columns, pinned=self.pinned)
@@ -177,7 +230,12 @@ class QueryContext:
             view = fallback
         view.frame = frame
         self.views[group.key] = view
-        self._schema_for(group.project).register_table(group.name, frame.into_view())
+        schema = self._schema_for(group.project)
+        with self.ctx.keeping():
+            schema.register_table(group.name, frame.into_view())
+            self.ctx.kept.views[group.key] = view
+        if view.external:  # a grant can expire with no catalog change: planned anew each time
+            self.ctx.dirty = True
         return view
 
     def group_schema(self, group: dict[str, Any]) -> pa.Schema:
@@ -209,7 +267,7 @@ class QueryContext:
 
     def _plan(self, sql: str):
         """``ctx.sql`` on a large stack, within the statement's deadline (``limits``)."""
-        return limits.planned(self.ctx.sql, sql, deadline=self.deadline)
+        return limits.planned(self.ctx.sql, sql, deadline=self.deadline, sql=sql)
 
     def _optimized(self, sql: str, values: dict[str, Any] | None):
         """A user's query planned and optimized: optimizing now reports the plan's errors (types,
@@ -228,7 +286,7 @@ class QueryContext:
                 text = rewrite(text)
             text = asof.rewrite(self, text)
             text = vectors.constant_vectors(self._snapshots(text), self._hold)
-            return limits.planned(self._optimized, text, values or None, deadline=self.deadline)
+            return limits.planned(self._optimized, text, values or None, deadline=self.deadline, sql=text)
         except RaiseError:
             raise
         except Exception as error:  # DataFusion reports every failure as a plain exception

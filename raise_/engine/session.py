@@ -86,7 +86,7 @@ class Session:
         if len(statements) != 1 or not _is_query(statements[0]):
             return ResultStream.of(self.execute(sql, params))
         with security.audited(self) as scope:
-            result = self.query_context(statements[0].sql).stream(statements[0].sql, params)
+            result = self._query(statements[0].sql, lambda context: context.stream(statements[0].sql, params))
             events = list(scope.events)
         return dataclasses.replace(result, batches=self._audit_failure(events, result.batches))
 
@@ -139,7 +139,7 @@ class Session:
                 target = insert_target(statement.sql)
                 if target is not None:
                     return self._insert(statement.sql, target, params)
-                return self.query_context(statement.sql).run(statement.sql, params)
+                return self._query(statement.sql, lambda context: context.run(statement.sql, params))
             names.check_statement(statement)
             entry = families.statement(type(statement))
 
@@ -195,7 +195,7 @@ class Session:
 
     def _insert(self, sql: str, target: InsertTarget, params) -> pa.Table:
         group, columns, source = target.group, target.columns, target.source
-        rows = self.query_context(source).run(source, params)
+        rows = self._query(source, lambda context: context.run(source, params))
         if columns is None:
             columns = self._positional(group, rows.column_names)
         if len(columns) != rows.num_columns:
@@ -227,6 +227,18 @@ class Session:
         """A DataFusion context holding the feature groups ``sql`` names."""
         return QueryContext(self, sql)
 
+    def _query(self, sql: str, work: Callable[[QueryContext], Any]) -> Any:
+        """``work`` in a context for ``sql``, handed back for the next statement once done (a
+        stream's frames keep what they need: see ``contexts``)."""
+        context = self.query_context(sql)
+        try:
+            result = work(context)
+        except BaseException:
+            context.close(failed=True)
+            raise
+        context.close()
+        return result
+
     def schema(self, sql: str) -> pa.Schema:
         """The result schema of ``sql`` without running it (prepared statements)."""
         statements = parse(sql)
@@ -236,7 +248,7 @@ class Session:
         if isinstance(statement, ast.Passthrough):
             if insert_target(statement.sql) is not None:
                 return pa.schema([("count", pa.uint64())])
-            return self.query_context(statement.sql).schema(statement.sql)
+            return self._query(statement.sql, lambda context: context.schema(statement.sql))
         return families.statement(type(statement)).result_schema(statement)
 
     def prepare(self, sql: str) -> "Prepared":

@@ -59,6 +59,7 @@ def rewrite_sql(sql: str, functions: "InferFunctions") -> str:
     for call in reversed(calls):
         model = _model_name(call)
         if isinstance(call.parent, exp.Table) and call.arg_key == "this":
+            functions.table_form = True
             call.parent.replace(_table_form(call.parent, call, model, functions))
             changed = True
             continue

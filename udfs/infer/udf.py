@@ -9,9 +9,16 @@ argument and serves every model of its signature.
 
 >>> functions = register_infer(ctx, lookup)                              # doctest: +SKIP
 >>> ctx.sql(functions.prepare("SELECT INFER('minilm', bio) FROM docs"))  # doctest: +SKIP
+
+Rewriting a query means parsing it with sqlglot, which costs more than planning it; the text a
+query with scalar calls only was rewritten to is remembered per process (``_PREPARED``) with
+the signature of each model it named, and used again while each name still resolves to a
+model of that signature (so a replaced or dropped model is noticed at the next query).
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from udfs.infer.load import LoadedModel
 
 FUNCTION = "infer"
+Signature = tuple[tuple[pa.DataType, ...], pa.DataType]
 ModelLookup = Callable[[str], "ModelRecord | None"]
 
 
@@ -77,7 +85,11 @@ class InferFunctions:
         self.models = models
         self.device = device
         self._loaded: dict[str, LoadedModel] = {}
-        self._functions: dict[tuple[tuple[pa.DataType, ...], pa.DataType], str] = {}
+        self._functions: dict[Signature, str] = {}
+        #: (model, signature) in the order this query first asked for their function
+        self._named: list[tuple[str, Signature]] = []
+        #: Whether the rewrite met a table form (its text depends on more than signatures).
+        self.table_form = False
 
     def __repr__(self) -> str:
         return f"InferFunctions(models={sorted(self._loaded)}, functions={sorted(self._functions.values())})"
@@ -95,10 +107,15 @@ class InferFunctions:
             self._loaded[name] = load_model(record, device=self.device)
         return self._loaded[name]
 
+    def signature(self, name: str) -> Signature:
+        loaded = self.model(name)
+        return tuple(loaded.argument_types()), loaded.return_type()
+
     def function_for(self, name: str) -> str:
         """The UDF name that runs model ``name``, registering it on first use."""
-        loaded = self.model(name)
-        signature = (tuple(loaded.argument_types()), loaded.return_type())
+        signature = self.signature(name)
+        if (name, signature) not in self._named:
+            self._named.append((name, signature))
         if signature not in self._functions:
             function = FUNCTION if not self._functions else f"{FUNCTION}_{len(self._functions) + 1}"
             self.ctx.register_udf(infer_udf(function, list(signature[0]), signature[1], self._serve(signature)))
@@ -116,7 +133,35 @@ class InferFunctions:
 
     def prepare(self, sql: str) -> str:
         """Register the UDFs ``sql`` needs; return it rewritten where needed (see ``rewrite``)."""
-        return rewrite_sql(sql, self)
+        with _PREPARED_LOCK:
+            known = _PREPARED.get(sql)
+            if known is not None:
+                _PREPARED.move_to_end(sql)
+        if known is not None and self._replay(known[1]):
+            return known[0]
+        self._named, self.table_form = [], False
+        text = rewrite_sql(sql, self)
+        if self._named and not self.table_form:
+            with _PREPARED_LOCK:
+                _PREPARED[sql] = (text, tuple(self._named))
+                while len(_PREPARED) > _PREPARED_SIZE:
+                    _PREPARED.popitem(last=False)
+        return text
+
+    def _replay(self, named: tuple[tuple[str, Signature], ...]) -> bool:
+        """Register the functions a remembered rewrite used, in its order; False (nothing is
+        registered) if any model now has another signature than it had then."""
+        if any(self.signature(model) != signature for model, signature in named):
+            return False
+        for model, _ in named:
+            self.function_for(model)
+        return True
+
+
+#: Rewritten text of queries seen (see the module doc), most recently used last.
+_PREPARED: OrderedDict[str, tuple[str, tuple[tuple[str, Signature], ...]]] = OrderedDict()
+_PREPARED_SIZE = 512
+_PREPARED_LOCK = threading.Lock()
 
 
 def register_infer(ctx: SessionContext, models: ModelLookup, *, device: str | None = None) -> InferFunctions:
