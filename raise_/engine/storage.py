@@ -119,7 +119,7 @@ class Storage:
         try:
             return table.to_pyarrow_dataset(
                 filesystem=pa_fs.SubTreeFileSystem(root, pa_fs.LocalFileSystem(use_mmap=True)))
-        except DeltaProtocolError:
+        except (DeltaProtocolError, ValueError):  # ValueError: file statistics PyArrow cannot parse
             return None
 
     def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
