@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -115,7 +116,7 @@ class Storage:
         uri = table.table_uri
         if not _is_local(uri):
             return None
-        root = uri.removeprefix("file://")
+        root = unquote(uri.removeprefix("file://"))  # the log's URI escapes spaces and '%'
         try:
             return table.to_pyarrow_dataset(
                 filesystem=pa_fs.SubTreeFileSystem(root, pa_fs.LocalFileSystem(use_mmap=True)))
