@@ -6,6 +6,7 @@ import glob
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -150,3 +151,94 @@ def test_a_big_table_is_scanned_by_its_first_read_and_cached_by_the_next(store, 
     assert engine.cache.used > 0
     assert scanned.equals(decoded) and decoded.equals(warm)
     assert scanned.select(expected.column_names).cast(expected.schema).equals(expected)
+
+
+DTYPES = ("int8", "int16", "int32", "float16", "float32", "bool", "string", "bytes", "timestamp", "date",
+          "int64[]", "float32[4]", "float64[4]", "float16[4]")
+
+
+def _typed_rows(start: int, count: int, dtypes: tuple[str, ...]) -> pa.Table:
+    """``count`` rows of every dtype in ``dtypes``, every third value NULL; embeddings also
+    hold a NULL element now and then."""
+    from raise_.types import to_arrow
+
+    ids = list(range(start, start + count))
+    columns = {"item_id": pa.array(ids, pa.int64())}
+    for i, dtype in enumerate(dtypes):
+        arrow_type = to_arrow(dtype)
+        if pa.types.is_fixed_size_list(arrow_type):
+            size = arrow_type.list_size
+            values = [None if (k + i) % 3 == 0 else
+                      [None if (k + j) % 11 == 5 else float(k + j) / 8 for j in range(size)] for k in ids]
+        elif pa.types.is_list(arrow_type):
+            values = [None if (k + i) % 3 == 0 else list(range(k % 4)) for k in ids]
+        elif pa.types.is_boolean(arrow_type):
+            values = [None if (k + i) % 3 == 0 else k % 2 == 0 for k in ids]
+        elif pa.types.is_string(arrow_type) or pa.types.is_binary(arrow_type):
+            values = [None if (k + i) % 3 == 0 else (f"v{k % 5}" if pa.types.is_string(arrow_type) else bytes([k % 256]))
+                      for k in ids]
+        elif pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+            days = pa.array([None if (k + i) % 3 == 0 else 20_000 + k for k in ids], pa.int32())
+            values = days.cast(pa.date32()) if pa.types.is_date(arrow_type) else \
+                pc.multiply(days.cast(pa.int64()), 86_400 * 10 ** 6)
+        else:
+            values = [None if (k + i) % 3 == 0 else k % 100 for k in ids]
+        columns[f"f{i}"] = pa.array(values).cast(arrow_type) if not isinstance(values, pa.Array) else values.cast(arrow_type)
+    return pa.table(columns)
+
+
+def test_every_dtype_reads_the_same_scanned_decoded_cached_uncached_and_as_of(tmp_path, monkeypatch):
+    """Several files, a feature added after the first writes (older files lack its column), an
+    upsert: the first read (PyArrow's scan of the files), the second (decoded into the cache),
+    the third (from the cache), a read without the cache (DataFusion's Delta scan) and a
+    time-travel read of the latest version all return the written rows, in a store whose path
+    needs escaping in a URI."""
+    from raise_.engine import cache
+
+    home = tmp_path / "feature store 100%"  # the Delta log's URIs escape both
+    early, late = DTYPES[:-1], DTYPES[-1:]
+    names = [f"f{i}" for i in range(len(DTYPES))]
+    session = Engine(home).session(project=PROJECT)
+    session.execute(SETUP.split("; CREATE FEATURE items.emb")[0] + "; " + "; ".join(
+        f"CREATE FEATURE items.{name} {dtype.upper()}" for name, dtype in zip(names, early)))
+    first = _typed_rows(0, 300, early)
+    for start in range(0, 300, 100):
+        session.ingest("items", first.slice(start, 100))
+    session.execute(f"CREATE FEATURE items.{names[-1]} {late[0].upper()}")
+    second = _typed_rows(300, 200, DTYPES)
+    session.ingest("items", second)
+    changed = _typed_rows(1000, 40, DTYPES).set_column(0, "item_id", pa.array(range(20, 60), pa.int64()))
+    session.ingest("items", changed, mode="upsert")
+    group = registry.group(session.catalog, PROJECT, "items")
+    table = session.engine.storage.latest(group.uri)
+    assert session.engine.storage.dataset(table) is not None  # the PyArrow scan is what runs
+
+    old = first.append_column(names[-1], pa.nulls(300, second.schema.field(names[-1]).type))
+    expected = pa.concat_tables([old.slice(0, 20), changed, old.slice(60), second])
+    query = f"SELECT item_id, {', '.join(names)} FROM items ORDER BY item_id"
+    monkeypatch.setattr(cache, "SCAN_FIRST_BYTES", 1)
+    reader = Engine(home).session(project=PROJECT)
+    scanned, decoded, cached = (reader.execute(query) for _ in range(3))
+    uncached = Engine(home, cache_bytes=0).session(project=PROJECT).execute(query)
+    as_of = reader.execute(query.replace("FROM items", f"FROM items VERSION AS OF {table.version()}"))
+    assert scanned.cast(expected.schema).equals(expected)
+    for other in (decoded, cached, uncached, as_of):
+        assert other.equals(scanned)
+
+
+def test_nullable_embeddings_become_fixed_size_lists_like_arrows_cast():
+    from raise_.engine.cache import fixed_size
+
+    rows = [None if i % 3 == 1 else [float(i * DIM + j) for j in range(DIM)] for i in range(30)]
+    for element in (pa.float32(), pa.float64()):
+        listed = pa.array(rows, pa.list_(element))  # a NULL row is an empty list, as Parquet decodes it
+        column = pa.chunked_array([listed, listed.slice(7, 11), listed.slice(0, 0)])
+        fixed_type = pa.list_(element, DIM)
+        fixed = fixed_size(column, fixed_type)
+        assert fixed.type == fixed_type
+        assert fixed.equals(column.cast(fixed_type)) and fixed.to_pylist() == column.to_pylist()
+        assert fixed.null_count == column.null_count > 0
+    with_null_element = pa.chunked_array([pa.array([None, [1.0, None]], pa.list_(pa.float32()))])
+    assert fixed_size(with_null_element, pa.list_(pa.float32(), 2)).to_pylist() == [None, [1.0, None]]
+    with pytest.raises(pa.ArrowInvalid):
+        fixed_size(pa.chunked_array([pa.array([None, [1.0]], pa.list_(pa.float32()))]), pa.list_(pa.float32(), 2))

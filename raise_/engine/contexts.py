@@ -105,6 +105,10 @@ class RecordingContext(SessionContext):
         super().register_table(name, table)
         self._table_added(name)
 
+    def register_dataset(self, name: str, dataset: Any) -> None:
+        super().register_dataset(name, dataset)
+        self._table_added(name)
+
     def register_record_batches(self, name: str, partitions: Any) -> None:
         super().register_record_batches(name, partitions)
         self._table_added(name)

@@ -21,6 +21,7 @@ import udfs
 from grammar.errors import ExecutionError, NotFound, RaiseError, RaiseSyntaxError, StatementTimeout, excerpt_at
 from grammar.dtypes import stored_dtype
 from raise_.engine import families, limits, parameters, registry, security, sql_errors, sql_tree
+from raise_.engine.cache import fixed_size
 from raise_.engine.contexts import KeptTable
 from raise_.types import to_arrow
 from raise_.engine.vector_sql import set_aside
@@ -185,10 +186,16 @@ class QueryContext:
         partitions = engine.cache.get(uri, version, tuple(embeddings))
         if partitions is None:
             files = sum(v.as_py() or 0 for v in table.get_add_actions(flatten=True).column("size_bytes"))
+            dataset = engine.storage.dataset(table)
             if files > engine.cache.capacity or engine.cache.scan_first(uri, version, files):
-                self.ctx.register_table(name, table)  # too big to hold decoded, or read once so far
+                # too big to hold decoded, or read once so far
+                if dataset is None:
+                    self.ctx.register_table(name, table)
+                else:
+                    self.ctx.register_dataset(name, dataset)
                 return False
-            decoded = as_view_types(pa.table(table.to_pyarrow_table()), embeddings)
+            decoded = as_view_types(pa.table(table.to_pyarrow_table() if dataset is None
+                                             else dataset.to_table()), embeddings)
             partitions = engine.cache.put(uri, version, decoded, engine.batch_size, tuple(embeddings),
                                           engine.target_partitions)
         self.ctx.register_record_batches(name, partitions)
@@ -436,7 +443,7 @@ def as_view_types(table: pa.Table, embeddings: dict[str, pa.DataType]) -> pa.Tab
     for column, arrow_type in embeddings.items():
         if column in table.column_names:
             index = table.column_names.index(column)
-            table = table.set_column(index, column, table.column(column).cast(arrow_type))
+            table = table.set_column(index, column, fixed_size(table.column(column), arrow_type))
     return table
 
 

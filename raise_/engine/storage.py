@@ -16,11 +16,14 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pa_fs
 from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, DeltaProtocolError, TableNotFoundError
 
 from grammar.errors import ExecutionError, NotFound, ValidationError
 
@@ -99,6 +102,26 @@ class Storage:
         except (DeltaError, ValueError, OSError) as error:
             raise NotFound(f"no table version as of {as_of!r}: {error}", name=str(as_of)) from None
         return table
+
+    def dataset(self, table: DeltaTable) -> ds.Dataset | None:
+        """A snapshot's files as a PyArrow dataset that reads them in place, or None where it
+        cannot (object stores, and tables whose readers need deletion vectors or column
+        mapping): then DataFusion's Delta scan reads them.
+
+        PyArrow decodes Parquet lists at several times the speed of DataFusion's reader, in
+        parallel over files and row groups, and only the columns a scan asks for. The files
+        are memory-mapped: their bytes come straight from the OS page cache, where
+        deltalake's own file handler would copy every range through Python into new memory.
+        """
+        uri = table.table_uri
+        if not _is_local(uri):
+            return None
+        root = unquote(uri.removeprefix("file://"))  # the log's URI escapes spaces and '%'
+        try:
+            return table.to_pyarrow_dataset(
+                filesystem=pa_fs.SubTreeFileSystem(root, pa_fs.LocalFileSystem(use_mmap=True)))
+        except (DeltaProtocolError, ValueError):  # ValueError: file statistics PyArrow cannot parse
+            return None
 
     def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
               metadata: dict[str, str] | None = None) -> int:
