@@ -3,41 +3,31 @@
 >>> from grammar import parse, render
 >>> [render(s) for s in parse("use acme/ml/rec")]
 ['USE "acme"/"ml"/"rec"']
-"""
-from grammar.ast import (
-    STATEMENTS,
-    AlterFeature,
-    ColumnDef,
-    CreateFeature,
-    CreateFeatureGroup,
-    CreateNamespace,
-    DeprecateFeature,
-    Describe,
-    Drop,
-    FeatureRef,
-    GroupRef,
-    Passthrough,
-    Show,
-    Statement,
-    Use,
-    ValidateFeature,
-)
-from grammar.dtypes import DType, parse_dtype
-from grammar.expressions import (
-    DerivedExpr,
-    FeaturePath,
-    InferenceResult,
-    Issue,
-    check_compatible,
-    compile_expression,
-    infer_type,
-    parse_expression,
-)
-from grammar.parser import parse
-from grammar.render import quote_ident, quote_literal, render, render_script
-from grammar import extensions as _extensions
 
-_extensions.load()
+Names are loaded on first use, so importing one module of the package (``grammar.errors``)
+does not load Lark, sqlglot or the statement families (see ``grammar.extensions``).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Where each public name lives.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "grammar.ast": (
+        "STATEMENTS", "Statement", "AlterFeature", "ColumnDef", "CreateFeature", "CreateFeatureGroup",
+        "CreateNamespace", "DeprecateFeature", "Describe", "Drop", "FeatureRef", "GroupRef", "Passthrough",
+        "Show", "Use", "ValidateFeature",
+    ),
+    "grammar.dtypes": ("DType", "parse_dtype"),
+    "grammar.expressions": (
+        "DerivedExpr", "FeaturePath", "InferenceResult", "Issue", "check_compatible", "compile_expression",
+        "infer_type", "parse_expression",
+    ),
+    "grammar.parser": ("parse",),
+    "grammar.render": ("quote_ident", "quote_literal", "render", "render_script"),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "parse", "render", "render_script", "quote_ident", "quote_literal", "parse_dtype", "DType",
@@ -47,3 +37,14 @@ __all__ = [
     "CreateFeatureGroup", "CreateNamespace", "DeprecateFeature", "Describe", "Drop",
     "FeatureRef", "GroupRef", "Passthrough", "Show", "Use", "ValidateFeature",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'grammar' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
