@@ -4,30 +4,40 @@
 >>> [render(s) for s in parse("use acme/ml/rec")]
 ['USE "acme"/"ml"/"rec"']
 
-Names are loaded on first use, so importing one module of the package (``grammar.errors``)
-does not load Lark, sqlglot or the statement families (see ``grammar.extensions``).
+Importing the package does not load Lark, sqlglot or the statement families: the parsers
+load with the first statement that needs them (see ``grammar.extensions``), and the derived
+expression names (sqlglot) at their first use.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-#: Where each public name lives.
-_MODULES: dict[str, tuple[str, ...]] = {
-    "grammar.ast": (
-        "STATEMENTS", "Statement", "AlterFeature", "ColumnDef", "CreateFeature", "CreateFeatureGroup",
-        "CreateNamespace", "DeprecateFeature", "Describe", "Drop", "FeatureRef", "GroupRef", "Passthrough",
-        "Show", "Use", "ValidateFeature",
-    ),
-    "grammar.dtypes": ("DType", "parse_dtype"),
-    "grammar.expressions": (
-        "DerivedExpr", "FeaturePath", "InferenceResult", "Issue", "check_compatible", "compile_expression",
-        "infer_type", "parse_expression",
-    ),
-    "grammar.parser": ("parse",),
-    "grammar.render": ("quote_ident", "quote_literal", "render", "render_script"),
-}
-_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+from grammar.ast import (
+    STATEMENTS,
+    AlterFeature,
+    ColumnDef,
+    CreateFeature,
+    CreateFeatureGroup,
+    CreateNamespace,
+    DeprecateFeature,
+    Describe,
+    Drop,
+    FeatureRef,
+    GroupRef,
+    Passthrough,
+    Show,
+    Statement,
+    Use,
+    ValidateFeature,
+)
+from grammar.dtypes import DType, parse_dtype
+from grammar.parser import parse
+from grammar.render import quote_ident, quote_literal, render, render_script
+
+#: The names of ``grammar.expressions``, loaded with it at the first use of one.
+_EXPRESSIONS = ("DerivedExpr", "FeaturePath", "InferenceResult", "Issue", "check_compatible",
+                "compile_expression", "infer_type", "parse_expression")
 
 __all__ = [
     "parse", "render", "render_script", "quote_ident", "quote_literal", "parse_dtype", "DType",
@@ -40,10 +50,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in _EXPRESSIONS:
         raise AttributeError(f"module 'grammar' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module("grammar.expressions"), name)
 
 
 def __dir__() -> list[str]:

@@ -45,9 +45,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "raise_.jobs.family": ("grammar.jobs",),
     "raise_.engine.vectors.family": ("grammar.vectors",),
     "raise_.engine.dashboards": ("grammar.dashboards",),
+    "raise_.engine.query_hooks": (),
 }
 #: The families with query hooks, table reads, query runners or preparers: every query loads them.
-QUERY_FAMILIES = ("raise_.engine.models", "raise_.engine.analytics", "raise_.engine.vectors.family")
+QUERY_FAMILIES = ("raise_.engine.query_hooks",)
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
