@@ -1,11 +1,12 @@
 """The query side of the statement families: what every query asks of them.
 
 INFER (the models family), live tables (analytics) and vector top-k search (vectors) take part
-in every query: INFER's function is registered in each query's context, a live table the query
-names becomes one of its tables, and a top-k query is answered by the vector runner. They are
+in every query: INFER's functions are registered in a query's context for the models it calls,
+a live table the query names becomes one of its tables, and a top-k query is answered by the
+vector runner. They are
 declared here, apart from their families' statements, so that a plain query (``SELECT 1``)
 loads no statement handlers or family grammars; each part imports its implementation when a
-query first needs it (a live table: when the query's text names one).
+query first needs it (INFER: when the text calls it; a live table: when the text names one).
 """
 from __future__ import annotations
 
@@ -26,14 +27,20 @@ _LIVE_TABLE = re.compile(r"\A__raise_live\d+\Z")
 
 
 def infer(ctx: Any, session: "Session") -> Callable[[str], str]:
-    """Register INFER in ``ctx``; its models are looked up in the catalog when a query calls it."""
-    from udfs.infer.udf import register_infer
+    """INFER in ``ctx`` (``udfs.infer.register_infer``), set up when a query's text first calls
+    it: its ``prepare`` leaves any other text as it is."""
+    functions: list[Any] = []
 
-    def lookup(name: str):
-        from raise_.engine.models import model_lookup
+    def prepare(sql: str) -> str:
+        if not functions:
+            if "infer" not in sql.lower():
+                return sql
+            from raise_.engine.models import model_lookup
+            from udfs.infer.udf import register_infer
 
-        return model_lookup(session)(name)
-    return register_infer(ctx, lookup).prepare
+            functions.append(register_infer(ctx, model_lookup(session)))
+        return functions[0].prepare(sql)
+    return prepare
 
 
 def live_tables(ctx: Any, session: "Session") -> Callable[[str], str]:

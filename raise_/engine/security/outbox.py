@@ -22,7 +22,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from grammar.errors import ExecutionError, ValidationError
-from grammar.security import EXPORT_FORMATS
+from grammar.security_ast import EXPORT_FORMATS
 from raise_.engine.security.audit import AuditLog, Entry, matches
 
 ENTRY_SCHEMA = pa.schema([
