@@ -68,13 +68,24 @@ def live_reads(session: "Session", table: str) -> list | None:
     return live.table_needs(session, table)
 
 
+def _vector_search_may_take(sql: str) -> bool:
+    """False where the vector runner surely passes: no ``vector_search`` setting, and not the
+    ``... ORDER BY ... LIMIT k`` shape of a top-k query (``vectors.shape.might_be``)."""
+    text = sql.lower()
+    return "vector_search" in text or ("order" in text and "limit" in text)
+
+
 def vector_top_k(context: "QueryContext", sql: str, params: Sequence[Any] | None) -> pa.Table | None:
+    if not _vector_search_may_take(sql):
+        return None
     from raise_.engine.vectors.runner import take
 
     return take(context, sql, params)
 
 
 def vector_prepare(session: "Session", sql: str):
+    if not _vector_search_may_take(sql):
+        return None
     from raise_.engine.vectors.prepared import prepare
 
     return prepare(session, sql)
