@@ -3,11 +3,11 @@
 
 The Raise command runs this checkout (``python -m raise_.cli``) against an empty store in a
 temporary directory (``import_raise_s``: a notebook's ``import raise_``); the first run of each
-command is untimed (it saves the parser tables a user's
-cache keeps from then on, see ``grammar.parser_cache``, and the bytecode of this checkout, which
-an installed package has as the peers do: it goes to a temporary ``PYTHONPYCACHEPREFIX``, even
-where ``PYTHONDONTWRITEBYTECODE`` is set). Figures are the median of
-``--runs`` (wall-clock seconds); the last line is ``name=value`` pairs, ratios first.
+command is untimed (it saves the parser tables a user's cache keeps from then on, see
+``grammar.parser_cache``, and the bytecode of this checkout, which an installed package has as
+the peers do: it goes to a temporary ``PYTHONPYCACHEPREFIX``, even where
+``PYTHONDONTWRITEBYTECODE`` is set). Figures are the median of ``--runs`` (wall-clock seconds);
+the last line is ``name=value`` pairs, ratios first.
 
     python benchmarks/startup.py --quick   # 5 runs each
     python benchmarks/startup.py           # 15 runs each
