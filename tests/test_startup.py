@@ -59,9 +59,8 @@ def test_a_plain_query_in_a_new_process_loads_no_family_and_each_family_still_ru
     run = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(LAZY), str(tmp_path / "store"),
                           json.dumps(list(EACH_FAMILY))], env=env, cwd=tmp_path, capture_output=True,
                          text=True, check=True)
-    printed, report = run.stdout.rsplit("\n", 2)[-2].strip(), None
     assert run.stdout.startswith("Int64(1)\n1\n")
-    report = json.loads(printed)
+    report = json.loads(run.stdout.splitlines()[-1])
     assert report["status"] == 0
     assert report["loaded"] == []
     for sql, module in EACH_FAMILY.items():
