@@ -55,7 +55,7 @@ def quote_literal(value: object) -> str:
 
 def render(statement: ast.Statement) -> str:
     """Canonical SQL text for one statement (no trailing ``;``)."""
-    renderer = RENDERERS.get(type(statement)) or extensions.RENDERERS.get(type(statement))
+    renderer = RENDERERS.get(type(statement)) or extensions.renderer(type(statement))
     if renderer is None:
         raise ValidationError(f"not a Raise statement: {type(statement).__name__}",
                               name=type(statement).__name__)

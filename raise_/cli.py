@@ -160,7 +160,12 @@ def _add_analytics_commands(commands) -> None:
     refresh.set_defaults(func=_live_refresh)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The commands this module runs itself; the rest (``serve``, ``user``) come from the server.
+LOCAL_COMMANDS = ("sql", "demo", "alerts", "live", "jobs", "blobs")
+
+
+def build_parser(server: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``server=False`` leaves out the server's commands (and their import)."""
     parser = argparse.ArgumentParser(prog="raise", description="Raise feature store")
     commands = parser.add_subparsers(dest="command", required=True)
     sql = commands.add_parser("sql", help="run Raise SQL against a store or a server")
@@ -179,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analytics_commands(commands)
     _add_job_commands(commands)
     _add_blob_commands(commands)
+    if not server:
+        return parser
     try:
         from flight_server.cli import add_subcommands
     except ImportError:
@@ -189,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(server=not words or words[0] not in LOCAL_COMMANDS).parse_args(argv)
     try:
         return args.func(args)
     except RaiseError as error:

@@ -47,3 +47,26 @@ def exports(package: str, names: dict[str, str]):
         return sorted(names)
 
     return __getattr__, __dir__
+
+
+class Attributes:
+    """The attributes of a module that is imported at the first use of one: for a submodule
+    (``sqlglot.expressions``), whose parent package ``module`` would import at once.
+
+    >>> exp = Attributes("sqlglot.expressions")  # sqlglot is not imported yet
+    >>> exp.Select.__name__                      # now it is
+    'Select'
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+    def __repr__(self) -> str:
+        return f"Attributes({self._name!r})"

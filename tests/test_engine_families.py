@@ -24,6 +24,7 @@ OUTSIDER = "mallory@evil.com"
 
 
 def parsed_statement_classes() -> set[type]:
+    extensions.load()
     core = {cls for cls in ast.STATEMENTS if cls is not ast.Passthrough}
     return core | set(extensions.RENDERERS)
 

@@ -17,21 +17,23 @@ output column's name changes (it spells the rewritten call).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datafusion import ScalarUDF, SessionContext, udf
-from sqlglot import exp
 
 from udfs.arrow_rows import Rows, constant_rows, rows_from_arrow
 from udfs.errors import NotAVector
 from udfs.vector import BY_NAME, FUNCTIONS, SQL_VECTOR, VectorFunction, evaluate_rows
 
+if TYPE_CHECKING:
+    from sqlglot import exp
+
 PACKER = "vector_constant"
 SUFFIX = "_const"
-#: Nodes whose presence makes an expression depend on the row (or on another query).
-_ROW_DEPENDENT = (exp.Column, exp.Star, exp.Subquery, exp.Select, exp.Window, exp.AggFunc)
 
 
 def _pack(vectors: pa.Array) -> pa.Array:
@@ -129,6 +131,8 @@ _BINARY = frozenset(f.name for f in FUNCTIONS if f.arity == 2)
 
 
 def _rewrite_call(node: exp.Expression) -> exp.Expression:
+    from sqlglot import exp  # loaded with the first query that calls a vector function
+
     if not isinstance(node, exp.Anonymous) or node.name.lower() not in _BINARY:
         return node
     if len(node.expressions) != 2:
@@ -143,4 +147,13 @@ def _rewrite_call(node: exp.Expression) -> exp.Expression:
 
 
 def _is_constant(node: exp.Expression) -> bool:
-    return not isinstance(node, _ROW_DEPENDENT) and node.find(*_ROW_DEPENDENT) is None
+    dependent = _row_dependent()
+    return not isinstance(node, dependent) and node.find(*dependent) is None
+
+
+@lru_cache(maxsize=1)
+def _row_dependent() -> tuple[type, ...]:
+    """Nodes whose presence makes an expression depend on the row (or on another query)."""
+    from sqlglot import exp
+
+    return exp.Column, exp.Star, exp.Subquery, exp.Select, exp.Window, exp.AggFunc

@@ -5,7 +5,8 @@ with their project by a ``DROP ... CASCADE``). Creating or dropping one needs ``
 project; refreshing a live table or checking an alert runs its analysis as a query of the
 caller (a check: of the alert's owner), so it needs ``read`` on every feature the analysis
 reads; describing one needs to see the project, and the SHOW listings keep only objects over
-groups the principal may see. Live tables are tables of every query of their project.
+groups the principal may see. Live tables are tables of every query of their project
+(``raise_.engine.query_hooks``).
 """
 from __future__ import annotations
 
@@ -43,6 +44,4 @@ FAMILY = Family(
     },
     kinds=(Kind(name=live.KIND, within="project", drop=live.drop_record),
            Kind(name=alerts.KIND, within="project", drop=alerts.drop_record)),
-    query_hooks=(live.register_named,),
-    table_reads=(live.table_needs,),
 )

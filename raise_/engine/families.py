@@ -8,6 +8,10 @@ modules, as ``grammar.extensions.FAMILIES`` names the grammar side: adding a fam
 line here. The engine looks every statement up in ``statement(cls)``; a class no family
 declares is refused, never run unchecked.
 
+A family's module (and what its handlers import) loads when the engine first meets a statement
+of the grammar modules it names, or, for the families in ``QUERY_FAMILIES``, at the first
+query; ``registry()`` loads them all (the families test checks both lists against it).
+
 >>> from grammar import ast
 >>> statement(ast.Use).rule is not None
 True
@@ -29,10 +33,22 @@ if TYPE_CHECKING:
     from raise_.engine.query import QueryContext
     from raise_.engine.session import Session
 
-#: Modules that declare a family; each exposes ``FAMILY``. Core first: it owns the namespaces.
-FAMILIES = ("raise_.engine.handlers", "raise_.engine.models", "raise_.engine.security.handlers",
-            "raise_.serving.statements", "raise_.engine.analytics", "raise_.blobs.family",
-            "raise_.jobs.family", "raise_.engine.vectors.family", "raise_.engine.dashboards")
+#: Modules that declare a family (each exposes ``FAMILY``), with the grammar modules whose
+#: statement classes it runs. Core first: it owns the namespaces.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "raise_.engine.handlers": ("grammar.ast",),
+    "raise_.engine.models": ("grammar.models",),
+    "raise_.engine.security.handlers": ("grammar.security_ast",),
+    "raise_.serving.statements": ("grammar.serving",),
+    "raise_.engine.analytics": ("grammar.analytics",),
+    "raise_.blobs.family": ("grammar.blobs",),
+    "raise_.jobs.family": ("grammar.jobs",),
+    "raise_.engine.vectors.family": ("grammar.vectors",),
+    "raise_.engine.dashboards": ("grammar.dashboards",),
+    "raise_.engine.query_hooks": (),
+}
+#: The families with query hooks, table reads, query runners or preparers: every query loads them.
+QUERY_FAMILIES = ("raise_.engine.query_hooks",)
 
 Handler = Callable[["Session", Any], pa.Table]
 #: ``rule(session, access_control, statement) -> (needs, events)``: what the statement needs
@@ -178,15 +194,25 @@ def build(families: tuple[Family, ...]) -> Registry:
     return Registry(tuple(families), statements, tuple(kinds.values()), hooks, reads, runners, preparers)
 
 
-@lru_cache(maxsize=1)
 def registry() -> Registry:
     """The families of ``FAMILIES``, loaded once per process."""
-    return build(tuple(importlib.import_module(name).FAMILY for name in FAMILIES))
+    return loaded(tuple(FAMILIES))
+
+
+@lru_cache(maxsize=None)
+def loaded(modules: tuple[str, ...]) -> Registry:
+    """The dispatch tables of the families declared in ``modules`` (imported once each)."""
+    return build(tuple(importlib.import_module(name).FAMILY for name in modules))
+
+
+def _queries() -> Registry:
+    return loaded(QUERY_FAMILIES)
 
 
 def statement(cls: type) -> Statement:
     """How to run ``cls``; a class no family declares is refused (it has no rule to check)."""
-    found = registry().statements.get(cls)
+    owners = tuple(name for name, grammars in FAMILIES.items() if cls.__module__ in grammars)
+    found = loaded(owners).statements.get(cls) if owners else None
     if found is None:
         raise PermissionDenied(f"{cls.__name__} statements are not registered with the engine, so they "
                                "cannot be authorized; refusing to run one", code="RAISE-P010",
@@ -199,12 +225,12 @@ def kinds() -> tuple[Kind, ...]:
 
 
 def query_hooks() -> tuple[QueryHook, ...]:
-    return registry().query_hooks
+    return _queries().query_hooks
 
 
 def run_query(context: "QueryContext", sql: str, params: Any) -> pa.Table | None:
     """The result of the first family's runner that takes ``sql``, else None."""
-    for runner in registry().query_runners:
+    for runner in _queries().query_runners:
         if (result := runner(context, sql, params)) is not None:
             return result
     return None
@@ -212,7 +238,7 @@ def run_query(context: "QueryContext", sql: str, params: Any) -> pa.Table | None
 
 def prepare_query(session: "Session", sql: str) -> Callable[["Session", tuple], pa.Table | None] | None:
     """The prepared form of query ``sql`` from the first family that prepares it, else None."""
-    for prepare in registry().query_preparers:
+    for prepare in _queries().query_preparers:
         if (run := prepare(session, sql)) is not None:
             return run
     return None
@@ -220,7 +246,7 @@ def prepare_query(session: "Session", sql: str) -> Callable[["Session", tuple], 
 
 def table_needs(session: "Session", table: str) -> list | None:
     """What reading ``table`` needs, if a family's query hook registered it (else None)."""
-    for reads in registry().table_reads:
+    for reads in _queries().table_reads:
         if (needs := reads(session, table)) is not None:
             return needs
     return None

@@ -30,7 +30,6 @@ from raise_.engine.security.authorize import control
 from raise_.engine.security.checks import creating, needs_nothing, on_target
 from udfs.infer.records import BatchConfig, Column, ModelRecord
 from udfs.infer.resolve import is_local, resolve, scheme_of
-from udfs.infer.udf import register_infer
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -193,10 +192,6 @@ def visible_models(session: "Session", statement: ShowModels, table: pa.Table) -
     return table.filter(pa.array([ac.visible(p) for p in table.column("project").to_pylist()], pa.bool_()))
 
 
-def _infer(ctx: Any, session: "Session") -> Callable[[str], str]:
-    return register_infer(ctx, model_lookup(session)).prepare
-
-
 def _drop_in_namespace(session: "Session", record: dict[str, Any]) -> None:
     session.catalog.delete(KIND, record["key"])
 
@@ -212,5 +207,4 @@ FAMILY = Family(
         ShowModels: Statement(handler=show_models, rule=needs_nothing, schema=MODEL_SCHEMA, listing=visible_models),
     },
     kinds=(Kind(name=KIND, within="project", drop=_drop_in_namespace),),
-    query_hooks=(_infer,),
 )

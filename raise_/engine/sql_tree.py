@@ -17,12 +17,17 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Token, TokenType
+from typing import TYPE_CHECKING
 
 from grammar.errors import RaiseSyntaxError
+from raise_.lazy import Attributes
+
+if TYPE_CHECKING:
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import Token
+
+#: sqlglot loads with the first statement that needs a tree (an INSERT, a time-travel read).
+exp = Attributes("sqlglot.expressions")
 
 #: DataFusion's SQL reads closest to DuckDB's (list literals, ``$n`` and ``?`` parameters).
 _DIALECT = "duckdb"
@@ -51,11 +56,15 @@ class TimeTravel:
 
 
 @lru_cache(maxsize=1)
-def _dialect() -> Dialect:
+def _dialect() -> "Dialect":
+    from sqlglot.dialects.dialect import Dialect
+
     return Dialect.get_or_raise(_DIALECT)
 
 
-def _parse(sql: str) -> tuple[list[Token], exp.Expression | None]:
+def _parse(sql: str) -> tuple[list["Token"], "exp.Expression | None"]:
+    from sqlglot.errors import ParseError, TokenError
+
     dialect = _dialect()
     try:
         tokens = dialect.tokenize(sql)
@@ -85,6 +94,8 @@ def insert_target(sql: str) -> InsertTarget | None:
     """The target and source of an ``INSERT INTO`` statement, else None."""
     if not _INSERT.match(sql):
         return None
+    from sqlglot.tokens import TokenType
+
     tokens, tree = _parse(sql)
     if not isinstance(tree, exp.Insert) or tree.expression is None:
         raise RaiseSyntaxError("INSERT needs INTO a feature group and a source: VALUES (...) or a SELECT",
@@ -108,6 +119,8 @@ def time_travel(sql: str) -> list[TimeTravel]:
     comments: those are no syntax), in text order."""
     if not _AS_OF.search(sql):
         return []
+    from sqlglot.tokens import TokenType
+
     tokens, tree = _parse(sql)
     if tree is None:
         return []

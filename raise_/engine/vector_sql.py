@@ -22,12 +22,15 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-import sqlglot
-from sqlglot import exp
 
 import udfs
-from udfs.constant_vectors import PACKER, SUFFIX
+from raise_ import lazy
 
+#: sqlglot (and ``udfs.constant_vectors``, which works on its trees) load with the first query
+#: that calls a vector function.
+sqlglot = lazy.module("sqlglot")
+exp = lazy.Attributes("sqlglot.expressions")
+constant = lazy.Attributes("udfs.constant_vectors")
 _VECTOR_CALL = re.compile(r"\b(dot|cosine_similarity|l2_distance)\s*\(", re.IGNORECASE)
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 #: An array literal of numbers only (``[0.1, -2e-3, 4]``); nested or mixed arrays stay as text.
@@ -118,15 +121,15 @@ def _held(rewritten: str) -> tuple[str, tuple[tuple[int, str], ...]]:
     calls: list[tuple[int, str]] = []
 
     def replace(node: exp.Expression) -> exp.Expression:
-        if not (isinstance(node, exp.Anonymous) and node.name.lower().endswith(SUFFIX)
+        if not (isinstance(node, exp.Anonymous) and node.name.lower().endswith(constant.SUFFIX)
                 and len(node.expressions) == 2):
             return node
         left, packed = node.expressions
         slot = packed.expressions[0] if isinstance(packed, exp.Anonymous) and len(packed.expressions) == 1 else None
         match = _SLOT_PATTERN.fullmatch("$" + slot.name) if isinstance(slot, exp.Placeholder) else None
-        if packed.name.lower() != PACKER or match is None:
+        if packed.name.lower() != constant.PACKER or match is None:
             return node
-        function = node.name.lower()[: -len(SUFFIX)]
+        function = node.name.lower()[: -len(constant.SUFFIX)]
         calls.append((int(match.group(1)), function))
         return exp.Anonymous(this=_held_name(function, int(match.group(1))), expressions=[left.copy()])
 

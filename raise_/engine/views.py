@@ -23,19 +23,22 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any, Callable
 
 from grammar import limits
 from grammar.dtypes import FLOATS, INTEGERS, DType, parse_dtype
 from grammar.errors import ExecutionError, NotFound, RaiseError, ValidationError
-from grammar.expressions import FeaturePath, compile_expression, parse_expression
 from raise_.engine import names, registry
 from raise_.engine.catalog import Catalog
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.engine.security.grants import resolve_external
+from raise_.lazy import Attributes
+
+if TYPE_CHECKING:
+    from grammar.expressions import FeaturePath
+
+#: sqlglot (and ``grammar.expressions``) load with the first view a query builds.
+exp = Attributes("sqlglot.expressions")
 
 _DIALECT = "postgres"
 _ARROW_NAMES = {
@@ -171,6 +174,10 @@ class _Compiler:
             raise ValidationError(f"circular derived features: {cycle}", code="RAISE-V041", name=record["name"])
         self.stack.append(key)
         try:
+            import sqlglot
+
+            from grammar.expressions import compile_expression, parse_expression
+
             dtype = parse_dtype(record["dtype"])
             widen = dtype.kind == "primitive" and dtype.element in FLOATS
             parsed = parse_expression(record["derived_as"])

@@ -30,10 +30,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlglot
-from sqlglot import exp
 
 from grammar.errors import RaiseError, TypeMismatch, Unsupported, ValidationError
+from raise_ import lazy
 from raise_.engine import names, registry
 from raise_.engine.ingest import SEQUENCE_COLUMN
 from raise_.serving import progress
@@ -48,8 +47,12 @@ _ASOF = re.compile(r"\bASOF\b", re.IGNORECASE)
 _TABLE = "__raise_asof_{}"
 _counter = itertools.count(1)
 #: ``time comparison -> strict``, with the left relation's column on the left.
-_FORWARD = {exp.GTE: False, exp.GT: True}
-_BACKWARD = {exp.LTE: False, exp.LT: True}
+#: sqlglot loads with the first query that has an ASOF JOIN.
+sqlglot = lazy.module("sqlglot")
+exp = lazy.Attributes("sqlglot.expressions")
+#: The time comparisons by sqlglot class name, each strict or not (l >= r looks back in time).
+_FORWARD = {"GTE": False, "GT": True}
+_BACKWARD = {"LTE": False, "LT": True}
 
 
 def rewrite(context: "QueryContext", sql: str) -> str:
@@ -231,14 +234,14 @@ class _AsofSelect:
         return _Condition([p for p, _ in keys], (left_ref, right_ref), strict, inner=side != "LEFT")
 
     def _pair(self, term: exp.Expression, before: set[str], right: str):
-        kind = type(term)
-        if kind not in (exp.EQ, *_FORWARD, *_BACKWARD):
+        kind = type(term).__name__
+        if kind not in ("EQ", *_FORWARD, *_BACKWARD):
             raise ValidationError(f"an ASOF JOIN condition compares columns with = and one >=/>; got "
                                   f"{term.sql(_DIALECT)!r}", code="RAISE-V170", name=term.sql(_DIALECT))
         a, b = (self._ref(c, before | {right}, term) for c in (term.this, term.expression))
         if a[0] == right and b[0] in before:
             a, b = b, a
-            kind = {exp.EQ: exp.EQ, exp.LTE: exp.GTE, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.GT: exp.LT}[kind]
+            kind = {"EQ": "EQ", "LTE": "GTE", "LT": "GT", "GTE": "LTE", "GT": "LT"}[kind]
         if a[0] not in before or b[0] != right:
             raise ValidationError(f"{term.sql(_DIALECT)!r} must compare a column of {right!r} with one of "
                                   f"{', '.join(sorted(before))}", code="RAISE-V170", name=right)

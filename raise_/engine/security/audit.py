@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from grammar.errors import AlreadyExists, ValidationError
-from grammar.security import CATEGORIES, AuditFilter
+from grammar.security_ast import CATEGORIES, AuditFilter
 from raise_.engine.catalog import now
 
 GENESIS = "0" * 64

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from grammar import ast
-from grammar import security as sec
+from grammar import security_ast as sec
 from raise_.engine import names, registry
 from raise_.engine.resolve import project_of
 from raise_.engine.security.acl import CREATOR_KIND, AccessControl, forget, parents, record_of

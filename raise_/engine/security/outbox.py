@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from grammar.errors import ExecutionError, ValidationError
-from grammar.security import EXPORT_FORMATS
+from grammar.security_ast import EXPORT_FORMATS
+from raise_ import lazy
 from raise_.engine.security.audit import AuditLog, Entry, matches
+
+#: Loaded with the first export (pyarrow.fs brings TLS and the object-store clients with it).
+pacsv = lazy.module("pyarrow.csv")
+pafs = lazy.module("pyarrow.fs")
+pq = lazy.module("pyarrow.parquet")
 
 ENTRY_SCHEMA = pa.schema([
     ("id", pa.int64()), ("chain", pa.string()), ("seq", pa.int64()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from grammar import security as sec
+from grammar import security_ast as sec
 from raise_.engine import registry
 from raise_.engine.names import split_version
 from raise_.engine.security import principals

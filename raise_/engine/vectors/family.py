@@ -1,4 +1,5 @@
-"""The vector search family: the top-k query runner and the VECTOR INDEX statements.
+"""The vector search family: the VECTOR INDEX statements (its top-k query runner is declared in
+``raise_.engine.query_hooks``).
 
 An index is administered with its group: creating or dropping one needs ``admin`` on the group
 (audited CREATE and DELETE of ``<group>/vector_index:<name>``); SHOW VECTOR INDEXES lists only
@@ -23,8 +24,7 @@ from raise_.engine.resolve import group_of, project_of
 from raise_.engine.security.audit import Event
 from raise_.engine.security.authorize import control
 from raise_.engine.security.checks import needs_nothing, on_target
-from raise_.engine.vectors import index, prepared
-from raise_.engine.vectors.runner import take
+from raise_.engine.vectors import index
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
@@ -165,6 +165,4 @@ FAMILY = Family(
                                      listing=visible_indexes),
     },
     kinds=(Kind(name=index.KIND, within="project", drop=_drop_record),),
-    query_runners=(take,),
-    query_preparers=(prepared.prepare,),
 )
