@@ -136,6 +136,22 @@ def test_correlation_matches_pandas(group, data, method):
     assert result.correlation_matrix["click_count"]["impression_count"] == pytest.approx(
         expected.loc["click_count", "impression_count"])
     assert result.data["n"] == len(data[features].dropna())
+    if method == "pearson":  # well conditioned: one pass over the raw values, no shift or join
+        assert "JOIN" not in result.sql
+
+
+def test_a_correlation_far_from_zero_is_read_from_shifted_sums(store):
+    far = store.create_feature_group("far", key_columns=["id"])
+    far.create_features_from_schema({"x": "float64", "y": "float64", "c": "int64"})
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=1000)
+    values = {"id": np.arange(1000), "x": 1e9 + noise, "y": noise + rng.normal(size=1000), "c": [5] * 1000}
+    far.write(pa.table(values))
+    result = far.analyze(Correlation(features=["x", "y", "c"]))
+    # raw sums of squares near 1e21 cancel to nothing: the shifted query is what ran
+    assert '"shift"' in result.sql
+    assert result.correlation_matrix["x"]["y"] == pytest.approx(np.corrcoef(values["x"], values["y"])[0, 1], rel=1e-9)
+    assert result.correlation_matrix["x"]["c"] is None and result.correlation_matrix["c"]["c"] == 1.0
 
 
 def _arms(data: pd.DataFrame, feature: str) -> tuple[np.ndarray, np.ndarray]:

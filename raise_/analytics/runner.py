@@ -21,12 +21,14 @@ import pyarrow as pa
 from grammar import ast
 from grammar.errors import NotFound, ValidationError
 from raise_.analytics import ranks
-from raise_.analytics.compile import compile_analysis, order_statistics, render, sorted_distribution
-from raise_.analytics.finish import binned_distribution, finish
+from raise_.analytics.compile import (
+    compile_analysis, order_statistics, render, shifted_correlation, sorted_distribution,
+)
+from raise_.analytics.finish import binned_distribution, cancelled, finish
 from raise_.analytics.freshness import Freshness, ResultCache, as_freshness
 from raise_.analytics.results import AnalysisResult, result_for
 from raise_.analytics.schema import GroupSchema, check, load_schema
-from raise_.analytics.spec import Analysis, Distribution, RecordLookup, VersionDiff
+from raise_.analytics.spec import Analysis, Correlation, Distribution, RecordLookup, VersionDiff
 
 if TYPE_CHECKING:
     from raise_.sdk.context import Executor
@@ -77,6 +79,9 @@ def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
     runnable = _seeded(analysis)
     text = _sql_of(runnable, schema)
     table = None if text is None else executor.query(project, text)
+    if isinstance(runnable, Correlation) and cancelled(runnable, table):
+        text = render(shifted_correlation(runnable, schema))
+        table = executor.query(project, text)
     if isinstance(runnable, Distribution):
         data, text = _distribution(executor, project, runnable, schema, table, text)
     else:
