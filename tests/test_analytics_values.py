@@ -13,6 +13,7 @@ from scipy import stats
 from analytics_data import CONNECTION_KINDS, T0, create_group, frame, open_store
 from raise_ import Aggregation, Correlation, Distribution, RecordLookup, StatTest, VersionDiff
 from raise_.analytics.finish import DRIFT_FLOOR
+from raise_.errors import ValidationError
 
 EPOCH = pd.Timestamp("1970-01-01")
 
@@ -125,6 +126,10 @@ def test_a_constant_sample_fills_the_middle_bin_and_nan_is_read_without_bins(sto
     assert set(result.percentiles.values()) == {7.0}
     spiky = flat.analyze(Distribution(feature="y", metrics=["percentiles"]))  # PERCENTILE_CONT, NaN last
     assert spiky.data["count"] == 5 and spiky.percentiles["p50"] == 3.0
+    for metrics in (["histogram"], ["histogram", "percentiles"]):  # numpy.histogram refuses NaN too
+        with pytest.raises(ValidationError) as refused:
+            flat.analyze(Distribution(feature="y", metrics=metrics, bins=4))
+        assert refused.value.code == "RAISE-V409" and "'y'" in refused.value.message
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])

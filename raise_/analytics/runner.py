@@ -119,8 +119,14 @@ def _sql_of(analysis: Analysis, schema: GroupSchema) -> str | None:
 def _distribution(executor: "Executor", project: tuple[str, ...], analysis: Distribution, schema: GroupSchema,
                   binned: pa.Table, text: str) -> tuple[dict[str, Any], str]:
     """The percentiles' order statistics from a second query over the bins that hold them
-    (``ranks``), or all of it in one ``PERCENTILE_CONT`` query when a value is not finite."""
-    if "percentiles" in analysis.metrics and binned.num_rows and not ranks.finite(binned):
+    (``ranks``), or all of it in one ``PERCENTILE_CONT`` query when a value is not finite
+    (a histogram then has no equal-width bins: refused, as numpy.histogram refuses it)."""
+    if binned.num_rows and not ranks.finite(binned):
+        if "histogram" in analysis.metrics:
+            raise ValidationError(f"a histogram of {analysis.feature!r} needs finite values, but its range "
+                                  f"[{binned.column('lo')[0]}, {binned.column('hi')[0]}] is not: filter out NaN "
+                                  "and infinite values, or ask for metrics=['percentiles'] alone",
+                                  code="RAISE-V409", name=analysis.feature)
         text = render(sorted_distribution(analysis, schema))
         return finish(analysis, schema, executor.query(project, text)), text
     second, candidates = order_statistics(analysis, schema, binned)
