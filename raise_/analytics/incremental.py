@@ -44,6 +44,8 @@ _KEPT: "collections.OrderedDict[tuple[str, int], pa.Table]" = collections.Ordere
 _KEPT_ENTRIES = 64
 _KEPT_BYTES = 4 << 20
 _KEPT_LOCK = threading.Lock()
+# Groups' DeltaTables as the last incremental refresh left them, by uri.
+_SOURCES: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
 
 
 def mergeable(analysis: Analysis) -> bool:
@@ -71,12 +73,10 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
         return None
     old = _stored_rows(session, record, since)
     parts = _stored_parts(session, record, since) if needs_parts(analysis) else None
-    source = storage.latest(group.uri) if old is not None else None
-    if source is None or (needs_parts(analysis) and parts is None):
+    if old is None or (needs_parts(analysis) and parts is None):
         return None
-    try:
-        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version))
-    except DeltaError:  # the feed no longer reaches back (vacuumed) or was never written
+    changes = _changes(session, group.uri, since, version)
+    if changes is None:
         return None
     if pc.unique(changes.column("_change_type")).to_pylist() not in ([], ["insert"]):
         return None
@@ -91,6 +91,32 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
     merged = _combine(both, keys, _PART_MERGE)
     _write_parts(session, record, merged, version)
     return _metrics(merged, analysis, keys).select(old.column_names).cast(old.schema)
+
+
+def _changes(session: "Session", uri: str, since: int, version: int) -> pa.Table | None:
+    """The Change Data Feed of source versions ``since + 1`` to ``version``, read through a
+    DeltaTable kept from the last refresh and moved forward to ``version`` (reading only the
+    new log entries, where opening the table replays its whole log); None when the feed no
+    longer reaches back (vacuumed) or was never written."""
+    with _KEPT_LOCK:
+        source = _SOURCES.pop(uri, None)  # one refresh at a time uses a kept table
+    try:
+        if source is not None:
+            source.load_as_version(version)
+    except DeltaError:
+        source = None
+    source = source or session.engine.storage.latest(uri)
+    if source is None:
+        return None
+    try:
+        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version))
+    except DeltaError:
+        return None
+    with _KEPT_LOCK:
+        _SOURCES[uri] = source
+        while len(_SOURCES) > _KEPT_ENTRIES:
+            _SOURCES.popitem(last=False)
+    return changes
 
 
 def remember(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
