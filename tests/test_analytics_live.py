@@ -323,3 +323,21 @@ def test_a_feature_resolving_to_a_new_version_is_recomputed_in_full(group, data)
     got = live.query()
     assert live.refresh_history(limit=1)[0].mode == "full"
     pd.testing.assert_frame_equal(got, group.analyze(MERGEABLE[1]).to_dataframe(), check_dtype=False)
+
+
+def test_a_feature_without_values_yet_merges_once_it_has_some(tmp_path):
+    from raise_.engine import Engine
+
+    session = Engine(tmp_path / "store").session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64; CREATE FEATURE g.k STRING;
+        INSERT INTO g (id, k) VALUES (1, 'a');
+        CREATE LIVE TABLE t ON g AS ANALYZE
+            '{"kind": "aggregation", "feature": "x", "metrics": ["sum", "count"], "group_by": ["k"]}'""")
+    modes = []
+    for values in ("(2, NULL, 'b')", "(3, 2.5, 'b')", "(4, 1.5, 'a')"):
+        session.execute(f"INSERT INTO g VALUES {values}")
+        modes.append(session.execute("REFRESH LIVE TABLE t IF STALE").to_pylist()[0]["mode"])
+    # a sum of no values has no type to merge into: recomputed until there is one
+    assert modes == ["full", "full", "incremental"]
+    assert session.execute("SELECT k, sum, count FROM t ORDER BY k").to_pylist() == [
+        {"k": "a", "sum": 1.5, "count": 1}, {"k": "b", "sum": 2.5, "count": 1}]

@@ -73,14 +73,15 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
         return None
     old = _stored_rows(session, record, since)
     parts = _stored_parts(session, record, since) if needs_parts(analysis) else None
-    if old is None or (needs_parts(analysis) and parts is None):
+    # a column with no value yet has no type to merge values of into: recomputed in full
+    if old is None or any(pa.types.is_null(f.type) for f in old.schema) or (needs_parts(analysis) and parts is None):
         return None
-    changes = _changes(session, group.uri, since, version)
+    changes = _changes(session, group.uri, since, version, _read_columns(session, group, analysis))
     if changes is None:
         return None
     if pc.unique(changes.column("_change_type")).to_pylist() not in ([], ["insert"]):
         return None
-    added = {group.id: changes.drop_columns(list(_CDF_COLUMNS))}
+    added = {group.id: changes.drop_columns([c for c in _CDF_COLUMNS if c in changes.column_names])}
     if parts is None:
         return merge(old, _query(session, record, added, record["query"]), analysis)
     new_parts = _query(session, record, added, record["parts_query"])
@@ -93,7 +94,18 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
     return _metrics(merged, analysis, keys).select(old.column_names).cast(old.schema)
 
 
-def _changes(session: "Session", uri: str, since: int, version: int) -> pa.Table | None:
+def _read_columns(session: "Session", group: GroupRecord, analysis: Analysis) -> list[str] | None:
+    """The stored columns the merge query reads (keys, event time, the analysed features'
+    columns), or None for all of them when a feature is derived (it reads others)."""
+    current = registry.current_features(session.catalog, group.key)
+    columns = [current[n].column if n in current else n for n in {c.partition("@")[0] for c in analysis.columns()}]
+    if None in columns:
+        return None
+    return sorted({*group.group_columns, *columns, "_change_type"})
+
+
+def _changes(session: "Session", uri: str, since: int, version: int,
+             columns: list[str] | None) -> pa.Table | None:
     """The Change Data Feed of source versions ``since + 1`` to ``version``, read through a
     DeltaTable kept from the last refresh and moved forward to ``version`` (reading only the
     new log entries, where opening the table replays its whole log); None when the feed no
@@ -108,8 +120,11 @@ def _changes(session: "Session", uri: str, since: int, version: int) -> pa.Table
     source = source or session.engine.storage.latest(uri)
     if source is None:
         return None
+    if columns is not None:  # a feature's first values may not be written yet
+        stored = set(source.schema().to_arrow().names) | {"_change_type"}
+        columns = [c for c in columns if c in stored]
     try:
-        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version))
+        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version, columns=columns))
     except DeltaError:
         return None
     with _KEPT_LOCK:
