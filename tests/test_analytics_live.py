@@ -289,3 +289,55 @@ def test_averages_null_rates_and_spreads_merge_through_partial_sums(group, data,
                                    [values.mean(), values.std(ddof=1), values.var(ddof=1)], rtol=1e-9)
         assert row["null_rate"] == pytest.approx(clicks.isna().mean(), rel=1e-12)
         assert row["sum"] == values.sum()
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["rows-in-memory", "rows-read-back"])
+def test_rows_left_by_a_refresh_whose_statement_failed_are_not_merged(tmp_path, kept):
+    import pyarrow as pa
+
+    from raise_.analytics import incremental
+    from raise_.engine import Engine
+
+    engine = Engine(tmp_path / "store")
+    session = engine.session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64; CREATE FEATURE g.k STRING;
+        INSERT INTO g VALUES (1, 2.0, 'a'), (2, 4.0, 'a'), (3, 1.0, 'b');
+        CREATE LIVE TABLE t ON g AS ANALYZE
+            '{"kind": "aggregation", "feature": "x", "metrics": ["sum", "count"], "group_by": ["k"]}'""")
+    uri = session.catalog.get("live table", "acme/ml/rec/t")["uri"]
+    # what a refresh that wrote its rows and then failed to commit leaves: a newer Delta version
+    engine.storage.write(uri, pa.table({"k": ["a", "b"], "sum": [100.0, 100.0], "count": [9, 9]}), "overwrite", ())
+    if not kept:
+        incremental._KEPT.clear()
+    session.execute("INSERT INTO g VALUES (4, 8.0, 'b'), (5, 1.0, 'c')")
+    [event] = session.execute("REFRESH LIVE TABLE t IF STALE").to_pylist()
+    assert (event["status"], event["mode"]) == ("completed", "incremental")
+    assert session.execute("SELECT k, sum, count FROM t ORDER BY k").to_pylist() == [
+        {"k": "a", "sum": 6.0, "count": 2}, {"k": "b", "sum": 9.0, "count": 2}, {"k": "c", "sum": 1.0, "count": 1}]
+
+
+def test_a_feature_resolving_to_a_new_version_is_recomputed_in_full(group, data):
+    live = group.create_live_table("merged", MERGEABLE[1])
+    group.create_feature("click_count", dtype="int64", version="v2")
+    group.write(frame(80, seed=5).assign(user_id=lambda f: f.user_id + 50_000))
+    got = live.query()
+    assert live.refresh_history(limit=1)[0].mode == "full"
+    pd.testing.assert_frame_equal(got, group.analyze(MERGEABLE[1]).to_dataframe(), check_dtype=False)
+
+
+def test_a_feature_without_values_yet_merges_once_it_has_some(tmp_path):
+    from raise_.engine import Engine
+
+    session = Engine(tmp_path / "store").session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64; CREATE FEATURE g.k STRING;
+        INSERT INTO g (id, k) VALUES (1, 'a');
+        CREATE LIVE TABLE t ON g AS ANALYZE
+            '{"kind": "aggregation", "feature": "x", "metrics": ["sum", "count"], "group_by": ["k"]}'""")
+    modes = []
+    for values in ("(2, NULL, 'b')", "(3, 2.5, 'b')", "(4, 1.5, 'a')"):
+        session.execute(f"INSERT INTO g VALUES {values}")
+        modes.append(session.execute("REFRESH LIVE TABLE t IF STALE").to_pylist()[0]["mode"])
+    # a sum of no values has no type to merge into: recomputed until there is one
+    assert modes == ["full", "full", "incremental"]
+    assert session.execute("SELECT k, sum, count FROM t ORDER BY k").to_pylist() == [
+        {"k": "a", "sum": 1.5, "count": 1}, {"k": "b", "sum": 2.5, "count": 1}]

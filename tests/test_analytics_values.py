@@ -13,6 +13,7 @@ from scipy import stats
 from analytics_data import CONNECTION_KINDS, T0, create_group, frame, open_store
 from raise_ import Aggregation, Correlation, Distribution, RecordLookup, StatTest, VersionDiff
 from raise_.analytics.finish import DRIFT_FLOOR
+from raise_.errors import ValidationError
 
 EPOCH = pd.Timestamp("1970-01-01")
 
@@ -125,6 +126,10 @@ def test_a_constant_sample_fills_the_middle_bin_and_nan_is_read_without_bins(sto
     assert set(result.percentiles.values()) == {7.0}
     spiky = flat.analyze(Distribution(feature="y", metrics=["percentiles"]))  # PERCENTILE_CONT, NaN last
     assert spiky.data["count"] == 5 and spiky.percentiles["p50"] == 3.0
+    for metrics in (["histogram"], ["histogram", "percentiles"]):  # numpy.histogram refuses NaN too
+        with pytest.raises(ValidationError) as refused:
+            flat.analyze(Distribution(feature="y", metrics=metrics, bins=4))
+        assert refused.value.code == "RAISE-V409" and "'y'" in refused.value.message
 
 
 @pytest.mark.parametrize("method", ["pearson", "spearman", "kendall"])
@@ -136,6 +141,22 @@ def test_correlation_matches_pandas(group, data, method):
     assert result.correlation_matrix["click_count"]["impression_count"] == pytest.approx(
         expected.loc["click_count", "impression_count"])
     assert result.data["n"] == len(data[features].dropna())
+    if method == "pearson":  # well conditioned: one pass over the raw values, no shift or join
+        assert "JOIN" not in result.sql
+
+
+def test_a_correlation_far_from_zero_is_read_from_shifted_sums(store):
+    far = store.create_feature_group("far", key_columns=["id"])
+    far.create_features_from_schema({"x": "float64", "y": "float64", "c": "int64"})
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=1000)
+    values = {"id": np.arange(1000), "x": 1e9 + noise, "y": noise + rng.normal(size=1000), "c": [5] * 1000}
+    far.write(pa.table(values))
+    result = far.analyze(Correlation(features=["x", "y", "c"]))
+    # raw sums of squares near 1e21 cancel to nothing: the shifted query is what ran
+    assert '"shift"' in result.sql
+    assert result.correlation_matrix["x"]["y"] == pytest.approx(np.corrcoef(values["x"], values["y"])[0, 1], rel=1e-9)
+    assert result.correlation_matrix["x"]["c"] is None and result.correlation_matrix["c"]["c"] == 1.0
 
 
 def _arms(data: pd.DataFrame, feature: str) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,8 @@ from raise_.sdk.compile import QueryDialect
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "partial_sums", "DRIFT_BINS",
-           "EPOCH"]
+__all__ = ["compile_analysis", "render", "order_statistics", "sorted_distribution", "partial_sums",
+           "shifted_correlation", "DRIFT_BINS", "EPOCH"]
 
 EPOCH = "1970-01-01 00:00:00"
 # PSI is conventionally read over ten bins.
@@ -280,29 +280,43 @@ def _percentile(value: exp.Expression, p: int) -> exp.Expression:
 
 def _correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
     """Sums of each feature, its square and each pair's product, from which ``finish`` forms
-    the coefficients: plain SUMs scan far faster than DataFusion's CORR. Pearson sums
-    deviations from one complete row's values (shifted sums, one pass over the rows: the
-    shift keeps the products from cancelling, and the coefficient does not depend on it);
-    Spearman sums the average ranks themselves, whose squares stay exact in a double."""
+    the coefficients: plain SUMs scan far faster than DataFusion's CORR. Pearson sums the
+    values themselves in one pass over the group's rows (no subquery, no join); when a
+    feature's mean is so far from zero that the sums of squares would cancel (``finish.
+    cancelled``), the runner sends ``shifted_correlation`` instead. Spearman sums the average
+    ranks themselves, whose squares stay exact in a double."""
     names = list(analysis.features)
     complete = _not_null(*[col(n) for n in names])
     if analysis.method == "kendall":  # tau-b needs the rows themselves
         return exp.select(*[col(n) for n in names]).from_(_source(schema)).where(complete)
+    if analysis.method == "pearson":
+        return _moments([_double(col(n)) for n in names]).from_(_source(schema)).where(complete)
     values = [f"x{i}" for i in range(len(names))]
-    if analysis.method == "spearman":
-        inner = exp.select(*[_alias(_average_rank(col(n)), v) for n, v in zip(names, values)])
-        inner = inner.from_(_source(schema))
-    else:
-        shift = exp.select(*[_alias(_double(col(n)), v) for n, v in zip(names, values)])
-        shift = shift.from_(_source(schema)).where(complete.copy()).limit(1)
-        inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "shift")), v)
-                             for n, v in zip(names, values)])
-        inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(shift, "shift"), join_type="cross")
-        complete = _not_null(*[col(n, "g") for n in names])
-    sums = [_alias(exp.Sum(this=col(v)), str(i)) for i, v in enumerate(values)]
-    sums += [_alias(exp.Sum(this=exp.Mul(this=col(a), expression=col(b))), f"{i}:{j}")
+    inner = exp.select(*[_alias(_average_rank(col(n)), v) for n, v in zip(names, values)]).from_(_source(schema))
+    return _moments([col(v) for v in values]).from_(_subquery(inner.where(complete), "v"))
+
+
+def shifted_correlation(analysis: Correlation, schema: GroupSchema) -> exp.Select:
+    """Pearson's sums over deviations from one complete row's values (still one pass over
+    the rows): the shift keeps the products from cancelling, and the coefficient does not
+    depend on it."""
+    names = list(analysis.features)
+    values = [f"x{i}" for i in range(len(names))]
+    shift = exp.select(*[_alias(_double(col(n)), v) for n, v in zip(names, values)])
+    shift = shift.from_(_source(schema)).where(_not_null(*[col(n) for n in names])).limit(1)
+    inner = exp.select(*[_alias(exp.Sub(this=_double(col(n, "g")), expression=col(v, "shift")), v)
+                         for n, v in zip(names, values)])
+    inner = inner.from_(_source(schema).as_("g", quoted=True)).join(_subquery(shift, "shift"), join_type="cross")
+    inner = inner.where(_not_null(*[col(n, "g") for n in names]))
+    return _moments([col(v) for v in values]).from_(_subquery(inner, "v"))
+
+
+def _moments(values: list[exp.Expression]) -> exp.Select:
+    """COUNT(*) as ``n``, each value's SUM as ``"i"`` and each pair's product's as ``"i:j"``."""
+    sums = [_alias(exp.Sum(this=v.copy()), str(i)) for i, v in enumerate(values)]
+    sums += [_alias(exp.Sum(this=exp.Mul(this=a.copy(), expression=b.copy())), f"{i}:{j}")
              for i, a in enumerate(values) for j, b in enumerate(values) if i <= j]
-    return exp.select(_alias(exp.Count(this=exp.Star()), "n"), *sums).from_(_subquery(inner.where(complete), "v"))
+    return exp.select(_alias(exp.Count(this=exp.Star()), "n"), *sums)
 
 
 def _average_rank(value: exp.Expression) -> exp.Expression:

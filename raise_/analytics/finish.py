@@ -27,11 +27,14 @@ from raise_.lazy import module
 
 stats = module("scipy.stats")  # ~1 s to import: loaded by the first analysis that needs it
 
-__all__ = ["finish", "binned_distribution", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
+__all__ = ["finish", "binned_distribution", "cancelled", "CONDITION", "SCHEMA_ATTRIBUTES", "DRIFT_FLOOR", "drift"]
 
 # What VersionDiff compares between two versions' catalog records.
 SCHEMA_ATTRIBUTES = ("dtype", "nullable", "default", "derived_from", "description", "tags",
                      "validation", "status")
+# How far sums of squares may exceed the squared deviations before Pearson's raw sums are
+# not trusted (digits lost to cancellation: about log10 of it, of a double's 16).
+CONDITION = 1e3
 # Empty bins get this share so that PSI and KL stay finite.
 DRIFT_FLOOR = 1e-6
 
@@ -110,6 +113,24 @@ def _correlation(analysis: Correlation, schema: GroupSchema, table: pa.Table) ->
                 matrix[i, j] = matrix[j, i] = _pearson(row, i, j)
     return {"method": analysis.method, "features": names, "n": n,
             "matrix": [[None if math.isnan(v) else float(v) for v in line] for line in matrix]}
+
+
+def cancelled(analysis: Correlation, table: pa.Table) -> bool:
+    """Whether Pearson's sums of raw values lose too many digits: a feature whose sum of
+    squares is over CONDITION times its sum of squared deviations (its mean more than ~30
+    standard deviations from zero; a constant feature too) cancels in ``sxx = sum(x^2) -
+    sum(x)^2 / n``, so the shifted sums are read instead."""
+    if analysis.method != "pearson" or table.num_rows == 0:
+        return False
+    row = table.to_pylist()[0]
+    n = row["n"]
+    if not n or n < 2:
+        return False
+    for i in range(len(analysis.features)):
+        square, total = row[f"{i}:{i}"], row[str(i)]
+        if square > 0 and not square - total * total / n > square / CONDITION:
+            return True
+    return False
 
 
 def _pearson(sums: dict[str, Any], i: int, j: int) -> float:

@@ -12,6 +12,8 @@ in the feed, are recomputed in full.
 """
 from __future__ import annotations
 
+import collections
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -22,12 +24,13 @@ from grammar.errors import RaiseError
 from raise_.analytics import inside
 from raise_.analytics.compile import partial_sums, render
 from raise_.analytics.spec import Aggregation, Analysis
+from raise_.engine import registry
 from raise_.engine.records import GroupRecord
 
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-__all__ = ["mergeable", "needs_parts", "refresh", "write_parts", "parts_uri"]
+__all__ = ["mergeable", "needs_parts", "refresh", "remember", "kept", "write_parts", "parts_uri", "feature_versions"]
 
 # How each metric of the stored rows and of the added rows combine (a sum of no values stays
 # NULL, as in SQL: ``min_count=1``).
@@ -36,6 +39,13 @@ _MERGE = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
 _BY_PARTS = ("avg", "null_rate", "stddev", "variance")
 _PART_MERGE = {"n": "sum", "rows": "sum", "s": "sum", "ss": "sum", "lo": "min", "hi": "max"}
 _CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
+# Live tables' rows kept in memory by (uri, Delta version), the newest few and only small ones.
+_KEPT: "collections.OrderedDict[tuple[str, int], pa.Table]" = collections.OrderedDict()
+_KEPT_ENTRIES = 64
+_KEPT_BYTES = 4 << 20
+_KEPT_LOCK = threading.Lock()
+# Groups' DeltaTables as the last incremental refresh left them, by uri.
+_SOURCES: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
 
 
 def mergeable(analysis: Analysis) -> bool:
@@ -54,27 +64,27 @@ def parts_uri(record: dict[str, Any]) -> str:
 def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
             version: int | None) -> pa.Table | None:
     """The live table's new rows from the changes since its last refresh, or None when they
-    have to be recomputed in full."""
+    have to be recomputed in full (not mergeable, a feature now resolving to another
+    version, stored rows or partials of another source version, anything but inserts)."""
     since, storage = record.get("source_version"), session.engine.storage
     if not mergeable(analysis) or since is None or version is None or version <= since:
         return None
-    stored, source = storage.latest(record["uri"]), storage.latest(group.uri)
+    if record.get("query") is None or record.get("versions") != feature_versions(session, group, analysis):
+        return None
+    old = _stored_rows(session, record, since)
     parts = _stored_parts(session, record, since) if needs_parts(analysis) else None
-    if stored is None or source is None or (needs_parts(analysis) and parts is None):
+    # a column with no value yet has no type to merge values of into: recomputed in full
+    if old is None or any(pa.types.is_null(f.type) for f in old.schema) or (needs_parts(analysis) and parts is None):
         return None
-    try:
-        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version))
-    except DeltaError:  # the feed no longer reaches back (vacuumed) or was never written
+    changes = _changes(session, group.uri, since, version, _read_columns(session, group, analysis))
+    if changes is None:
         return None
-    if set(changes.column("_change_type").to_pylist()) - {"insert"}:
+    if pc.unique(changes.column("_change_type")).to_pylist() not in ([], ["insert"]):
         return None
-    added = {group.id: changes.drop_columns(list(_CDF_COLUMNS))}
-    old = pa.table(stored.to_pyarrow_table())
+    added = {group.id: changes.drop_columns([c for c in _CDF_COLUMNS if c in changes.column_names])}
     if parts is None:
-        result = inside.run(session, tuple(record["project"]), group.name, analysis, session.principal,
-                            changed_rows=added)
-        return merge(old, inside.as_table(result), analysis)
-    new_parts = _partials(session, record, group, analysis, added)
+        return merge(old, _query(session, record, added, record["query"]), analysis)
+    new_parts = _query(session, record, added, record["parts_query"])
     if new_parts.num_rows == 0:
         return old
     keys = _keys(analysis)
@@ -84,10 +94,108 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
     return _metrics(merged, analysis, keys).select(old.column_names).cast(old.schema)
 
 
+def _read_columns(session: "Session", group: GroupRecord, analysis: Analysis) -> list[str] | None:
+    """The stored columns the merge query reads (keys, event time, the analysed features'
+    columns), or None for all of them when a feature is derived (it reads others)."""
+    current = registry.current_features(session.catalog, group.key)
+    columns = [current[n].column if n in current else n for n in {c.partition("@")[0] for c in analysis.columns()}]
+    if None in columns:
+        return None
+    return sorted({*group.group_columns, *columns, "_change_type"})
+
+
+def _changes(session: "Session", uri: str, since: int, version: int,
+             columns: list[str] | None) -> pa.Table | None:
+    """The Change Data Feed of source versions ``since + 1`` to ``version``, read through a
+    DeltaTable kept from the last refresh and moved forward to ``version`` (reading only the
+    new log entries, where opening the table replays its whole log); None when the feed no
+    longer reaches back (vacuumed) or was never written."""
+    with _KEPT_LOCK:
+        source = _SOURCES.pop(uri, None)  # one refresh at a time uses a kept table
+    try:
+        if source is not None:
+            source.load_as_version(version)
+    except DeltaError:
+        source = None
+    source = source or session.engine.storage.latest(uri)
+    if source is None:
+        return None
+    if columns is not None:  # a feature's first values may not be written yet
+        stored = set(source.schema().to_arrow().names) | {"_change_type"}
+        columns = [c for c in columns if c in stored]
+    try:
+        changes = pa.table(source.load_cdf(starting_version=since + 1, ending_version=version, columns=columns))
+    except DeltaError:
+        return None
+    with _KEPT_LOCK:
+        _SOURCES[uri] = source
+        while len(_SOURCES) > _KEPT_ENTRIES:
+            _SOURCES.popitem(last=False)
+    return changes
+
+
+def remember(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
+             query: str | None) -> None:
+    """After a full recompute: what the next merge runs over the added rows (the analysis's
+    query, kept in the record so that a merge compiles nothing) and the feature versions it read."""
+    record["query"] = query if mergeable(analysis) else None
+    record["versions"] = feature_versions(session, group, analysis)
+
+
+def feature_versions(session: "Session", group: GroupRecord, analysis: Analysis) -> dict[str, str]:
+    """The version each feature ``analysis`` reads resolves to now."""
+    current = registry.current_features(session.catalog, group.key)
+    read = {c.partition("@")[0] for c in analysis.columns()}
+    return {n: current[n].version for n in sorted(read) if n in current}
+
+
+def _query(session: "Session", record: dict[str, Any], added: dict[int, pa.Table], query: str) -> pa.Table:
+    """``query`` as the refreshing principal, over only the added rows of the group."""
+    return inside.SessionConnection(session, tuple(record["project"]), session.principal, added).execute(query)
+
+
+def kept(session: "Session", record: dict[str, Any], table: pa.Table, version: int | None) -> None:
+    """After the live table's rows were written: which Delta version of it holds the rows of
+    source ``version``, and those rows kept in memory for the next merge (a Delta version
+    never changes, so they need no reading back)."""
+    storage, uri = session.engine.storage, record["uri"]
+    written = storage.local_version(uri)
+    if written is None and (latest := storage.latest(uri)) is not None:
+        written = latest.version()
+    record["rows_at"] = None if written is None else [version, written]
+    if written is not None and table.nbytes <= _KEPT_BYTES:
+        with _KEPT_LOCK:
+            _KEPT[(uri, written)] = table
+            _KEPT.move_to_end((uri, written))
+            while len(_KEPT) > _KEPT_ENTRIES:
+                _KEPT.popitem(last=False)
+
+
+def _stored_rows(session: "Session", record: dict[str, Any], since: int) -> pa.Table | None:
+    """The live table's rows as of source version ``since`` (None if the table holds no such
+    rows: a statement that failed after writing them left a newer Delta version behind)."""
+    at = record.get("rows_at")
+    if not at or at[0] != since:
+        return None
+    with _KEPT_LOCK:
+        found = _KEPT.get((record["uri"], at[1]))
+    if found is not None:
+        return found
+    try:
+        return pa.table(session.engine.storage.open(record["uri"], as_of=at[1]).to_pyarrow_table())
+    except (DeltaError, RaiseError):
+        return None
+
+
 def write_parts(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
                 version: int | None) -> None:
-    """After a full recompute: the partial sums of the whole table, for the next merge."""
-    _write_parts(session, record, _partials(session, record, group, analysis, None), version)
+    """After a full recompute: the partial sums of the whole table, and the query that
+    forms those of added rows, for the next merge."""
+    project = tuple(record["project"])
+    schema = inside.schema_of(session, project, group.name, session.principal)
+    record["parts_query"] = render(partial_sums(analysis, schema))
+    parts = inside.SessionConnection(session, project, session.principal).execute(record["parts_query"])
+    _write_parts(session, record, parts, version)
 
 
 def _stored_parts(session: "Session", record: dict[str, Any], since: int) -> Any:
@@ -101,14 +209,6 @@ def _stored_parts(session: "Session", record: dict[str, Any], since: int) -> Any
         return session.engine.storage.open(parts_uri(record), as_of=at[1])
     except (DeltaError, RaiseError):
         return None
-
-
-def _partials(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Aggregation,
-              changed_rows: dict[int, pa.Table] | None) -> pa.Table:
-    project = tuple(record["project"])
-    connection = inside.SessionConnection(session, project, session.principal, changed_rows)
-    schema = inside.schema_of(session, project, group.name, session.principal)
-    return connection.execute(render(partial_sums(analysis, schema)))
 
 
 def _write_parts(session: "Session", record: dict[str, Any], table: pa.Table, version: int | None) -> None:

@@ -160,11 +160,15 @@ def _refresh(session: "Session", record: dict[str, Any], group: GroupRecord, tri
         table = incremental.refresh(session, record, group, analysis, version) if trigger == "on_change" else None
         event["mode"] = "full" if table is None else "incremental"
         if table is None:
-            table = inside.as_table(inside.run(session, tuple(record["project"]), group.name, analysis,
-                                               session.principal))
-            if incremental.needs_parts(analysis) and record["refresh"] == "on_change":
-                incremental.write_parts(session, record, group, analysis, version)
+            result = inside.run(session, tuple(record["project"]), group.name, analysis, session.principal)
+            table = inside.as_table(result)
+            if incremental.mergeable(analysis) and record["refresh"] == "on_change":
+                incremental.remember(session, record, group, analysis, result.sql)
+                if incremental.needs_parts(analysis):
+                    incremental.write_parts(session, record, group, analysis, version)
         _write(session, record["uri"], table)
+        if record["refresh"] == "on_change":
+            incremental.kept(session, record, table, version)
     except PermissionDenied:
         raise
     except RaiseError as error:
@@ -193,12 +197,12 @@ def _write(session: "Session", uri: str, table: pa.Table) -> None:
     A result without rows has no columns either (results are rows): it empties the table, or,
     before the first rows, leaves it uncreated (Delta has no zero-column tables)."""
     storage = session.engine.storage
-    existing = storage.latest(uri)
+    exists = storage.local_version(uri) is not None or storage.latest(uri) is not None
     if table.num_columns == 0:
-        if existing is None:
+        if not exists:
             return
-        table = pa.schema(existing.schema().to_arrow()).empty_table()
-    if existing is None:
+        table = pa.schema(storage.latest(uri).schema().to_arrow()).empty_table()
+    if not exists:
         session.on_rollback(lambda: storage.drop(uri))
     storage.write(uri, table, "overwrite", ())
 

@@ -21,12 +21,14 @@ import pyarrow as pa
 from grammar import ast
 from grammar.errors import NotFound, ValidationError
 from raise_.analytics import ranks
-from raise_.analytics.compile import compile_analysis, order_statistics, render, sorted_distribution
-from raise_.analytics.finish import binned_distribution, finish
+from raise_.analytics.compile import (
+    compile_analysis, order_statistics, render, shifted_correlation, sorted_distribution,
+)
+from raise_.analytics.finish import binned_distribution, cancelled, finish
 from raise_.analytics.freshness import Freshness, ResultCache, as_freshness
 from raise_.analytics.results import AnalysisResult, result_for
 from raise_.analytics.schema import GroupSchema, check, load_schema
-from raise_.analytics.spec import Analysis, Distribution, RecordLookup, VersionDiff
+from raise_.analytics.spec import Analysis, Correlation, Distribution, RecordLookup, VersionDiff
 
 if TYPE_CHECKING:
     from raise_.sdk.context import Executor
@@ -77,6 +79,9 @@ def _compute(executor: "Executor", project: tuple[str, ...], analysis: Analysis,
     runnable = _seeded(analysis)
     text = _sql_of(runnable, schema)
     table = None if text is None else executor.query(project, text)
+    if isinstance(runnable, Correlation) and cancelled(runnable, table):
+        text = render(shifted_correlation(runnable, schema))
+        table = executor.query(project, text)
     if isinstance(runnable, Distribution):
         data, text = _distribution(executor, project, runnable, schema, table, text)
     else:
@@ -114,8 +119,14 @@ def _sql_of(analysis: Analysis, schema: GroupSchema) -> str | None:
 def _distribution(executor: "Executor", project: tuple[str, ...], analysis: Distribution, schema: GroupSchema,
                   binned: pa.Table, text: str) -> tuple[dict[str, Any], str]:
     """The percentiles' order statistics from a second query over the bins that hold them
-    (``ranks``), or all of it in one ``PERCENTILE_CONT`` query when a value is not finite."""
-    if "percentiles" in analysis.metrics and binned.num_rows and not ranks.finite(binned):
+    (``ranks``), or all of it in one ``PERCENTILE_CONT`` query when a value is not finite
+    (a histogram then has no equal-width bins: refused, as numpy.histogram refuses it)."""
+    if binned.num_rows and not ranks.finite(binned):
+        if "histogram" in analysis.metrics:
+            raise ValidationError(f"a histogram of {analysis.feature!r} needs finite values, but its range "
+                                  f"[{binned.column('lo')[0]}, {binned.column('hi')[0]}] is not: filter out NaN "
+                                  "and infinite values, or ask for metrics=['percentiles'] alone",
+                                  code="RAISE-V409", name=analysis.feature)
         text = render(sorted_distribution(analysis, schema))
         return finish(analysis, schema, executor.query(project, text)), text
     second, candidates = order_statistics(analysis, schema, binned)

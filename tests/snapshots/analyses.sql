@@ -41,7 +41,7 @@ DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
 SHOW FEATURES IN "acme"/"mlplatform"/"recommendation"/"user-signals";
 
 -- execute 15
-SELECT COUNT(*) AS "n", SUM("x0") AS "0", SUM("x1") AS "1", SUM("x0" * "x0") AS "0:0", SUM("x0" * "x1") AS "0:1", SUM("x1" * "x1") AS "1:1" FROM (SELECT CAST("g"."click_count" AS DOUBLE PRECISION) - "shift"."x0" AS "x0", CAST("g"."impression_count" AS DOUBLE PRECISION) - "shift"."x1" AS "x1" FROM "user-signals" AS "g" CROSS JOIN (SELECT CAST("click_count" AS DOUBLE PRECISION) AS "x0", CAST("impression_count" AS DOUBLE PRECISION) AS "x1" FROM "user-signals" WHERE NOT "click_count" IS NULL AND NOT "impression_count" IS NULL LIMIT 1) AS "shift" WHERE NOT "g"."click_count" IS NULL AND NOT "g"."impression_count" IS NULL) AS "v";
+SELECT COUNT(*) AS "n", SUM(CAST("click_count" AS DOUBLE PRECISION)) AS "0", SUM(CAST("impression_count" AS DOUBLE PRECISION)) AS "1", SUM(CAST("click_count" AS DOUBLE PRECISION) * CAST("click_count" AS DOUBLE PRECISION)) AS "0:0", SUM(CAST("click_count" AS DOUBLE PRECISION) * CAST("impression_count" AS DOUBLE PRECISION)) AS "0:1", SUM(CAST("impression_count" AS DOUBLE PRECISION) * CAST("impression_count" AS DOUBLE PRECISION)) AS "1:1" FROM "user-signals" WHERE NOT "click_count" IS NULL AND NOT "impression_count" IS NULL;
 
 -- execute 16
 DESCRIBE FEATURE GROUP "acme"/"mlplatform"/"recommendation"/"user-signals";
