@@ -27,6 +27,7 @@ from raise_.engine.security import audited
 from raise_.engine.security.audit import Event
 from raise_.engine.security.audit_scope import allow
 from raise_.engine.security.authorize import Need, check, control, query_needs
+from raise_.engine.security.expiry import next_grant_expiry
 from raise_.engine.vectors import candidates, index, runner, topk as exact
 from raise_.engine.vectors.shape import TopK, recognise
 
@@ -96,11 +97,9 @@ class Search:
             needs, events = query_needs(session, frame, context)
         except RaiseError:
             return here  # the general path reports it, after its own access check
-        from raise_.serving.prepared import _next_grant_expiry
-
         schema = pa.schema([f for f in frame.schema() if f.name != exact.VECTOR])
         return dataclasses.replace(here, plan=dataclasses.replace(plan, index=None), record=record, schema=schema,
-                                   needs=tuple(needs), events=tuple(events), expires=_next_grant_expiry(session))
+                                   needs=tuple(needs), events=tuple(events), expires=next_grant_expiry(session))
 
     def _authorize(self, session: "Session", resolved: Resolved) -> None:
         fresh = resolved.expires is None or time.monotonic() < resolved.expires
