@@ -40,14 +40,14 @@ def answer(context: "QueryContext", plan: "Plan", query: np.ndarray | None) -> p
         return from_graph(plan, query, schema)
     wanted = min(size, max(OVERSAMPLE * topk.k, topk.k + 16))
     while True:
-        labels, _ = _nearest(loaded, query, wanted)
+        labels, _ = nearest(loaded, query, wanted)
         best = _scored(context, plan, query, index.key_rows(loaded, labels))
         if best.num_rows >= topk.k or wanted >= size:
             return best
         wanted = min(size, wanted * OVERSAMPLE)
 
 
-def _nearest(loaded: index.Loaded, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest(loaded: index.Loaded, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     with loaded.lock:
         found = loaded.graph.search(query, count)
     return np.asarray(found.keys, np.int64), np.asarray(found.distances)
@@ -63,7 +63,7 @@ def keys_only(plan: "Plan") -> bool:
 
 def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
     loaded, topk = plan.index, plan.topk
-    labels, distances = _nearest(loaded, query, topk.k)
+    labels, distances = nearest(loaded, query, topk.k)
     rows = index.key_rows(loaded, labels)
     items = [item for i, item in enumerate(topk.tree.expressions) if i != topk.position]
     columns = [rows.column((item.this if isinstance(item, exp.Alias) else item).name).cast(schema.field(i).type)

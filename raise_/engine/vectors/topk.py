@@ -107,9 +107,10 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
 
 
 def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
-                  within: str | None = None) -> str | None:
-    """The query without ORDER BY/LIMIT, the score replaced by the embedding and the keys added;
-    ``within``: only rows whose keys are in that table (each key column matched on its own)."""
+                  within: str | None = None, *, vector: bool = True) -> str | None:
+    """The query without ORDER BY/LIMIT, the score replaced by the embedding (``vector=False``:
+    left out) and the keys added; ``within``: only rows whose keys are in that table (each key
+    column matched on its own)."""
     # the score (which holds the query vector) goes before the parameters are bound
     pruned = topk.tree.copy()
     pruned.set("expressions", [item for i, item in enumerate(pruned.expressions) if i != topk.position])
@@ -120,7 +121,8 @@ def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
         tree = tree.where(exp.column(k, quoted=True).isin(
             query=exp.select(exp.column(k, quoted=True)).from_(exp.table_(within, quoted=True))))
     items = list(tree.expressions)
-    items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
+    if vector:
+        items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
     items.extend(exp.column(k, quoted=True).as_(key_column(i)) for i, k in enumerate(keys))
     tree.set("expressions", items)
     tree.set("order", None)
