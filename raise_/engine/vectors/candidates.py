@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from raise_.engine import security
@@ -72,9 +73,16 @@ def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
     names = [schema.field(i).name for i in range(len(items))] + [exact.key_column(i) for i in range(len(plan.keys))]
     table = pa.Table.from_arrays(columns, names=names) if columns else pa.table({})
     scores = index.distances_to_scores(topk.function, distances)
-    best = exact.Best(topk.k, len(plan.keys))
-    best.add(table, -scores if topk.descending else scores)
-    return best.table() if best.parts else exact.search(topk, iter(()), schema, None, len(plan.keys))
+    badness = -scores if topk.descending else scores
+    known = ~np.isnan(badness)  # NaN (no score) never matches
+    if not known.all():
+        table, badness = table.filter(pa.array(known)), badness[known]
+    if table.num_rows == 0:
+        return exact.search(topk, iter(()), schema, None, len(plan.keys))
+    # the graph's k are the answer: only ordered as Best orders them (ties by key)
+    table = table.append_column(exact.SCORE, pa.array(badness, pa.float64()))
+    order = [(exact.SCORE, "ascending")] + [(exact.key_column(i), "ascending") for i in range(len(plan.keys))]
+    return table.take(pc.sort_indices(table, sort_keys=order))
 
 
 def _scored(context: "QueryContext", plan: "Plan", query: np.ndarray, candidates: pa.Table) -> pa.Table:
