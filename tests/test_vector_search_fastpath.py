@@ -175,3 +175,32 @@ def test_sdk_search_with_features_and_filter_uses_the_index_metric(sdk_items):
         assert result.metric == "l2" and result.keys == want
         np.testing.assert_allclose(result.scores, distances[want], rtol=1e-5)
         assert result.to_arrow().column("category").to_pylist() == ["rare"] * len(want)
+
+
+def test_prepared_text_search_with_a_filter_embeds_the_text_once_per_search(engine, tmp_path, monkeypatch):
+    from infer_models import text_vectors, token_ids
+
+    monkeypatch.setenv("RAISE_MODEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAISE_DEVICE", "cpu")
+    alice = engine.session(ALICE, "acme/ml/rec")
+    folder = text_vectors(tmp_path / "models" / "words")
+    alice.execute(f"""
+        CREATE MODEL words FROM '{folder.as_uri()}' FRAMEWORK onnx;
+        CREATE FEATURE GROUP docs KEY (doc_id INT64);
+        CREATE FEATURE docs.embedding FLOAT32[2];
+        CREATE FEATURE docs.lang STRING
+    """)
+    bodies = ["hello world", "model", "feature store model", "store", "feature model"]
+    alice.ingest("docs", pa.table({
+        "doc_id": pa.array(range(1, 6), pa.int64()), "lang": pa.array(["en", "en", "en", "de", "de"]),
+        "embedding": pa.array([[float(len(token_ids(b))), float(sum(token_ids(b)))] for b in bodies],
+                              pa.list_(pa.float32(), 2))}))
+    alice.execute("CREATE VECTOR INDEX ON docs (embedding) USING HNSW WITH (metric = 'l2', model = 'words')")
+    sql = ("SELECT doc_id, lang, l2_distance(embedding, INFER('words', $1)) AS score FROM docs "
+           "WHERE lang = 'de' ORDER BY score ASC LIMIT 1")
+    prepared = alice.prepare(sql)
+    got = prepared.execute(["feature model"])
+    assert got.to_pylist() == [{"doc_id": 5, "lang": "de", "score": pytest.approx(0.0)}]
+    assert _fast(prepared) is not None
+    uses = [r for r in alice.execute(f"SHOW AUDIT ACTORS ('{ALICE}')").to_pylist() if "words" in r["resource"]]
+    assert uses and uses[-1]["outcome"] == "ALLOWED"
