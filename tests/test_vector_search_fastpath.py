@@ -204,3 +204,20 @@ def test_prepared_text_search_with_a_filter_embeds_the_text_once_per_search(engi
     assert _fast(prepared) is not None
     uses = [r for r in alice.execute(f"SHOW AUDIT ACTORS ('{ALICE}')").to_pylist() if "words" in r["resource"]]
     assert uses and uses[-1]["outcome"] == "ALLOWED"
+
+
+def test_prepared_index_listing_changes_with_the_catalog_and_the_caller(engine):
+    alice, bob = engine.session(ALICE), engine.session(BOB)  # no project: every visible index
+    admin = engine.session(ALICE)
+    admin.execute("CREATE PROJECT acme/ml/private; USE acme/ml/private; "
+                  "CREATE FEATURE GROUP hidden KEY (id INT64); CREATE FEATURE hidden.emb FLOAT32[2]")
+    listing = "SHOW VECTOR INDEXES"
+    mine, theirs = alice.prepare(listing), bob.prepare(listing)
+    assert mine.execute().column("name").to_pylist() == theirs.execute().column("name").to_pylist() == ["items_emb_hnsw"]
+    admin.execute("CREATE VECTOR INDEX ON hidden (emb) USING HNSW WITH (metric = 'l2')")
+    try:
+        assert sorted(mine.execute().column("metric").to_pylist()) == ["cosine", "l2"]
+        assert theirs.execute().column("name").to_pylist() == ["items_emb_hnsw"]  # bob may not see acme/ml/private
+    finally:
+        admin.execute("DROP VECTOR INDEX hidden_emb_hnsw")
+    assert mine.execute().column("name").to_pylist() == ["items_emb_hnsw"]
