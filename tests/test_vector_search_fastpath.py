@@ -213,11 +213,13 @@ def test_prepared_index_listing_changes_with_the_catalog_and_the_caller(engine):
                   "CREATE FEATURE GROUP hidden KEY (id INT64); CREATE FEATURE hidden.emb FLOAT32[2]")
     listing = "SHOW VECTOR INDEXES"
     mine, theirs = alice.prepare(listing), bob.prepare(listing)
-    assert mine.execute().column("name").to_pylist() == theirs.execute().column("name").to_pylist() == ["items_emb_hnsw"]
+    before = alice.execute(listing).column("name").to_pylist()
+    assert "items_emb_hnsw" in before
+    assert mine.execute().column("name").to_pylist() == theirs.execute().column("name").to_pylist() == before
     admin.execute("CREATE VECTOR INDEX ON hidden (emb) USING HNSW WITH (metric = 'l2')")
     try:
-        assert sorted(mine.execute().column("metric").to_pylist()) == ["cosine", "l2"]
-        assert theirs.execute().column("name").to_pylist() == ["items_emb_hnsw"]  # bob may not see acme/ml/private
+        assert sorted(mine.execute().column("name").to_pylist()) == sorted([*before, "hidden_emb_hnsw"])
+        assert theirs.execute().column("name").to_pylist() == before  # bob may not see acme/ml/private
     finally:
         admin.execute("DROP VECTOR INDEX hidden_emb_hnsw")
-    assert mine.execute().column("name").to_pylist() == ["items_emb_hnsw"]
+    assert mine.execute().column("name").to_pylist() == before
