@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
+from grammar import render
 from grammar.errors import ValidationError
 from grammar.vectors import CreateVectorIndex, ShowVectorIndexes
 from raise_.sdk import html
@@ -110,8 +111,9 @@ def _search_text(group: str, keys: tuple[str, ...], feature: str, metric: str, t
 
 
 def index_of(executor: "Executor", project: tuple[str, ...], group: str, feature: str) -> dict[str, Any]:
-    """The SHOW VECTOR INDEXES row of ``feature``'s index (empty: none)."""
-    table = executor.run(ShowVectorIndexes(within=group_ref(project, group)))
+    """The SHOW VECTOR INDEXES row of ``feature``'s index (empty: none), asked as a prepared
+    statement: the engine answers it again only after a catalog change."""
+    table = executor.send_prepared(render(ShowVectorIndexes(within=group_ref(project, group))), [])
     return next((r for r in table.to_pylist() if r["feature"] == feature), {})
 
 

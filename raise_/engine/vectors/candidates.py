@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from raise_.engine import security
@@ -40,14 +41,14 @@ def answer(context: "QueryContext", plan: "Plan", query: np.ndarray | None) -> p
         return from_graph(plan, query, schema)
     wanted = min(size, max(OVERSAMPLE * topk.k, topk.k + 16))
     while True:
-        labels, _ = _nearest(loaded, query, wanted)
+        labels, _ = nearest(loaded, query, wanted)
         best = _scored(context, plan, query, index.key_rows(loaded, labels))
         if best.num_rows >= topk.k or wanted >= size:
             return best
         wanted = min(size, wanted * OVERSAMPLE)
 
 
-def _nearest(loaded: index.Loaded, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest(loaded: index.Loaded, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     with loaded.lock:
         found = loaded.graph.search(query, count)
     return np.asarray(found.keys, np.int64), np.asarray(found.distances)
@@ -63,7 +64,7 @@ def keys_only(plan: "Plan") -> bool:
 
 def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
     loaded, topk = plan.index, plan.topk
-    labels, distances = _nearest(loaded, query, topk.k)
+    labels, distances = nearest(loaded, query, topk.k)
     rows = index.key_rows(loaded, labels)
     items = [item for i, item in enumerate(topk.tree.expressions) if i != topk.position]
     columns = [rows.column((item.this if isinstance(item, exp.Alias) else item).name).cast(schema.field(i).type)
@@ -72,9 +73,16 @@ def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
     names = [schema.field(i).name for i in range(len(items))] + [exact.key_column(i) for i in range(len(plan.keys))]
     table = pa.Table.from_arrays(columns, names=names) if columns else pa.table({})
     scores = index.distances_to_scores(topk.function, distances)
-    best = exact.Best(topk.k, len(plan.keys))
-    best.add(table, -scores if topk.descending else scores)
-    return best.table() if best.parts else exact.search(topk, iter(()), schema, None, len(plan.keys))
+    badness = -scores if topk.descending else scores
+    known = ~np.isnan(badness)  # NaN (no score) never matches
+    if not known.all():
+        table, badness = table.filter(pa.array(known)), badness[known]
+    if table.num_rows == 0:
+        return exact.search(topk, iter(()), schema, None, len(plan.keys))
+    # the graph's k are the answer: only ordered as Best orders them (ties by key)
+    table = table.append_column(exact.SCORE, pa.array(badness, pa.float64()))
+    order = [(exact.SCORE, "ascending")] + [(exact.key_column(i), "ascending") for i in range(len(plan.keys))]
+    return table.take(pc.sort_indices(table, sort_keys=order))
 
 
 def _scored(context: "QueryContext", plan: "Plan", query: np.ndarray, candidates: pa.Table) -> pa.Table:

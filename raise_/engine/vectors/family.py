@@ -10,6 +10,7 @@ through an index is a query (see ``runner``), authorized and audited as one.
 from __future__ import annotations
 
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -120,6 +121,30 @@ def show_indexes(session: "Session", stmt: ShowVectorIndexes) -> pa.Table:
                                        for r in sorted(live, key=lambda r: r["key"])])
 
 
+#: Per engine: (statement, principal, project) -> (catalog generation, the listing then).
+_LISTINGS: "weakref.WeakKeyDictionary[Any, dict[tuple, tuple[int, pa.Table]]]" = weakref.WeakKeyDictionary()
+
+
+def show_prepared(session: "Session", stmt: ShowVectorIndexes, params: tuple) -> pa.Table:
+    """SHOW VECTOR INDEXES prepared (as the SDK asks it before a search without ``metric=``):
+    the listing run as text once per catalog generation, principal and project. The listing
+    has no audit events (``needs_nothing``), and what it shows changes only with the catalog."""
+    from grammar import render
+
+    generation = session.catalog.generation()
+    held = _LISTINGS.setdefault(session.engine, {})
+    key = (stmt, session.principal, session.project)
+    found = held.get(key)
+    if generation is not None and found is not None and found[0] == generation:
+        return found[1]
+    table = session.execute(render(stmt))
+    if generation is not None:
+        if len(held) >= 256:
+            held.clear()
+        held[key] = (generation, table)
+    return table
+
+
 def _group_uri(session: "Session", key: str) -> str | None:
     record = registry.group_at(session.catalog, key)
     return record.uri if record is not None else None
@@ -162,7 +187,7 @@ FAMILY = Family(
         CreateVectorIndex: _ddl(create_index, _create_rule),
         DropVectorIndex: _ddl(drop_index, _drop_rule),
         ShowVectorIndexes: Statement(handler=show_indexes, rule=needs_nothing, schema=INDEX_SCHEMA,
-                                     listing=visible_indexes),
+                                     listing=visible_indexes, prepared=show_prepared),
     },
     kinds=(Kind(name=index.KIND, within="project", drop=_drop_record),),
 )

@@ -3,14 +3,18 @@ Flight SQL prepared statement use it.
 
 Per catalog generation (a counter every committed change bumps) and principal, the query is
 recognised, its group, embedding and vector index resolved, and its reads planned once (the
-keys, the embedding and the score, as the exact query would read them). Each execution then
-only binds the query vector, checks the caller's read rights from a decision cached for that
-generation (made again at the next grant expiry, as LOOKUP ONLINE's is), records the search's
-audit entry, brings the index to the table's version (``index.current``) and searches it.
+keys, the embedding, the selected features and the WHERE's columns, as the exact query would
+read them). Each execution then only binds the query vector, checks the caller's read rights
+from a decision cached for that generation (made again at the next grant expiry, as LOOKUP
+ONLINE's is), records the search's audit entry, brings the index to the table's version
+(``index.current``) and searches it. A search of keys and score is answered from the graph
+alone; one that selects features or has a WHERE from the query's rows, read once per index
+version (``fetch``). A text query (``INFER('model', $1)``) is embedded per execution by a
+query of its own, authorized and audited as the model's use.
 
-This fast form answers a search of keys and score with the query vector as ``$1``. A search
-with a WHERE or other features, a text or subquery query vector, no index, or a session that
-says ``SET vector_search = 'exact'`` runs the general way (``runner``): ``run`` returns None.
+A WHERE that depends on more than the table (``fetch.accepts``), a subquery or literal query
+vector, no index, or a session that says ``SET vector_search = 'exact'`` runs the general way
+(``runner``): ``run`` returns None.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from raise_.engine.security import audited
 from raise_.engine.security.audit import Event
 from raise_.engine.security.audit_scope import allow
 from raise_.engine.security.authorize import Need, check, control, query_needs
-from raise_.engine.vectors import candidates, index, runner, topk as exact
+from raise_.engine.security.expiry import next_grant_expiry
+from raise_.engine.vectors import candidates, fetch, index, runner, topk as exact
 from raise_.engine.vectors.shape import TopK, recognise
 
 if TYPE_CHECKING:
@@ -49,6 +54,8 @@ class Resolved:
     events: tuple[Event, ...] = ()
     #: When a grant the decision may rest on expires (monotonic clock), else None.
     expires: float | None = None
+    #: Keys and score only: answered from the graph without reading rows.
+    keys_only: bool = True
 
 
 class Search:
@@ -58,6 +65,7 @@ class Search:
         self.sql = sql
         self._resolved: Resolved | None = None
         self._allowed: tuple[int, list[Event]] | None = None  # (generation, events) of the last decision
+        self._rows: tuple[Resolved, fetch.Rows] | None = None  # the query's rows, read for a resolution
 
     def run(self, session: "Session", params: tuple) -> pa.Table | None:
         if runner.mode(session) == "exact":
@@ -76,31 +84,39 @@ class Search:
         session.parameters = params
         with audited(session):
             self._authorize(session, resolved)
-            query = exact.query_vector(None, topk.query, params, topk.column, plan.dim)  # type: ignore[arg-type]
+            context = None if isinstance(topk.query, exp.Placeholder) else session.query_context(self.sql)
+            query = exact.query_vector(context, topk.query, params, topk.column, plan.dim)  # type: ignore[arg-type]
             loaded = index.current(session, resolved.record, plan.group)
             if query is None or index.label_count(loaded) == 0:
                 best = exact.search(topk, iter(()), resolved.schema, None, len(plan.keys))
-            else:
+            elif resolved.keys_only:
                 best = candidates.from_graph(dataclasses.replace(plan, index=loaded), query, resolved.schema)
+            else:
+                best = fetch.best(plan, loaded, self._rows_for(session, resolved, loaded), query)
             return exact.finish(topk, best, len(plan.keys))
+
+    def _rows_for(self, session: "Session", resolved: Resolved, loaded: index.Loaded) -> fetch.Rows:
+        held = self._rows
+        if held is None or held[0] is not resolved or not held[1].covers(loaded):
+            held = self._rows = (resolved, fetch.read(session, self.sql, resolved.plan, loaded))
+        return held[1]
 
     def _resolve(self, session: "Session", params: tuple, generation: int) -> Resolved:
         here = Resolved(generation, session.principal, session.project)
         try:
             context = session.query_context(self.sql)
             plan = runner.planned(context, self.sql, params)
-            if plan is None or plan.index is None or not candidates.keys_only(plan):
+            if plan is None or plan.index is None or not fetch.accepts(plan):
                 return here
             record = index.for_query(session, plan.group, plan.topk)
             frame = context.dataframe(plan.candidate)
             needs, events = query_needs(session, frame, context)
         except RaiseError:
             return here  # the general path reports it, after its own access check
-        from raise_.serving.prepared import _next_grant_expiry
-
         schema = pa.schema([f for f in frame.schema() if f.name != exact.VECTOR])
         return dataclasses.replace(here, plan=dataclasses.replace(plan, index=None), record=record, schema=schema,
-                                   needs=tuple(needs), events=tuple(events), expires=_next_grant_expiry(session))
+                                   needs=tuple(needs), events=tuple(events), expires=next_grant_expiry(session),
+                                   keys_only=candidates.keys_only(plan))
 
     def _authorize(self, session: "Session", resolved: Resolved) -> None:
         fresh = resolved.expires is None or time.monotonic() < resolved.expires
@@ -113,8 +129,16 @@ class Search:
 
 
 def prepare(session: "Session", sql: str):
-    """``Search(sql).run`` for a top-k query whose query vector is a bound parameter, else None."""
+    """``Search(sql).run`` for a top-k query whose query vector (or text) is a bound parameter,
+    else None."""
     topk: TopK | None = recognise(sql)
-    if topk is None or not isinstance(topk.query, exp.Placeholder):
+    if topk is None or not (isinstance(topk.query, exp.Placeholder) or _embedded_text(topk.query)):
         return None
     return Search(sql).run
+
+
+def _embedded_text(query: exp.Expression) -> bool:
+    """``INFER('model', $n)``: a bound text embedded by a registered model."""
+    return (isinstance(query, exp.Anonymous) and query.name.upper() == "INFER" and len(query.expressions) == 2
+            and isinstance(query.expressions[0], exp.Literal) and query.expressions[0].is_string
+            and isinstance(query.expressions[1], exp.Placeholder))

@@ -75,14 +75,25 @@ def query_vector(context: "QueryContext", query: exp.Expression, params: Sequenc
     value = _constant(context, query, params)
     if value is None:
         return None
-    if not isinstance(value, (list, tuple, np.ndarray)) or any(
-            v is None or isinstance(v, (str, bool, list)) for v in value):
+    if not isinstance(value, (list, tuple, np.ndarray)) or not _numbers(value):
         raise ValidationError(f"the query vector must be a list of numbers, got {value!r:.80}",
                               code=BAD_QUERY, name=query.sql("duckdb"))
     if len(value) != dim:
         raise ValidationError(f"the query vector has {len(value)} dimension(s) but {column!r} has {dim}",
                               code=BAD_DIMENSION, name=column)
     return np.asarray(value, dtype=np.float32)
+
+
+def _numbers(value: list | tuple | np.ndarray) -> bool:
+    """Whether every item is a number (not NULL, text, a boolean or a list)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "fiu"
+    try:  # Arrow's type inference checks the items in C, where a loop here would cost more
+        inferred = pa.array(value)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return False
+    return inferred.null_count == 0 and (pa.types.is_floating(inferred.type) or pa.types.is_integer(inferred.type)
+                                         or pa.types.is_null(inferred.type) and len(value) == 0)
 
 
 def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[Any] | None) -> Any:
@@ -107,9 +118,10 @@ def _constant(context: "QueryContext", query: exp.Expression, params: Sequence[A
 
 
 def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
-                  within: str | None = None) -> str | None:
-    """The query without ORDER BY/LIMIT, the score replaced by the embedding and the keys added;
-    ``within``: only rows whose keys are in that table (each key column matched on its own)."""
+                  within: str | None = None, *, vector: bool = True) -> str | None:
+    """The query without ORDER BY/LIMIT, the score replaced by the embedding (``vector=False``:
+    left out) and the keys added; ``within``: only rows whose keys are in that table (each key
+    column matched on its own)."""
     # the score (which holds the query vector) goes before the parameters are bound
     pruned = topk.tree.copy()
     pruned.set("expressions", [item for i, item in enumerate(pruned.expressions) if i != topk.position])
@@ -120,7 +132,8 @@ def candidate_sql(topk: TopK, keys: Sequence[str], params: Sequence[Any] | None,
         tree = tree.where(exp.column(k, quoted=True).isin(
             query=exp.select(exp.column(k, quoted=True)).from_(exp.table_(within, quoted=True))))
     items = list(tree.expressions)
-    items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
+    if vector:
+        items.append(exp.column(topk.column, quoted=True).as_(VECTOR))
     items.extend(exp.column(k, quoted=True).as_(key_column(i)) for i, k in enumerate(keys))
     tree.set("expressions", items)
     tree.set("order", None)
