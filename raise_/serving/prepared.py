@@ -38,7 +38,7 @@ from raise_.engine.security.audit import Event
 from raise_.engine.security.audit_scope import allow
 from raise_.engine.security.authorize import Need, check, control, upstream_paths
 from raise_.engine.security.checks import on_target
-from raise_.engine.security.grants import status as grant_status
+from raise_.engine.security.expiry import next_grant_expiry
 from raise_.serving import derived as online_derived
 from raise_.types import to_arrow
 
@@ -121,7 +121,7 @@ def _resolve(session: "Session", project: tuple[str, ...], stmt: LookupOnline, g
                 types=tuple(_arrow(r.dtype) for r in records), fetch=tuple(fetch),
                 fetch_types=tuple(types[c] for c in fetch), sources=tuple(_source(r, fetch) for r in records),
                 view=online_derived.view_sql(catalog, group, fetch, derived) if derived else None,
-                needs=tuple(needs), upstream=tuple(upstream), expires=_next_grant_expiry(session))
+                needs=tuple(needs), upstream=tuple(upstream), expires=next_grant_expiry(session))
 
 
 def _arrow(dtype: str) -> pa.DataType:
@@ -137,22 +137,6 @@ def _source(record: FeatureVersion, fetch: list[str]) -> tuple[str, int | None]:
 def _feature(session: "Session", group: dict[str, Any], label: str) -> FeatureVersion:
     name, _, version = label.partition("@")
     return registry.feature(session.catalog, group["key"], name, version or None)
-
-
-def _next_grant_expiry(session: "Session") -> float | None:
-    """The monotonic time at which the earliest active grant expires (a decision that rests on
-    it must be made again then), or None."""
-    from datetime import datetime, timezone
-
-    soonest = None
-    for record in session.catalog.list("grant"):
-        expires = record.get("expires")
-        if expires and grant_status(record) == "active":
-            moment = datetime.fromisoformat(expires)
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-            left = (moment - datetime.now(timezone.utc)).total_seconds()
-            soonest = left if soonest is None else min(soonest, left)
-    return None if soonest is None else time.monotonic() + soonest
 
 
 def rule(session: "Session", stmt: LookupOnline) -> tuple[list[Need], list[Event]]:
