@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import flight_floor  # noqa: E402
+from flight_floor import percentiles  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(5)]
 USER, PASSWORD = "bench", "bench-password"
@@ -67,17 +68,6 @@ def load(home: Path, keys: int) -> dict[str, float]:
     start = time.perf_counter()
     fs.materialize("users")
     return {"materialize_s": first, "materialize_1pct_s": time.perf_counter() - start}
-
-
-def percentiles(fn, calls: int) -> tuple[float, float]:
-    for _ in range(min(50, calls)):
-        fn()
-    times = np.empty(calls)
-    for i in range(calls):
-        start = time.perf_counter()
-        fn()
-        times[i] = time.perf_counter() - start
-    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
 
 
 def lookups(fs, keys: int, calls: int, prefix: str) -> dict[str, float]:
