@@ -44,11 +44,14 @@ def _unquote(name: str) -> str:
 class QueryContext:
     """A DataFusion context with the session's feature groups registered as views."""
 
-    def __init__(self, session: "Session", sql: str | None = None) -> None:
+    def __init__(self, session: "Session", sql: str | None = None, reuse: bool = False) -> None:
         self.session = session
         self.deadline = limits.deadline(session)
         self.pinned = pinned_labels(sql)  # "name@vN" columns the views carry besides `*`
-        self.ctx = session.engine.contexts.take(self._key(sql))
+        # only a caller that hands the context back and registers nothing of its own under a
+        # group's name may take a kept one (``Session._query``); others get a context of their
+        # own (a job registers its sources by the names its SQL gives them)
+        self.ctx = session.engine.contexts.take(self._key(sql) if reuse else None)
         kept = self.ctx.kept  # what the context holds from earlier statements (``contexts``)
         self.rewrites = [r for hook in families.query_hooks() if (r := hook(self.ctx, session)) is not None]
         self.views: dict[str, GroupView] = {}  # the views of the groups this statement reads

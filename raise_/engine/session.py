@@ -223,14 +223,16 @@ class Session:
     def _group(self, name: str) -> dict[str, Any]:
         return registry.group(self.catalog, *names.group_path(name, self.project))
 
-    def query_context(self, sql: str | None = None) -> QueryContext:
-        """A DataFusion context holding the feature groups ``sql`` names."""
-        return QueryContext(self, sql)
+    def query_context(self, sql: str | None = None, reuse: bool = False) -> QueryContext:
+        """A DataFusion context holding the feature groups ``sql`` names; with ``reuse``, one
+        kept from an earlier statement may serve (the caller then hands it back with
+        ``close``: see ``contexts``)."""
+        return QueryContext(self, sql, reuse)
 
     def _query(self, sql: str, work: Callable[[QueryContext], Any]) -> Any:
         """``work`` in a context for ``sql``, handed back for the next statement once done (a
         stream's frames keep what they need: see ``contexts``)."""
-        context = self.query_context(sql)
+        context = self.query_context(sql, reuse=True)
         try:
             result = work(context)
         except BaseException:

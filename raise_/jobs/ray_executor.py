@@ -77,6 +77,8 @@ class RayExecutor(Executor):
             merge(metrics)
 
     def _connect(self):
+        import pyarrow.fs  # noqa: F401  Ray Data reads ``pyarrow.fs`` as an attribute, unimported
+
         try:
             import ray
             import ray.data
