@@ -9,6 +9,11 @@ table keeps in a second Delta table beside its rows (``parts_uri``): the appende
 are added to the stored ones and the metrics formed again, as a rolling aggregation forms them.
 Rolling aggregations, ``median`` and ``distinct_count``, and any update, delete or overwrite
 in the feed, are recomputed in full.
+
+A merge costs what the added rows do, not the fixed costs of a statement: the query over the
+added rows runs in a small DataFusion context of its own (``over_added``), the feed is read
+through the group's DeltaTable kept from the last refresh, and the rows are written through
+the live table's DeltaTable kept open (``target``).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import pyarrow.compute as pc
 from deltalake.exceptions import DeltaError
 
 from grammar.errors import RaiseError
-from raise_.analytics import inside
+from raise_.analytics import inside, over_added
 from raise_.analytics.compile import partial_sums, render
 from raise_.analytics.spec import Aggregation, Analysis
 from raise_.engine import registry
@@ -30,7 +35,8 @@ from raise_.engine.records import GroupRecord
 if TYPE_CHECKING:
     from raise_.engine.session import Session
 
-__all__ = ["mergeable", "needs_parts", "refresh", "remember", "kept", "write_parts", "parts_uri", "feature_versions"]
+__all__ = ["mergeable", "needs_parts", "refresh", "remember", "kept", "write_parts", "parts_uri", "feature_versions",
+           "target", "keep_target"]
 
 # How each metric of the stored rows and of the added rows combine (a sum of no values stays
 # NULL, as in SQL: ``min_count=1``).
@@ -46,6 +52,8 @@ _KEPT_BYTES = 4 << 20
 _KEPT_LOCK = threading.Lock()
 # Groups' DeltaTables as the last incremental refresh left them, by uri.
 _SOURCES: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+# Live tables' DeltaTables as their last write left them, by uri.
+_TARGETS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
 
 
 def mergeable(analysis: Analysis) -> bool:
@@ -81,10 +89,10 @@ def refresh(session: "Session", record: dict[str, Any], group: GroupRecord, anal
         return None
     if pc.unique(changes.column("_change_type")).to_pylist() not in ([], ["insert"]):
         return None
-    added = {group.id: changes.drop_columns([c for c in _CDF_COLUMNS if c in changes.column_names])}
+    added = changes.drop_columns([c for c in _CDF_COLUMNS if c in changes.column_names])
     if parts is None:
-        return merge(old, _query(session, record, added, record["query"]), analysis)
-    new_parts = _query(session, record, added, record["parts_query"])
+        return merge(old, _query(session, record, group, analysis, added, record["query"]), analysis)
+    new_parts = _query(session, record, group, analysis, added, record["parts_query"])
     if new_parts.num_rows == 0:
         return old
     keys = _keys(analysis)
@@ -149,9 +157,39 @@ def feature_versions(session: "Session", group: GroupRecord, analysis: Analysis)
     return {n: current[n].version for n in sorted(read) if n in current}
 
 
-def _query(session: "Session", record: dict[str, Any], added: dict[int, pa.Table], query: str) -> pa.Table:
-    """``query`` as the refreshing principal, over only the added rows of the group."""
-    return inside.SessionConnection(session, tuple(record["project"]), session.principal, added).execute(query)
+def _query(session: "Session", record: dict[str, Any], group: GroupRecord, analysis: Analysis,
+           added: pa.Table, query: str) -> pa.Table:
+    """``query`` as the refreshing principal, over only the added rows of the group: in a
+    small context of its own where the group's view is plain (``over_added``), else as a
+    statement of the engine's."""
+    project = tuple(record["project"])
+    found = over_added.run(session, project, group, analysis, added, query)
+    if found is not None:
+        return found
+    return inside.SessionConnection(session, project, session.principal, {group.id: added}).execute(query)
+
+
+def target(session: "Session", uri: str) -> Any:
+    """The live table's DeltaTable to write its rows through: the one kept from its last
+    write while that is still the latest version (a write then skips opening the table), else
+    opened now; None before the table's first write. Taken: ``keep_target`` puts it back."""
+    storage = session.engine.storage
+    with _KEPT_LOCK:
+        table = _TARGETS.pop(uri, None)
+    version = storage.local_version(uri)
+    if table is not None and version is not None and table.version() == version:
+        return table
+    return storage.latest(uri)
+
+
+def keep_target(session: "Session", uri: str, table: Any) -> None:
+    """After a write through ``table``, whose state moved to the version it committed."""
+    if table is None or table.version() != session.engine.storage.local_version(uri):
+        return
+    with _KEPT_LOCK:
+        _TARGETS[uri] = table
+        while len(_TARGETS) > _KEPT_ENTRIES:
+            _TARGETS.popitem(last=False)
 
 
 def kept(session: "Session", record: dict[str, Any], table: pa.Table, version: int | None) -> None:

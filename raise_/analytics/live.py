@@ -204,7 +204,9 @@ def _write(session: "Session", uri: str, table: pa.Table) -> None:
         table = pa.schema(storage.latest(uri).schema().to_arrow()).empty_table()
     if not exists:
         session.on_rollback(lambda: storage.drop(uri))
-    storage.write(uri, table, "overwrite", ())
+    target = incremental.target(session, uri) if exists else None
+    storage.write(uri, table, "overwrite", (), table=target)
+    incremental.keep_target(session, uri, target)
 
 
 def show_live_tables(session: "Session", stmt: ShowLiveTables) -> pa.Table:

@@ -124,9 +124,11 @@ class Storage:
             return None
 
     def write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
-              metadata: dict[str, str] | None = None) -> int:
+              metadata: dict[str, str] | None = None, table: DeltaTable | None = None) -> int:
         """Write ``data`` (physical column names, storage types) in one commit; rows written.
-        ``metadata`` goes into the commit's log entry (a job's run id and checkpoint)."""
+        ``metadata`` goes into the commit's log entry (a job's run id and checkpoint).
+        ``table``: the table at ``uri`` already open (append and overwrite then skip opening
+        it; it moves to the version written)."""
         if mode not in WRITE_MODES:
             raise ValidationError(
                 f"unknown write mode {mode!r}; use one of {', '.join(WRITE_MODES)}", name=str(mode)
@@ -136,7 +138,8 @@ class Storage:
         with self._locks[uri]:
             for attempt in range(_RETRIES):
                 try:
-                    return self._write(uri, data, mode, keys, metadata)
+                    # a retry opens the table anew: the one given is behind the commit that won
+                    return self._write(uri, data, mode, keys, metadata, table if attempt == 0 else None)
                 except CommitFailedError:
                     # another process committed first; nothing of ours was written, so retry
                     if attempt == _RETRIES - 1:
@@ -147,14 +150,14 @@ class Storage:
         return 0
 
     def _write(self, uri: str, data: pa.Table, mode: WriteMode, keys: tuple[str, ...],
-               metadata: dict[str, str] | None = None) -> int:
+               metadata: dict[str, str] | None = None, table: DeltaTable | None = None) -> int:
         commit = CommitProperties(custom_metadata=metadata) if metadata else None
         try:
             if mode == "upsert":
                 return self._upsert(uri, data, keys, commit)
             write_deltalake(
-                uri, data, mode=mode, schema_mode="merge", configuration=_CONFIGURATION,
-                storage_options=self.options, commit_properties=commit,
+                uri if table is None else table, data, mode=mode, schema_mode="merge",
+                configuration=_CONFIGURATION, storage_options=self.options, commit_properties=commit,
                 writer_properties=writer_properties(data.schema),
             )
         except CommitFailedError:
