@@ -29,6 +29,9 @@ def module(name: str) -> ModuleType:
     lazy = importlib.util.module_from_spec(spec)
     sys.modules[name] = lazy
     loader.exec_module(lazy)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an import does: a later ``import pyarrow.fs`` finds it in sys.modules and
+        setattr(importlib.import_module(parent), child, lazy)  # would not bind it on pyarrow
     return lazy
 
 

@@ -97,3 +97,14 @@ def test_the_query_families_are_exactly_those_with_query_hooks():
                        if family.query_hooks or family.table_reads or family.query_runners
                        or family.query_preparers)
     assert with_hooks == families.QUERY_FAMILIES
+
+
+def test_a_submodule_loaded_lazily_is_an_attribute_of_its_package_as_an_import_makes_it():
+    # Ray Data reads ``pyarrow.fs.PyFileSystem`` after ``import pyarrow`` alone: a lazily loaded
+    # submodule must be bound on its package, or that fails once Raise made it lazy first
+    code = ("from raise_ import lazy; fs = lazy.module('pyarrow.fs'); import pyarrow; "
+            "assert pyarrow.fs is fs; print(pyarrow.fs.LocalFileSystem.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "LocalFileSystem"

@@ -77,8 +77,6 @@ class RayExecutor(Executor):
             merge(metrics)
 
     def _connect(self):
-        import pyarrow.fs  # noqa: F401  Ray Data reads ``pyarrow.fs`` as an attribute, unimported
-
         try:
             import ray
             import ray.data
