@@ -341,3 +341,28 @@ def test_a_feature_without_values_yet_merges_once_it_has_some(tmp_path):
     assert modes == ["full", "full", "incremental"]
     assert session.execute("SELECT k, sum, count FROM t ORDER BY k").to_pylist() == [
         {"k": "a", "sum": 1.5, "count": 1}, {"k": "b", "sum": 2.5, "count": 1}]
+
+
+def test_rows_kept_in_memory_by_one_store_are_not_served_to_another(tmp_path):
+    import pyarrow as pa
+
+    from raise_.analytics import incremental
+    from raise_.engine import Engine
+
+    first = Engine(tmp_path / "store")
+    session = first.session(None, "acme/ml/rec")
+    session.execute("""CREATE FEATURE GROUP g KEY (id INT64); CREATE FEATURE g.x FLOAT64; CREATE FEATURE g.k STRING;
+        INSERT INTO g VALUES (1, 2.0, 'a'), (2, 4.0, 'a'), (3, 1.0, 'b');
+        CREATE LIVE TABLE t ON g AS ANALYZE
+            '{"kind": "aggregation", "feature": "x", "metrics": ["sum", "count"], "group_by": ["k"]}'""")
+    record = dict(session.catalog.get("live table", "acme/ml/rec/t"))
+    since = record["rows_at"][0]
+    stored = incremental._stored_rows(session, record, since)
+    assert sorted(stored.to_pylist(), key=lambda r: r["k"]) == [
+        {"k": "a", "sum": 6.0, "count": 2}, {"k": "b", "sum": 1.0, "count": 1}]
+    # the first store keeps other rows for the same table and version in memory
+    incremental.kept(session, record, pa.table({"k": ["z"], "sum": [0.0], "count": [0]}), since)
+    assert incremental._stored_rows(session, record, since).to_pylist() == [{"k": "z", "sum": 0.0, "count": 0}]
+    other = Engine(tmp_path / "store").session(None, "acme/ml/rec")
+    assert sorted(incremental._stored_rows(other, record, since).to_pylist(), key=lambda r: r["k"]) == [
+        {"k": "a", "sum": 6.0, "count": 2}, {"k": "b", "sum": 1.0, "count": 1}]

@@ -18,7 +18,9 @@ the live table's DeltaTable kept open (``target``).
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -45,15 +47,28 @@ _MERGE = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
 _BY_PARTS = ("avg", "null_rate", "stddev", "variance")
 _PART_MERGE = {"n": "sum", "rows": "sum", "s": "sum", "ss": "sum", "lo": "min", "hi": "max"}
 _CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
-# Live tables' rows kept in memory by (uri, Delta version), the newest few and only small ones.
-_KEPT: "collections.OrderedDict[tuple[str, int], pa.Table]" = collections.OrderedDict()
+# Every entry below is keyed by its store's storage first, so that two stores in one process
+# (even over the same directory) never see each other's entries.
+_STORES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+_STORE_IDS = itertools.count()
+# Live tables' rows kept in memory by (store, uri, Delta version), the newest few and only small ones.
+_KEPT: "collections.OrderedDict[tuple[int, str, int], pa.Table]" = collections.OrderedDict()
 _KEPT_ENTRIES = 64
 _KEPT_BYTES = 4 << 20
 _KEPT_LOCK = threading.Lock()
-# Groups' DeltaTables as the last incremental refresh left them, by uri.
-_SOURCES: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
-# Live tables' DeltaTables as their last write left them, by uri.
-_TARGETS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+# Groups' DeltaTables as the last incremental refresh left them, by (store, uri).
+_SOURCES: "collections.OrderedDict[tuple[int, str], Any]" = collections.OrderedDict()
+# Live tables' DeltaTables as their last write left them, by (store, uri).
+_TARGETS: "collections.OrderedDict[tuple[int, str], Any]" = collections.OrderedDict()
+
+
+def _store(storage: Any) -> int:
+    """The number the caches know ``storage``'s store by (never reused in a process)."""
+    with _KEPT_LOCK:
+        found = _STORES.get(storage)
+        if found is None:
+            found = _STORES[storage] = next(_STORE_IDS)
+        return found
 
 
 def mergeable(analysis: Analysis) -> bool:
@@ -118,8 +133,9 @@ def _changes(session: "Session", uri: str, since: int, version: int,
     DeltaTable kept from the last refresh and moved forward to ``version`` (reading only the
     new log entries, where opening the table replays its whole log); None when the feed no
     longer reaches back (vacuumed) or was never written."""
+    key = (_store(session.engine.storage), uri)
     with _KEPT_LOCK:
-        source = _SOURCES.pop(uri, None)  # one refresh at a time uses a kept table
+        source = _SOURCES.pop(key, None)  # one refresh at a time uses a kept table
     try:
         if source is not None:
             source.load_as_version(version)
@@ -136,7 +152,7 @@ def _changes(session: "Session", uri: str, since: int, version: int,
     except DeltaError:
         return None
     with _KEPT_LOCK:
-        _SOURCES[uri] = source
+        _SOURCES[key] = source
         while len(_SOURCES) > _KEPT_ENTRIES:
             _SOURCES.popitem(last=False)
     return changes
@@ -174,8 +190,9 @@ def target(session: "Session", uri: str) -> Any:
     write while that is still the latest version (a write then skips opening the table), else
     opened now; None before the table's first write. Taken: ``keep_target`` puts it back."""
     storage = session.engine.storage
+    key = (_store(storage), uri)
     with _KEPT_LOCK:
-        table = _TARGETS.pop(uri, None)
+        table = _TARGETS.pop(key, None)
     version = storage.local_version(uri)
     if table is not None and version is not None and table.version() == version:
         return table
@@ -186,8 +203,9 @@ def keep_target(session: "Session", uri: str, table: Any) -> None:
     """After a write through ``table``, whose state moved to the version it committed."""
     if table is None or table.version() != session.engine.storage.local_version(uri):
         return
+    key = (_store(session.engine.storage), uri)
     with _KEPT_LOCK:
-        _TARGETS[uri] = table
+        _TARGETS[key] = table
         while len(_TARGETS) > _KEPT_ENTRIES:
             _TARGETS.popitem(last=False)
 
@@ -202,9 +220,10 @@ def kept(session: "Session", record: dict[str, Any], table: pa.Table, version: i
         written = latest.version()
     record["rows_at"] = None if written is None else [version, written]
     if written is not None and table.nbytes <= _KEPT_BYTES:
+        key = (_store(storage), uri, written)
         with _KEPT_LOCK:
-            _KEPT[(uri, written)] = table
-            _KEPT.move_to_end((uri, written))
+            _KEPT[key] = table
+            _KEPT.move_to_end(key)
             while len(_KEPT) > _KEPT_ENTRIES:
                 _KEPT.popitem(last=False)
 
@@ -215,8 +234,9 @@ def _stored_rows(session: "Session", record: dict[str, Any], since: int) -> pa.T
     at = record.get("rows_at")
     if not at or at[0] != since:
         return None
+    key = (_store(session.engine.storage), record["uri"], at[1])
     with _KEPT_LOCK:
-        found = _KEPT.get((record["uri"], at[1]))
+        found = _KEPT.get(key)
     if found is not None:
         return found
     try:
