@@ -13,7 +13,7 @@ from grammar.errors import ValidationError
 from grammar.security import AuditFilter
 from raise_.engine import Engine
 from raise_.engine.security import outbox
-from raise_.engine.security.audit import AuditLog, Event, resource_matches
+from raise_.engine.security.audit import GENESIS, AuditLog, Event, resource_matches
 from raise_.engine.security.audit_scope import apply_retention, record
 
 R = "acme/ml/rec/user-signals"
@@ -55,6 +55,24 @@ def test_entries_chain_per_organization(log):
     assert [e.seq for e in acme] == [1, 2, 3, 4]
     assert [e.category for e in log.entries()] == ["schema", "schema", "access", "access", "access"]
 
+
+
+def test_one_append_of_several_chains_links_each_entry_to_the_one_before(tmp_path):
+    log = AuditLog(tmp_path)
+    log.append("alice@acme.com", "acme", [Event("READ", f"{R}/ctr")], "ALLOWED")
+    log.append("alice@acme.com", "acme", [Event("QUERY", R), Event("READ", "partner/x/y/items/score"),
+                                         Event("READ", f"{R}/ctr"), Event("READ", "partner/x/y/items/id")], "ALLOWED")
+    entries = log.entries()
+    assert [(e.chain, e.seq) for e in entries] == [("acme", 1), ("acme", 2), ("partner", 1), ("acme", 3),
+                                                   ("partner", 2)]
+    by_id = {(e.chain, e.seq): e for e in entries}
+    rows = sqlite3.connect(log.path).execute("SELECT chain, seq, prev_hash, hash FROM entries").fetchall()
+    for chain, seq, prev, digest in rows:
+        assert digest == by_id[(chain, seq)].hash
+        assert prev == (by_id[(chain, seq - 1)].hash if seq > 1 else GENESIS)
+    heads = dict((c, (s, h)) for c, s, h in sqlite3.connect(log.path).execute("SELECT chain, seq, hash FROM heads"))
+    assert heads == {"acme": (3, by_id[("acme", 3)].hash), "partner": (2, by_id[("partner", 2)].hash)}
+    assert {r.chain: (r.entries, r.valid) for r in log.verify()} == {"acme": (3, True), "partner": (2, True)}
 
 def test_the_database_refuses_edits_and_deletes(log):
     conn = sqlite3.connect(log.path)

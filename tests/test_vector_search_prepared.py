@@ -121,3 +121,19 @@ def test_prepared_search_without_the_index_runs_exactly(engine):
         assert plan.startswith("exact")
     finally:
         alice.execute("CREATE VECTOR INDEX ON items (emb) USING HNSW WITH (metric = 'cosine', ef_search = 256)")
+
+
+def test_prepared_index_search_breaks_ties_by_key(tmp_path):
+    session = Engine(tmp_path / "store").session(ALICE, "acme/ml/rec")
+    session.execute(f"CREATE FEATURE GROUP twins KEY (item_id INT64); CREATE FEATURE twins.emb FLOAT32[{DIM}]")
+    vectors = _vectors(5, 60)
+    vectors[[7, 3, 41, 12]] = vectors[20]  # five rows share one vector, written out of key order
+    ids = np.random.default_rng(7).permutation(60).astype(np.int64)
+    session.ingest("twins", pa.table({"item_id": pa.array(ids),
+                                      "emb": pa.array(vectors.tolist(), pa.list_(pa.float32(), DIM))}))
+    session.execute("CREATE VECTOR INDEX ON twins (emb) USING HNSW WITH (metric = 'cosine', ef_search = 256)")
+    sql = SQL.replace("items", "twins")
+    prepared = session.prepare(sql)
+    got = prepared.execute([vectors[20].tolist()])
+    np.testing.assert_allclose(got.column("s").to_numpy()[:5], 1.0, rtol=1e-6)
+    assert got.column("item_id").to_pylist()[:5] == sorted(int(ids[i]) for i in (7, 3, 41, 12, 20))

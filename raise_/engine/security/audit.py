@@ -249,22 +249,31 @@ class AuditLog:
         module says once this returns)."""
         stamp = _stamp(now())
         written: list[Entry] = []
+        heads: dict[str, tuple[int, str, int, str]] = {}
         with self._writer() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for event in events:
-                    written.append(self._append_one(conn, stamp, actor, actor_org, event, outcome))
+                    written.append(self._append_one(conn, heads, stamp, actor, actor_org, event, outcome))
+                for chain, head in heads.items():
+                    self._set_head(conn, chain, *head)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         return written
 
-    def _append_one(self, conn: sqlite3.Connection, stamp: str, actor: str, actor_org: str | None,
-                    event: Event, outcome: str) -> Entry:
+    def _append_one(self, conn: sqlite3.Connection, heads: dict[str, tuple[int, str, int, str]], stamp: str,
+                    actor: str, actor_org: str | None, event: Event, outcome: str) -> Entry:
+        """Insert one entry after its chain's head; ``heads`` holds the heads this append has
+        moved (chain -> seq, hash, base_seq, base_hash), written once per chain at its end."""
         chain = event.chain_name()
-        head = conn.execute("SELECT * FROM heads WHERE chain = ?", (chain,)).fetchone()
-        seq, prev = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS)
+        if chain not in heads:
+            row = conn.execute("SELECT * FROM heads WHERE chain = ?", (chain,)).fetchone()
+            heads[chain] = (row["seq"], row["hash"], row["base_seq"], row["base_hash"]) if row else \
+                (0, GENESIS, 0, GENESIS)
+        seq, prev, *base = heads[chain]
+        seq += 1
         row = {"chain": chain, "seq": seq, "timestamp": stamp, "actor": actor, "actor_org": actor_org,
                "action": event.action, "category": CATEGORY_OF[event.action], "resource": event.resource,
                "outcome": outcome, "details": json.dumps(event.details, sort_keys=True, default=str)}
@@ -274,8 +283,7 @@ class AuditLog:
                outcome, details, prev_hash, hash) VALUES (:chain, :seq, :timestamp, :actor, :actor_org,
                :action, :category, :resource, :outcome, :details, :prev, :hash)""",
             {**row, "prev": prev, "hash": digest})
-        base = (head["base_seq"], head["base_hash"]) if head else (0, GENESIS)
-        self._set_head(conn, chain, seq, digest, *base)
+        heads[chain] = (seq, digest, *base)
         return _entry({**row, "id": cursor.lastrowid, "hash": digest})
 
     def _head_signature(self, chain: str, seq: int, digest: str, base_seq: int, base_hash: str) -> str:

@@ -81,6 +81,8 @@ def from_graph(plan: "Plan", query: np.ndarray, schema: pa.Schema) -> pa.Table:
         return exact.search(topk, iter(()), schema, None, len(plan.keys))
     # the graph's k are the answer: only ordered as Best orders them (ties by key)
     table = table.append_column(exact.SCORE, pa.array(badness, pa.float64()))
+    if np.all(badness[1:] > badness[:-1]):
+        return table  # already in that order, with no tie for the keys to break
     order = [(exact.SCORE, "ascending")] + [(exact.key_column(i), "ascending") for i in range(len(plan.keys))]
     return table.take(pc.sort_indices(table, sort_keys=order))
 
